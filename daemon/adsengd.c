@@ -1,0 +1,8 @@
+/* adsengd - placeholder main until the server lands (this session). */
+#include <stdio.h>
+
+int main(void)
+{
+	fprintf(stderr, "adsengd: not built yet\n");
+	return 1;
+}

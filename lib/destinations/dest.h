@@ -1,0 +1,110 @@
+/*
+ * dest.h - what every ad platform destination provides: a request builder
+ * from a batch of conversions and a classifier from the platform's answer
+ * to one outcome per conversion.
+ *
+ * Both are pure functions (no network, no database): the pipeline claims
+ * deliveries, calls build(), uploads the request with the net layer, and
+ * calls result().  Unit tests drive them with fixtures.  Adding a platform
+ * is one file defining a `const struct dest_ops` plus one line in dest.c.
+ */
+#ifndef ADSENG_DESTINATIONS_DEST_H
+#define ADSENG_DESTINATIONS_DEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/conversion.h"
+#include "core/err.h"
+#include "core/mem.h"
+
+struct cJSON;
+
+/* A configured destination as a worker holds it (credentials decrypted). */
+struct destination {
+	char id[37]; /* uuid as text */
+	int64_t tenant_id;
+	char *name;
+	char kind[32];
+	bool enabled;
+	bool test_mode;
+	char *base_url;    /* from [endpoints], e.g. "https://graph.facebook.com" */
+	char *api_version; /* settings.api_version, else the config default */
+	/* Platform identifiers and options (pixel_id, test_event_code, …). */
+	struct cJSON *settings;
+	/* Credentials JSON text ({"access_token": …}) in sodium_malloc memory. */
+	char *creds;
+	const struct dest_ops *ops;
+};
+
+#define UPLOAD_MAX_HEADERS 8
+
+/* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
+struct upload_req {
+	char *url;          /* full URL, may carry a token: never log it */
+	char *log_url;      /* the same URL with secrets removed, for logs */
+	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
+	size_t n_headers;
+	struct buf body;
+	long timeout_ms; /* 0 = the uploader's default */
+};
+
+void upload_req_init(struct upload_req *r);
+void upload_req_cleanup(struct upload_req *r);
+void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* What came back.  Borrowed from the uploader for the duration of result(). */
+struct upload_resp {
+	bool transport_error; /* no HTTP answer: refused, reset, timeout, DNS */
+	char transport_msg[256];
+	long status;           /* HTTP status when !transport_error */
+	const char *body;      /* NUL-terminated, may be empty */
+	size_t body_len;
+	long retry_after_s;    /* Retry-After in seconds, -1 if absent */
+	int64_t latency_ms;
+};
+
+enum outcome_kind {
+	OUTCOME_DELIVERED, /* accepted (or a duplicate of an accepted one) */
+	OUTCOME_RETRY,     /* transient: schedule a retry with backoff */
+	OUTCOME_FAILED,    /* permanent for this event: the platform's message */
+	OUTCOME_SPLIT,     /* the batch was rejected as a whole: bisect it */
+	OUTCOME_PAUSE,     /* credentials/permissions: pause the destination,
+			    * hold the event, do not burn an attempt */
+	OUTCOME_DEAD       /* cannot ever be delivered (too old) */
+};
+
+const char *outcome_kind_name(enum outcome_kind k);
+
+struct outcome {
+	enum outcome_kind kind;
+	long retry_after_s;     /* platform-requested delay, -1 if none */
+	char platform_code[32]; /* e.g. "190", "40100", "" */
+	char message[256];      /* the platform's message, or ours */
+};
+
+struct dest_ops {
+	const char *kind;         /* "meta_capi" */
+	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
+	size_t max_batch;         /* events per request (PLATFORMS.md) */
+	int64_t max_age_s;        /* older events end dead unsent; 0 = no limit */
+	/* Check settings + credentials at `destination add` time. */
+	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, struct err *e);
+	/* Build one request for n (1..max_batch) conversions. */
+	int (*build)(const struct destination *d, struct conversion *const *convs, size_t n,
+		     struct upload_req *req, struct err *e);
+	/* One outcome per conversion, in input order. */
+	void (*result)(const struct destination *d, const struct upload_resp *resp,
+		       struct conversion *const *convs, size_t n, struct outcome *out);
+};
+
+/* The ops for a kind ("meta_capi"), or NULL. */
+const struct dest_ops *dest_ops_find(const char *kind);
+
+/* Set every outcome to kind with message (helper for classifiers). */
+void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long retry_after_s,
+		  const char *code, const char *msg);
+
+#endif
