@@ -1,8 +1,229 @@
-/* adsengd - placeholder main until the server lands (this session). */
-#include <stdio.h>
+/*
+ * adsengd - the AdsEngineer server: webhooks in, conversions out.
+ *
+ * main() only bootstraps: configuration, library initialization, the
+ * vault, then the HTTP loop (this thread), the control thread and the
+ * worker pool; signals are handled here with evsignal (never with work in
+ * a handler).  SIGHUP reloads what can change live; SIGTERM/SIGINT stop in
+ * order: stop listening, answer what is queued, let uploads finish (or
+ * give their leases back), join threads, close connections.
+ */
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/vault.h"
+#include "http/server.h"
+#include "pipeline/control.h"
+#include "pipeline/runtime.h"
+#include "pipeline/worker.h"
 
-int main(void)
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG	  "/etc/adsengd/adsengd.conf"
+#define SHUTDOWN_GRACE_MS 10000
+
+struct daemon_state {
+	const char *config_path;
+	struct event_base *base;
+	struct runtime rt;
+	struct http_server *http;
+	struct event *drain_ev;
+	int64_t drain_deadline_ms;
+};
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "adsengd: not built yet\n");
-	return 1;
+	fprintf(f, "usage: adsengd [-c FILE] [-t] [--version] [--help]\n"
+		   "  -c FILE    configuration file (default " DEFAULT_CONFIG
+		   " if it exists)\n"
+		   "  -t         check the configuration and the master key, then exit\n"
+		   "  --version  print the version\n"
+		   "Every key can be overridden with ADSENGD_<SECTION>_<KEY>.\n");
+}
+
+static void sources_cb(struct source_set *set, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	http_server_set_sources(d->http, set);
+}
+
+static void reload(struct daemon_state *d)
+{
+	struct config *newc = NULL, *old;
+	struct err e = { 0 };
+	char changed[512];
+
+	sd_notify(0, "RELOADING=1");
+	if (config_load(d->config_path, &newc, &e) != 0) {
+		log_error("configuration reload failed; keeping the running configuration",
+			  "err=\"%s\"", e.msg);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	old = runtime_config(&d->rt);
+	config_restart_keys(old, newc, changed, sizeof(changed));
+	if (changed[0])
+		log_warn("configuration keys changed that need a restart; keeping their old values",
+			 "keys=%s", changed);
+	config_keep_restart_keys(newc, old);
+	config_unref(old);
+	log_set_level((enum log_level)log_parse_level(newc->log_level));
+	runtime_set_config(&d->rt, newc);
+	log_info("configuration reloaded", NULL);
+	sd_notify(0, "READY=1");
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+	struct timeval tv = { 0, 50000 };
+
+	(void)fd;
+	(void)what;
+	if (http_server_is_idle(d->http) ||
+	    clock_mono_ms() >= d->drain_deadline_ms) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	evtimer_add(d->drain_ev, &tv);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (d->drain_ev)
+		return; /* already stopping */
+	log_info("shutting down", "signal=%d", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	http_server_stop_listening(d->http);
+	d->drain_deadline_ms = clock_mono_ms() + SHUTDOWN_GRACE_MS;
+	d->drain_ev = evtimer_new(d->base, drain_cb, d);
+	drain_cb(-1, 0, d);
+}
+
+static int parse_args(int argc, char **argv, const char **path, bool *check_only)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			*path = argv[++i];
+		} else if (strcmp(argv[i], "-t") == 0) {
+			*check_only = true;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("adsengd %s\n", ADSENG_VERSION);
+			exit(0);
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else {
+			fprintf(stderr, "adsengd: unknown argument \"%s\"\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (*path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		*path = DEFAULT_CONFIG;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon_state d = { 0 };
+	struct config *cfg = NULL;
+	struct vault *vault = NULL;
+	struct control *control = NULL;
+	struct worker_pool *workers = NULL;
+	struct event *sigs[3] = { NULL };
+	const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct err e = { 0 };
+	bool check_only = false;
+	int rc;
+
+	rc = parse_args(argc, argv, &d.config_path, &check_only);
+	if (rc != 0)
+		return rc;
+	if (config_load(d.config_path, &cfg, &e) != 0) {
+		fprintf(stderr, "adsengd: %s\n", e.msg);
+		return 1;
+	}
+	log_set_level((enum log_level)log_parse_level(cfg->log_level));
+	/* Library initialization, on this thread, before any other starts. */
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    evthread_use_pthreads() != 0) {
+		fprintf(stderr, "adsengd: could not initialize libraries\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (vault_open(cfg->master_key_file, &vault, &e) != 0) {
+		fprintf(stderr, "adsengd: %s\n", e.msg);
+		config_unref(cfg);
+		return 1;
+	}
+	if (check_only) {
+		printf("adsengd: configuration %s is valid\n",
+		       d.config_path ? d.config_path : "(built-in defaults)");
+		vault_free(vault);
+		config_unref(cfg);
+		return 0;
+	}
+	runtime_init(&d.rt, cfg, vault);
+	d.base = event_base_new();
+	rc = 1;
+	if (d.base == NULL) {
+		fprintf(stderr, "adsengd: could not create the event loop\n");
+		goto out;
+	}
+	if (http_server_start(d.base, &d.rt, &d.http, &e) != 0 ||
+	    control_start(&d.rt, d.base, sources_cb, &d, &control, &e) != 0 ||
+	    worker_pool_start(&d.rt, &workers, &e) != 0) {
+		log_error("could not start", "err=\"%s\"", e.msg);
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
+		event_add(sigs[i], NULL);
+	}
+	log_info("adsengd started", "version=%s workers=%lld ingest_writers=%lld",
+		 ADSENG_VERSION, (long long)cfg->worker_threads, (long long)cfg->ingest_writers);
+	sd_notify(0, "READY=1");
+	event_base_dispatch(d.base);
+	rc = 0;
+out:
+	/* Order: uploads finish or give their leases back, housekeeping stops,
+	 * then the ingest writers finish what is queued and the last replies
+	 * are written. */
+	worker_pool_stop(workers, SHUTDOWN_GRACE_MS);
+	control_stop(control);
+	http_server_free(d.http);
+	for (int i = 0; i < 3; i++) {
+		if (sigs[i])
+			event_free(sigs[i]);
+	}
+	if (d.drain_ev)
+		event_free(d.drain_ev);
+	runtime_cleanup(&d.rt);
+	vault_free(vault);
+	if (d.base)
+		event_base_free(d.base);
+	curl_global_cleanup();
+	libevent_global_shutdown();
+	if (rc == 0)
+		log_info("adsengd stopped", NULL);
+	return rc;
 }

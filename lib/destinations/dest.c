@@ -4,6 +4,7 @@
  */
 #include "destinations/dest.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ void upload_req_init(struct upload_req *r)
 
 void upload_req_cleanup(struct upload_req *r)
 {
+	/* The URL may carry an access token (Meta): wipe before freeing. */
+	if (r->url)
+		sodium_memzero(r->url, strlen(r->url));
 	free(r->url);
 	free(r->log_url);
 	for (size_t i = 0; i < r->n_headers; i++)

@@ -1,0 +1,582 @@
+/*
+ * config.c - the key table and the loader.
+ *
+ * libinih reports a parse error's line but calls our handler without one,
+ * so we feed it lines through ini_parse_stream() with our own reader that
+ * counts them: the handler then knows the line of the key it is given.
+ */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum cfg_type { T_STRING, T_LIST, T_INT, T_DURATION, T_SIZE, T_URL, T_LEVEL };
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum cfg_type type;
+	size_t offset; /* into struct config */
+	const char *def;
+	bool reloadable;
+	bool secret;
+	int64_t min, max; /* for numbers */
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define DAY_MS (86400LL * 1000)
+
+static const struct cfg_key keys[] = {
+	{ "server", "listen", T_LIST, OFF(listen), "127.0.0.1:8080", false, false, 0, 0,
+	  "host:port to serve HTTP on; repeat the key for several" },
+	{ "server", "public_url", T_URL, OFF(public_url), "http://127.0.0.1:8080", false, false, 0,
+	  0, "external base URL, used to print webhook URLs" },
+	{ "server", "max_body", T_SIZE, OFF(max_body), "2MiB", false, false, 1024,
+	  64LL * 1024 * 1024, "largest request body accepted (413 above it)" },
+	{ "server", "request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", false, false,
+	  1000, DAY_MS, "idle/read timeout of a client connection" },
+	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
+	  false, true, 0, 0, "libpq connection string or URI" },
+	{ "security", "master_key_file", T_STRING, OFF(master_key_file), "/etc/adsengd/master.key",
+	  false, false, 0, 0,
+	  "32 random bytes (raw or 64 hex); a relative name is looked up in "
+	  "$CREDENTIALS_DIRECTORY" },
+	{ "ingest", "queue_max", T_INT, OFF(ingest_queue_max), "10000", false, false, 1, 1000000,
+	  "webhooks waiting for COMMIT before the server answers 503" },
+	{ "ingest", "batch_max", T_INT, OFF(ingest_batch_max), "500", false, false, 1, 10000,
+	  "most webhooks committed in one transaction" },
+	{ "ingest", "writers", T_INT, OFF(ingest_writers), "2", false, false, 1, 16,
+	  "ingest writer threads (each one database connection)" },
+	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 1, 64,
+	  "worker threads (each one database connection and one curl multi)" },
+	{ "workers", "batch", T_INT, OFF(worker_batch), "1000", true, false, 1, 10000,
+	  "raw events normalized / deliveries claimed per transaction" },
+	{ "workers", "poll_interval", T_DURATION, OFF(worker_poll_ms), "1s", true, false, 10,
+	  DAY_MS, "how often workers look for due work without a notification" },
+	{ "workers", "lease", T_DURATION, OFF(worker_lease_ms), "2m", true, false, 1000, DAY_MS,
+	  "how long a claimed delivery stays in_flight before another worker may retry it" },
+	{ "workers", "max_inflight", T_INT, OFF(worker_max_inflight), "8", true, false, 1, 1000,
+	  "concurrent uploads per worker thread" },
+	{ "workers", "upload_timeout", T_DURATION, OFF(upload_timeout_ms), "30s", true, false, 100,
+	  DAY_MS, "total time allowed for one upload request" },
+	{ "retry", "base", T_DURATION, OFF(retry_base_ms), "10s", true, false, 1, DAY_MS,
+	  "backoff base: retry n waits random(0, min(cap, base*2^n))" },
+	{ "retry", "cap", T_DURATION, OFF(retry_cap_ms), "6h", true, false, 1, 30 * DAY_MS,
+	  "longest backoff between two attempts" },
+	{ "retry", "max_attempts", T_INT, OFF(retry_max_attempts), "20", true, false, 1, 1000,
+	  "attempts before a delivery is dead" },
+	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
+	  0, "Meta Graph API base URL" },
+	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
+	  false, false, 0, 0, "Google Ads API base URL (destination not yet implemented)" },
+	{ "endpoints", "google_oauth", T_URL, OFF(ep_google_oauth), "https://oauth2.googleapis.com",
+	  false, false, 0, 0, "Google OAuth token endpoint base (not yet used)" },
+	{ "endpoints", "google_datamanager", T_URL, OFF(ep_google_datamanager),
+	  "https://datamanager.googleapis.com", false, false, 0, 0,
+	  "Google Data Manager API base URL (not yet used)" },
+	{ "endpoints", "tiktok", T_URL, OFF(ep_tiktok), "https://business-api.tiktok.com", false,
+	  false, 0, 0, "TikTok Events API base URL (not yet used)" },
+	{ "endpoints", "ga4", T_URL, OFF(ep_ga4), "https://www.google-analytics.com", false, false,
+	  0, 0, "GA4 Measurement Protocol base URL (not yet used)" },
+	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
+	  0, "Stripe API base URL (not yet used)" },
+	{ "meta", "api_version", T_STRING, OFF(meta_api_version), "v24.0", false, false, 0, 0,
+	  "Graph API version for destinations that do not set --api-version" },
+	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
+	  "debug, info, warn or error" },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct {
+	const char *key;
+	size_t offset;
+} endpoints[] = {
+	{ "meta", OFF(ep_meta) },
+	{ "google_ads", OFF(ep_google_ads) },
+	{ "google_oauth", OFF(ep_google_oauth) },
+	{ "google_datamanager", OFF(ep_google_datamanager) },
+	{ "tiktok", OFF(ep_tiktok) },
+	{ "ga4", OFF(ep_ga4) },
+	{ "stripe", OFF(ep_stripe) },
+};
+
+int config_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+	char *end;
+	double v;
+	int64_t mult;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return ERR_INVALID;
+	while (*end == ' ')
+		end++;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else if (strcmp(end, "d") == 0)
+		mult = DAY_MS;
+	else
+		return ERR_INVALID;
+	if (v * (double)mult > 9e15)
+		return ERR_INVALID;
+	*out_ms = (int64_t)(v * (double)mult + 0.5);
+	return 0;
+}
+
+int config_parse_size(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t mult;
+	} units[] = { { "", 1 },	   { "B", 1 },		 { "kB", 1000 },
+		      { "KB", 1000 },	   { "KiB", 1024 },	 { "MB", 1000000 },
+		      { "MiB", 1 << 20 }, { "GB", 1000000000 }, { "GiB", 1 << 30 } };
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno || v < 0)
+		return ERR_INVALID;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > INT64_MAX / units[i].mult)
+				return ERR_INVALID;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return ERR_INVALID;
+}
+
+static char **str_slot(struct config *c, const struct cfg_key *k)
+{
+	return (char **)((char *)c + k->offset);
+}
+
+static int64_t *int_slot(struct config *c, const struct cfg_key *k)
+{
+	return (int64_t *)((char *)c + k->offset);
+}
+
+/* Set one key from text.  `where` names the origin for messages. */
+static int set_value(struct config *c, const struct cfg_key *k, const char *value,
+		     const char *where, struct err *e)
+{
+	int64_t v = 0;
+	int rc = 0;
+
+	switch (k->type) {
+	case T_LIST:
+		if (c->n_listen >= CONFIG_MAX_LISTEN)
+			return err_set(e, ERR_CONFIG, "%s: too many values for [%s] %s (max %d)",
+				       where, k->section, k->name, CONFIG_MAX_LISTEN);
+		if (value[0] == '\0' || strchr(value, ':') == NULL)
+			return err_set(e, ERR_CONFIG, "%s: [%s] %s: \"%s\" is not host:port",
+				       where, k->section, k->name, value);
+		c->listen[c->n_listen++] = xstrdup(value);
+		return 0;
+	case T_URL:
+		if (value[0] != '\0' && !str_has_prefix(value, "http://") &&
+		    !str_has_prefix(value, "https://"))
+			return err_set(e, ERR_CONFIG, "%s: [%s] %s: \"%s\" is not an http(s) URL",
+				       where, k->section, k->name, value);
+		/* fall through: stored like a string, without a trailing '/' */
+		__attribute__((fallthrough));
+	case T_STRING: {
+		char **slot = str_slot(c, k);
+		size_t n = strlen(value);
+
+		if (k->type == T_URL)
+			while (n > 0 && value[n - 1] == '/')
+				n--;
+		free(*slot);
+		*slot = xstrndup(value, n);
+		return 0;
+	}
+	case T_LEVEL:
+		if (log_parse_level(value) < 0)
+			return err_set(e, ERR_CONFIG,
+				       "%s: [%s] %s: \"%s\" is not one of debug, info, warn, error",
+				       where, k->section, k->name, value);
+		free(*str_slot(c, k));
+		*str_slot(c, k) = xstrdup(value);
+		return 0;
+	case T_INT: {
+		char *end;
+
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (end == value || *end || errno)
+			rc = ERR_INVALID;
+		break;
+	}
+	case T_DURATION:
+		rc = config_parse_duration_ms(value, &v);
+		break;
+	case T_SIZE:
+		rc = config_parse_size(value, &v);
+		break;
+	}
+	if (rc != 0)
+		return err_set(e, ERR_CONFIG, "%s: [%s] %s: invalid %s \"%s\"", where, k->section,
+			       k->name,
+			       k->type == T_INT	       ? "integer"
+			       : k->type == T_DURATION ? "duration (e.g. 10s, 250ms, 6h)"
+						       : "size (e.g. 2MiB)",
+			       value);
+	if (v < k->min || v > k->max)
+		return err_set(e, ERR_CONFIG, "%s: [%s] %s: %s is out of range", where, k->section,
+			       k->name, value);
+	*int_slot(c, k) = v;
+	return 0;
+}
+
+static const struct cfg_key *find_key(const char *section, const char *name, bool *section_ok)
+{
+	*section_ok = false;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcasecmp(keys[i].section, section) != 0)
+			continue;
+		*section_ok = true;
+		if (strcasecmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+struct parse_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *f;
+	int line;
+	bool seen[N_KEYS];
+	bool listen_from_file;
+	struct err *e;
+	int rc;
+};
+
+static char *reader_cb(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->f);
+
+	if (r)
+		ctx->line++;
+	return r;
+}
+
+static int handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	const struct cfg_key *k;
+	char where[600];
+	bool section_ok;
+	size_t idx;
+
+	if (ctx->rc != 0)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", ctx->path, ctx->line);
+	k = find_key(section, name, &section_ok);
+	if (k == NULL) {
+		if (!section_ok)
+			ctx->rc = err_set(ctx->e, ERR_CONFIG, "%s: unknown section [%s] (key %s)",
+					  where, section, name);
+		else
+			ctx->rc = err_set(ctx->e, ERR_CONFIG, "%s: unknown key \"%s\" in [%s]",
+					  where, name, section);
+		return 0;
+	}
+	idx = (size_t)(k - keys);
+	if (k->type == T_LIST) {
+		if (!ctx->listen_from_file) {
+			/* The first value from the file replaces the default. */
+			for (int i = 0; i < ctx->cfg->n_listen; i++)
+				free(ctx->cfg->listen[i]);
+			ctx->cfg->n_listen = 0;
+			ctx->listen_from_file = true;
+		}
+	} else if (ctx->seen[idx]) {
+		ctx->rc = err_set(ctx->e, ERR_CONFIG, "%s: [%s] %s is set twice", where, k->section,
+				  k->name);
+		return 0;
+	}
+	ctx->seen[idx] = true;
+	ctx->rc = set_value(ctx->cfg, k, value, where, ctx->e);
+	return ctx->rc == 0;
+}
+
+static int load_file(struct config *c, const char *path, struct err *e)
+{
+	struct parse_ctx ctx = { .cfg = c, .path = path, .e = e };
+	int rc;
+
+	ctx.f = fopen(path, "r");
+	if (ctx.f == NULL)
+		return err_set(e, ERR_CONFIG, "could not open configuration file \"%s\": %s", path,
+			       strerror(errno));
+	rc = ini_parse_stream(reader_cb, &ctx, handler_cb, &ctx);
+	fclose(ctx.f);
+	if (ctx.rc != 0)
+		return ctx.rc;
+	if (rc > 0)
+		return err_set(e, ERR_CONFIG, "%s:%d: syntax error", path, rc);
+	if (rc < 0)
+		return err_set(e, ERR_CONFIG, "could not read configuration file \"%s\"", path);
+	return 0;
+}
+
+static void env_name(const struct cfg_key *k, char *out, size_t outlen)
+{
+	size_t o = (size_t)snprintf(out, outlen, "ADSENGD_%s_%s", k->section, k->name);
+
+	for (size_t i = 0; i < o && i < outlen; i++)
+		out[i] = (char)toupper((unsigned char)out[i]);
+}
+
+static int load_env(struct config *c, struct err *e)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		char name[128];
+		const char *v;
+		int rc;
+
+		env_name(&keys[i], name, sizeof(name));
+		v = getenv(name);
+		if (v == NULL)
+			continue;
+		if (keys[i].type == T_LIST) {
+			/* Comma-separated list replaces the file's values. */
+			char *copy = xstrdup(v), *save = NULL;
+
+			for (int j = 0; j < c->n_listen; j++)
+				free(c->listen[j]);
+			c->n_listen = 0;
+			rc = 0;
+			for (char *t = strtok_r(copy, ", ", &save); t && rc == 0;
+			     t = strtok_r(NULL, ", ", &save))
+				rc = set_value(c, &keys[i], t, name, e);
+			free(copy);
+		} else {
+			rc = set_value(c, &keys[i], v, name, e);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int validate(const struct config *c, struct err *e)
+{
+	if (c->n_listen == 0)
+		return err_set(e, ERR_CONFIG, "[server] listen: at least one address is required");
+	if (c->retry_base_ms > c->retry_cap_ms)
+		return err_set(e, ERR_CONFIG, "[retry] base is larger than [retry] cap");
+	if (c->worker_lease_ms <= c->upload_timeout_ms)
+		return err_set(e, ERR_CONFIG,
+			       "[workers] lease must be longer than [workers] upload_timeout");
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, struct err *e)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	atomic_init(&c->refcnt, 1);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		rc = set_value(c, &keys[i], keys[i].def, "default", e);
+		if (rc != 0)
+			goto fail;
+	}
+	if (path) {
+		c->path = xstrdup(path);
+		rc = load_file(c, path, e);
+		if (rc != 0)
+			goto fail;
+	}
+	rc = load_env(c, e);
+	if (rc != 0)
+		goto fail;
+	rc = validate(c, e);
+	if (rc != 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	config_unref(c);
+	return rc;
+}
+
+struct config *config_ref(struct config *c)
+{
+	atomic_fetch_add(&c->refcnt, 1);
+	return c;
+}
+
+void config_unref(struct config *c)
+{
+	if (c == NULL || atomic_fetch_sub(&c->refcnt, 1) != 1)
+		return;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].type == T_STRING || keys[i].type == T_URL || keys[i].type == T_LEVEL)
+			free(*str_slot(c, &keys[i]));
+	}
+	for (int i = 0; i < c->n_listen; i++)
+		free(c->listen[i]);
+	free(c->path);
+	free(c);
+}
+
+const char *config_endpoint(const struct config *c, const char *key)
+{
+	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+		if (strcmp(endpoints[i].key, key) == 0)
+			return *(char *const *)((const char *)c + endpoints[i].offset);
+	}
+	return NULL;
+}
+
+static void format_value(const struct config *c, const struct cfg_key *k, bool show_secrets,
+			 char *out, size_t outlen)
+{
+	const void *slot = (const char *)c + k->offset;
+
+	if (k->secret && !show_secrets) {
+		snprintf(out, outlen, "<redacted>");
+		return;
+	}
+	switch (k->type) {
+	case T_LIST:
+		out[0] = '\0';
+		return;
+	case T_STRING:
+	case T_URL:
+	case T_LEVEL:
+		snprintf(out, outlen, "%s", *(char *const *)slot);
+		return;
+	case T_INT:
+	case T_SIZE:
+		snprintf(out, outlen, "%lld", (long long)*(const int64_t *)slot);
+		return;
+	case T_DURATION:
+		snprintf(out, outlen, "%lldms", (long long)*(const int64_t *)slot);
+		return;
+	}
+}
+
+void config_restart_keys(const struct config *a, const struct config *b, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < N_KEYS; i++) {
+		char va[512], vb[512];
+		bool differ;
+
+		if (keys[i].reloadable)
+			continue;
+		if (keys[i].type == T_LIST) {
+			differ = a->n_listen != b->n_listen;
+			for (int j = 0; !differ && j < a->n_listen; j++)
+				differ = strcmp(a->listen[j], b->listen[j]) != 0;
+		} else {
+			format_value(a, &keys[i], true, va, sizeof(va));
+			format_value(b, &keys[i], true, vb, sizeof(vb));
+			differ = strcmp(va, vb) != 0;
+		}
+		if (differ && o + 64 < outlen)
+			o += (size_t)snprintf(out + o, outlen - o, "%s%s.%s", o ? "," : "",
+					      keys[i].section, keys[i].name);
+	}
+}
+
+void config_keep_restart_keys(struct config *c, const struct config *old)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct cfg_key *k = &keys[i];
+
+		if (k->reloadable)
+			continue;
+		switch (k->type) {
+		case T_LIST:
+			for (int j = 0; j < c->n_listen; j++)
+				free(c->listen[j]);
+			for (int j = 0; j < old->n_listen; j++)
+				c->listen[j] = xstrdup(old->listen[j]);
+			c->n_listen = old->n_listen;
+			break;
+		case T_STRING:
+		case T_URL:
+		case T_LEVEL:
+			free(*str_slot(c, k));
+			*str_slot(c, k) = xstrdup(*str_slot((struct config *)old, k));
+			break;
+		case T_INT:
+		case T_DURATION:
+		case T_SIZE:
+			*int_slot(c, k) = *int_slot((struct config *)old, k);
+			break;
+		}
+	}
+}
+
+void config_print(const struct config *c, FILE *f, bool show_secrets)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		char v[1024];
+
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		if (keys[i].type == T_LIST) {
+			for (int j = 0; j < c->n_listen; j++)
+				fprintf(f, "%s = %s\n", keys[i].name, c->listen[j]);
+			continue;
+		}
+		format_value(c, &keys[i], show_secrets, v, sizeof(v));
+		fprintf(f, "%s = %s\n", keys[i].name, v);
+	}
+}
+
+void config_print_example(FILE *f)
+{
+	const char *section = "";
+
+	fprintf(f, "; adsengd configuration: every key, with its default.\n"
+		   "; Each key may be overridden by the environment variable\n"
+		   "; ADSENGD_<SECTION>_<KEY> (e.g. ADSENGD_DATABASE_URL).\n"
+		   "; Keys marked (reloadable) take effect on SIGHUP; the others need a "
+		   "restart.\n");
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(f, "\n[%s]\n", section);
+		}
+		fprintf(f, "; %s%s%s\n", keys[i].help, keys[i].reloadable ? " (reloadable)" : "",
+			keys[i].secret ? " (secret: redacted by `adsengctl config show`)" : "");
+		fprintf(f, "%s = %s\n", keys[i].name, keys[i].def);
+	}
+}

@@ -1,0 +1,99 @@
+/*
+ * config.h - the daemon's configuration: one table of every key (name,
+ * type, default, reloadable, secret, help) drives INI parsing (libinih),
+ * ADSENGD_<SECTION>_<KEY> environment overrides, the documented example in
+ * conf/adsengd.conf and `adsengctl config show`.
+ *
+ * A struct config is immutable once loaded and reference counted: the main
+ * thread publishes a new one on SIGHUP (only if it validates) and threads
+ * that read it take a reference for as long as they use it.
+ */
+#ifndef ADSENG_CORE_CONFIG_H
+#define ADSENG_CORE_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+#define CONFIG_MAX_LISTEN 8
+
+struct config {
+	atomic_int refcnt;
+	char *path; /* the file it came from, or NULL */
+
+	/* [server] */
+	char *listen[CONFIG_MAX_LISTEN];
+	int n_listen;
+	char *public_url;
+	int64_t max_body;
+	int64_t request_timeout_ms;
+	/* [database] */
+	char *db_url;
+	/* [security] */
+	char *master_key_file;
+	/* [ingest] */
+	int64_t ingest_queue_max;
+	int64_t ingest_batch_max;
+	int64_t ingest_writers;
+	/* [workers] */
+	int64_t worker_threads;
+	int64_t worker_batch;
+	int64_t worker_poll_ms;
+	int64_t worker_lease_ms;
+	int64_t worker_max_inflight;
+	int64_t upload_timeout_ms;
+	/* [retry] */
+	int64_t retry_base_ms;
+	int64_t retry_cap_ms;
+	int64_t retry_max_attempts;
+	/* [endpoints] */
+	char *ep_meta;
+	char *ep_google_ads;
+	char *ep_google_oauth;
+	char *ep_google_datamanager;
+	char *ep_tiktok;
+	char *ep_ga4;
+	char *ep_stripe;
+	/* [meta] */
+	char *meta_api_version;
+	/* [log] */
+	char *log_level;
+};
+
+/*
+ * Build a config from defaults, then the INI file at path (NULL = none),
+ * then ADSENGD_* environment variables.  Unknown sections or keys, bad
+ * values and duplicates of single-valued keys fail with a message naming
+ * file, line and key.  On success *out has one reference.
+ */
+int config_load(const char *path, struct config **out, struct err *e) WUR;
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* The base URL of an [endpoints] key ("meta"), or NULL if unknown. */
+const char *config_endpoint(const struct config *c, const char *key);
+
+/* Keys that differ between a and b and cannot change without a restart,
+ * written comma-separated into out (empty when none). */
+void config_restart_keys(const struct config *a, const struct config *b, char *out, size_t outlen);
+
+/* For SIGHUP: copy every key that needs a restart from old into c, so the
+ * published config changes only what can change live. */
+void config_keep_restart_keys(struct config *c, const struct config *old);
+
+/* Print every key as INI, secrets redacted unless show_secrets. */
+void config_print(const struct config *c, FILE *f, bool show_secrets);
+
+/* Print the documented example (all keys, defaults, help). */
+void config_print_example(FILE *f);
+
+/* Parse "10s", "250ms", "5m", "6h", "30d" (bare number = seconds). */
+int config_parse_duration_ms(const char *s, int64_t *out_ms) WUR;
+/* Parse "2MiB", "512KiB", "1GiB", "100kB", bare bytes. */
+int config_parse_size(const char *s, int64_t *out) WUR;
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * vault.h - encryption at rest of source secrets and platform credentials.
+ *
+ * XChaCha20-Poly1305 (libsodium IETF AEAD) under a 32-byte master key read
+ * from a file or a systemd credential.  The associated data binds a sealed
+ * value to its row ("source:<uuid>:secret"), so a ciphertext copied into
+ * another row does not open.  Sealed layout: 1 version byte (1), 24-byte
+ * nonce, ciphertext with 16-byte tag.
+ */
+#ifndef ADSENG_CORE_VAULT_H
+#define ADSENG_CORE_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct vault;
+
+/*
+ * Read the master key.  `path` may be absolute, or relative to
+ * $CREDENTIALS_DIRECTORY when that is set (systemd LoadCredential=), or
+ * empty to mean "$CREDENTIALS_DIRECTORY/master.key".  The file holds 32 raw
+ * bytes or 64 hex digits (whitespace around them ignored); anything else is
+ * refused.  The key lives in sodium_malloc'd, mlock'd memory.
+ */
+int vault_open(const char *path, struct vault **out, struct err *e) WUR;
+/* Same, from 32 bytes in memory (tests). */
+int vault_open_key(const unsigned char key[32], struct vault **out, struct err *e) WUR;
+void vault_free(struct vault *v);
+
+/* Seal plaintext; *out is malloc'd (caller frees), *outlen its size. */
+int vault_seal(const struct vault *v, const void *plain, size_t plain_len, const char *ad,
+	       uint8_t **out, size_t *outlen, struct err *e) WUR;
+
+/*
+ * Open a sealed value.  *out is sodium_malloc'd with a NUL after the
+ * plaintext (so text secrets are C strings); free with vault_free_plain().
+ * ERR_CRYPTO when the key, the associated data or the bytes are wrong.
+ */
+int vault_unseal(const struct vault *v, const uint8_t *sealed, size_t sealed_len, const char *ad,
+		 unsigned char **out, size_t *outlen, struct err *e) WUR;
+void vault_free_plain(unsigned char *p);
+
+/* Write a new random key as 64 hex digits to path (mode 0600, must not
+ * exist).  For `adsengctl keygen` and the dev scripts. */
+int vault_generate_key_file(const char *path, struct err *e) WUR;
+
+#endif

@@ -1,0 +1,771 @@
+/*
+ * meta_capi.c - the Meta Conversions API destination: a batch of canonical
+ * conversions becomes one POST to {base}/{version}/{pixel_id}/events, and
+ * Meta's answer becomes one outcome per conversion.
+ *
+ * Wire facts are in PLATFORMS.md ("Meta Conversions API"); details it does
+ * not pin down cite Meta's pages where they are used.  Meta has no partial
+ * failure: a 400 rejects the whole batch, so the classifier answers SPLIT
+ * and the pipeline bisects until the bad events stand alone and fail.
+ *
+ * Both entry points are pure (no network, no globals) and may be called
+ * from any thread.  The access token is read from the destination's
+ * credentials JSON for the duration of build() only, and every copy this
+ * file makes of it is wiped before it is freed.
+ */
+#include "destinations/dest.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_MAX_BATCH	    1000
+#define META_MAX_AGE_S	    (7 * 24 * 3600)
+#define META_PIXEL_ID_MAX   32
+#define META_TOKEN_MAX	    4096
+#define META_DECIMAL_MAX    40
+#define META_BODY_SNIPPET   120
+#define META_CODE_MAX	    1000000000L
+#define META_SUBCODE_ABSENT (-1L)
+
+/* Canonical event names (DESIGN §4) → Meta standard events; anything else
+ * is sent unchanged as a custom event. */
+static const struct {
+	const char *canonical;
+	const char *meta;
+} event_names[] = {
+	{ "purchase", "Purchase" },
+	{ "begin_checkout", "InitiateCheckout" },
+	{ "lead", "Lead" },
+	{ "add_to_cart", "AddToCart" },
+	{ "complete_registration", "CompleteRegistration" },
+	{ "view_content", "ViewContent" },
+};
+
+/* user_data keys, all hashed (PLATFORMS.md; Meta's customer information
+ * parameters:
+ * https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters).
+ * Kept here rather than borrowed from pii.h: they are this wire format's
+ * names, and Meta accepts each as an array of strings. */
+static const char *const user_keys[PII_FIELD__COUNT] = {
+	[PII_EMAIL] = "em",	[PII_PHONE] = "ph",	   [PII_FIRST_NAME] = "fn",
+	[PII_LAST_NAME] = "ln", [PII_CITY] = "ct",	   [PII_REGION] = "st",
+	[PII_POSTAL] = "zp",	[PII_COUNTRY] = "country", [PII_EXTERNAL_ID] = "external_id",
+};
+
+/* The action_source values Meta accepts:
+ * https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event
+ */
+static const char *const action_sources[] = {
+	"email",
+	"website",
+	"app",
+	"phone_call",
+	"chat",
+	"physical_store",
+	"system_generated",
+	"business_messaging",
+	"other",
+};
+
+/* Graph error codes that mean "try again later" (throttling, downtime). */
+static const long retry_codes[] = { 1, 2, 4, 17, 341, 613 };
+
+/* What result() reads from Meta's error object; strings borrow the tree. */
+struct meta_error {
+	long code;    /* -1 when absent */
+	long subcode; /* META_SUBCODE_ABSENT when absent */
+	bool transient;
+	bool graph; /* the body is a Graph API error object */
+	const char *message;
+	const char *user_msg;
+	const char *fbtrace_id;
+};
+
+/* ---- small predicates ------------------------------------------------- */
+
+static bool is_digits(const char *s, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= max || s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return true;
+}
+
+/* "v24.0": a 'v', digits, a dot, digits. */
+static bool is_api_version(const char *s)
+{
+	const char *dot;
+	char major[8];
+
+	if (s == NULL || s[0] != 'v')
+		return false;
+	dot = strchr(s, '.');
+	if (dot == NULL || dot - (s + 1) < 1 || (size_t)(dot - (s + 1)) >= sizeof(major))
+		return false;
+	memcpy(major, s + 1, (size_t)(dot - (s + 1)));
+	major[dot - (s + 1)] = '\0';
+	return is_digits(major, sizeof(major)) && is_digits(dot + 1, 4);
+}
+
+/*
+ * A decimal that is also a valid JSON number, so its text can go on the
+ * wire unchanged (money never passes through a double): optional '-', no
+ * leading zeros, optional fraction, no exponent.
+ */
+static bool is_plain_decimal(const char *s)
+{
+	size_t i = 0;
+	size_t start;
+
+	if (s == NULL || strlen(s) > META_DECIMAL_MAX)
+		return false;
+	if (s[i] == '-')
+		i++;
+	start = i;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == start || (s[start] == '0' && i - start > 1))
+		return false;
+	if (s[i] == '.') {
+		i++;
+		start = i;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+/* 64 lowercase hex digits: the only shape of identifier sent to Meta, so a
+ * value that somehow was not hashed never leaves the process in clear. */
+static bool is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < PII_HASH_HEX_LEN; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+static bool is_action_source(const char *s)
+{
+	for (size_t i = 0; i < sizeof(action_sources) / sizeof(action_sources[0]); i++) {
+		if (strcmp(s, action_sources[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_retry_code(long code)
+{
+	for (size_t i = 0; i < sizeof(retry_codes) / sizeof(retry_codes[0]); i++) {
+		if (code == retry_codes[i])
+			return true;
+	}
+	return false;
+}
+
+/* The string value of settings[key], or NULL when absent or not a string. */
+static const char *settings_str(const cJSON *settings, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *meta_event_name(const char *canonical)
+{
+	if (canonical == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++) {
+		if (strcmp(canonical, event_names[i].canonical) == 0)
+			return event_names[i].meta;
+	}
+	return canonical;
+}
+
+/* ---- validate ---------------------------------------------------------- */
+
+static int meta_validate(const cJSON *settings, const cJSON *creds, struct err *e)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(settings))
+		return err_set(e, ERR_CONFIG, "meta_capi: settings must be a JSON object");
+	if (!is_digits(settings_str(settings, "pixel_id"), META_PIXEL_ID_MAX))
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: settings.pixel_id is required: a string of digits");
+	v = cJSON_GetObjectItemCaseSensitive(settings, "test_event_code");
+	if (v && (!cJSON_IsString(v) || v->valuestring[0] == '\0'))
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: settings.test_event_code must be a non-empty string");
+	v = cJSON_GetObjectItemCaseSensitive(settings, "api_version");
+	if (v && (!cJSON_IsString(v) || !is_api_version(v->valuestring)))
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: settings.api_version must look like \"v24.0\"");
+	v = cJSON_GetObjectItemCaseSensitive(settings, "action_source");
+	if (v && (!cJSON_IsString(v) || !is_action_source(v->valuestring)))
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: settings.action_source must be one of Meta's values "
+			       "(website, system_generated, physical_store, …)");
+	v = cJSON_GetObjectItemCaseSensitive(creds, "access_token");
+	if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: credentials need a non-empty access_token string");
+	if (strlen(v->valuestring) > META_TOKEN_MAX)
+		return err_set(e, ERR_CONFIG, "meta_capi: access_token is longer than %d bytes",
+			       META_TOKEN_MAX);
+	return 0;
+}
+
+/* ---- build: the token and the URL ---------------------------------------- */
+
+/* Wipe and free a secret copy. */
+static void secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+/* Wipe every string in a parsed credentials tree before it is freed: the
+ * token and anything else secret it holds. */
+static void wipe_strings(cJSON *node)
+{
+	for (; node; node = node->next) {
+		if (cJSON_IsString(node) && node->valuestring)
+			sodium_memzero(node->valuestring, strlen(node->valuestring));
+		wipe_strings(node->child);
+	}
+}
+
+/*
+ * Copy the access token out of the credentials JSON into *out (caller
+ * frees with secret_free).  The parsed tree's copy is wiped before it is
+ * freed; messages never quote the credentials.
+ */
+static int read_token(const char *creds, char **out, struct err *e)
+{
+	cJSON *root = NULL;
+	cJSON *tok;
+	int result = ERR_CONFIG;
+
+	*out = NULL;
+	if (creds == NULL) {
+		err_set(e, ERR_CONFIG, "meta_capi: destination has no credentials");
+		goto out;
+	}
+	root = cJSON_Parse(creds);
+	if (root == NULL) {
+		err_set(e, ERR_CONFIG, "meta_capi: credentials are not valid JSON");
+		goto out;
+	}
+	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
+	if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0' ||
+	    strlen(tok->valuestring) > META_TOKEN_MAX) {
+		err_set(e, ERR_CONFIG, "meta_capi: credentials have no usable access_token");
+		goto out;
+	}
+	*out = xstrdup(tok->valuestring);
+	result = 0;
+out:
+	wipe_strings(root);
+	cJSON_Delete(root);
+	return result;
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters. */
+static char *url_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = xmalloc(3 * n + 1);
+	char *p = out;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			*p++ = (char)ch;
+		} else {
+			*p++ = '%';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * The events edge
+ * (https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api): POST
+ * {base}/{version}/{pixel}/events?access_token={token}.  log_url is the same without the query.
+ */
+static void build_urls(const struct destination *d, const char *pixel, const char *token,
+		       struct upload_req *req)
+{
+	size_t base_len = strlen(d->base_url);
+	char *enc;
+
+	while (base_len > 0 && d->base_url[base_len - 1] == '/')
+		base_len--;
+	req->log_url =
+		xasprintf("%.*s/%s/%s/events", (int)base_len, d->base_url, d->api_version, pixel);
+	enc = url_encode(token);
+	req->url = xasprintf("%s?access_token=%s", req->log_url, enc);
+	secret_free(enc);
+}
+
+/* ---- build: the JSON body ------------------------------------------------ */
+
+/*
+ * The adders below attach to a cJSON tree.  On an allocation failure they
+ * set *ok to false (cJSON frees an item it failed to attach) and later
+ * calls do nothing, so a builder checks once at the end.  A NULL value
+ * means "absent" and adds nothing.
+ */
+static void add_string(cJSON *obj, const char *key, const char *val, bool *ok)
+{
+	if (!*ok || obj == NULL || val == NULL)
+		return;
+	if (cJSON_AddStringToObject(obj, key, val) == NULL)
+		*ok = false;
+}
+
+/* raw is the exact JSON text of a number (validated by the caller). */
+static void add_raw(cJSON *obj, const char *key, const char *raw, bool *ok)
+{
+	if (!*ok || obj == NULL || raw == NULL)
+		return;
+	if (cJSON_AddRawToObject(obj, key, raw) == NULL)
+		*ok = false;
+}
+
+/* Integers as text too: cJSON's doubles would print large ones as 1e+18. */
+static void add_int(cJSON *obj, const char *key, int64_t v, bool *ok)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%" PRId64, v);
+	add_raw(obj, key, text, ok);
+}
+
+static void attach(cJSON *parent, const char *key, cJSON *item, bool *ok)
+{
+	bool added;
+
+	if (item == NULL) {
+		*ok = false;
+		return;
+	}
+	if (!*ok || parent == NULL) {
+		cJSON_Delete(item);
+		return;
+	}
+	added = key ? cJSON_AddItemToObject(parent, key, item) : cJSON_AddItemToArray(parent, item);
+	if (!added) {
+		cJSON_Delete(item);
+		*ok = false;
+	}
+}
+
+/* key: [val], the array form Meta accepts for customer information. */
+static void add_one_string_array(cJSON *obj, const char *key, const char *val, bool *ok)
+{
+	cJSON *arr;
+
+	if (!*ok || val == NULL)
+		return;
+	arr = cJSON_CreateArray();
+	if (arr)
+		attach(arr, NULL, cJSON_CreateString(val), ok);
+	attach(obj, key, arr, ok);
+}
+
+static void add_user_data(cJSON *ev, const struct conversion *c, bool *ok)
+{
+	cJSON *ud = cJSON_CreateObject();
+
+	for (int f = 0; f < PII_FIELD__COUNT && ud; f++) {
+		const char *h = c->ids[PII_SCHEME_META][f];
+
+		if (h && is_sha256_hex(h))
+			add_one_string_array(ud, user_keys[f], h, ok);
+	}
+	add_string(ud, "client_ip_address", c->client_ip, ok);
+	add_string(ud, "client_user_agent", c->user_agent, ok);
+	add_string(ud, "fbc", c->click[CLICK_FBC], ok);
+	add_string(ud, "fbp", c->click[CLICK_FBP], ok);
+	/* Always present, even empty: Meta requires the object. */
+	attach(ev, "user_data", ud, ok);
+}
+
+static int64_t add_saturating(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* contents, content_ids, content_type and num_items from the line items.
+ * Items without an id cannot be matched to a catalog and are left out of
+ * contents, but still count in num_items. */
+static void add_contents(cJSON *cd, const struct conversion *c, bool *ok)
+{
+	cJSON *contents = cJSON_CreateArray();
+	cJSON *ids = cJSON_CreateArray();
+	int64_t num_items = 0;
+
+	for (size_t i = 0; i < c->n_items && contents && ids && *ok; i++) {
+		const struct conv_item *it = &c->items[i];
+		cJSON *o;
+
+		if (it->quantity > 0)
+			num_items = add_saturating(num_items, it->quantity);
+		if (it->id == NULL)
+			continue;
+		o = cJSON_CreateObject();
+		add_string(o, "id", it->id, ok);
+		if (it->quantity > 0)
+			add_int(o, "quantity", it->quantity, ok);
+		if (is_plain_decimal(it->price))
+			add_raw(o, "item_price", it->price, ok);
+		attach(contents, NULL, o, ok);
+		attach(ids, NULL, cJSON_CreateString(it->id), ok);
+	}
+	if (contents && cJSON_GetArraySize(contents) > 0) {
+		attach(cd, "contents", contents, ok);
+		attach(cd, "content_ids", ids, ok);
+		add_string(cd, "content_type", "product", ok);
+	} else {
+		attach(NULL, NULL, contents, ok); /* frees it, flags a failed create */
+		attach(NULL, NULL, ids, ok);
+	}
+	if (num_items > 0)
+		add_int(cd, "num_items", num_items, ok);
+}
+
+static void add_custom_data(cJSON *ev, const struct conversion *c, bool *ok)
+{
+	bool has_value = is_plain_decimal(c->value);
+	cJSON *cd;
+
+	if (!has_value && c->currency == NULL && c->order_id == NULL && c->n_items == 0)
+		return;
+	cd = cJSON_CreateObject();
+	/* A malformed value is left out rather than guessed at: Meta then
+	 * rejects a Purchase without one, and bisection fails only it. */
+	if (has_value)
+		add_raw(cd, "value", c->value, ok);
+	add_string(cd, "currency", c->currency, ok);
+	add_string(cd, "order_id", c->order_id, ok);
+	if (c->n_items > 0)
+		add_contents(cd, c, ok);
+	if (cd && cJSON_GetArraySize(cd) == 0) {
+		cJSON_Delete(cd);
+		return;
+	}
+	attach(ev, "custom_data", cd, ok);
+}
+
+/*
+ * settings.action_source wins.  Otherwise "website" needs both the page URL
+ * and the browser's user agent, which Meta requires of website events
+ * (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters):
+ * without them the event is reported as "system_generated" rather than
+ * sent to be rejected.
+ */
+static const char *event_action_source(const struct destination *d, const struct conversion *c)
+{
+	const char *set = settings_str(d->settings, "action_source");
+
+	if (set && set[0] != '\0')
+		return set;
+	if (c->page_url && c->user_agent)
+		return "website";
+	return "system_generated";
+}
+
+static int64_t unix_seconds(int64_t us)
+{
+	int64_t s = us / 1000000;
+
+	if (us % 1000000 < 0)
+		s--;
+	return s;
+}
+
+static cJSON *build_event(const struct destination *d, const struct conversion *c, bool *ok)
+{
+	cJSON *ev = cJSON_CreateObject();
+
+	if (ev == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	add_string(ev, "event_name", meta_event_name(c->event), ok);
+	add_int(ev, "event_time", unix_seconds(c->occurred_us), ok);
+	add_string(ev, "event_id", c->event_id, ok);
+	add_string(ev, "action_source", event_action_source(d, c), ok);
+	add_string(ev, "event_source_url", c->page_url, ok);
+	add_user_data(ev, c, ok);
+	add_custom_data(ev, c, ok);
+	return ev;
+}
+
+/* {"data": [...], "test_event_code": "..."} as text (caller frees with
+ * cJSON_free), or NULL when out of memory. */
+static char *build_body(const struct destination *d, struct conversion *const *convs, size_t n)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *data = cJSON_CreateArray();
+	const char *tec = settings_str(d->settings, "test_event_code");
+	bool ok = true;
+	char *text = NULL;
+
+	for (size_t i = 0; i < n && data && ok; i++)
+		attach(data, NULL, build_event(d, convs[i], &ok), &ok);
+	attach(root, "data", data, &ok);
+	if (tec && tec[0] != '\0')
+		add_string(root, "test_event_code", tec, &ok);
+	if (ok && root)
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/*
+ * Build one request for n conversions.  req must be freshly initialized
+ * (upload_req_init); it is filled only on success.  The conversions and d
+ * are borrowed.  ERR_CONFIG when the destination lacks pixel_id, the
+ * token, base_url or api_version; ERR_INVALID for a batch size out of
+ * 1..max_batch; ERR_NOMEM when the body could not be built.
+ */
+static int meta_build(const struct destination *d, struct conversion *const *convs, size_t n,
+		      struct upload_req *req, struct err *e)
+{
+	const char *pixel = settings_str(d->settings, "pixel_id");
+	char *token = NULL;
+	char *body = NULL;
+	int result = ERR_INVALID;
+
+	if (n == 0 || n > META_MAX_BATCH) {
+		err_set(e, ERR_INVALID, "meta_capi: batch of %zu events (1..%d allowed)", n,
+			META_MAX_BATCH);
+		goto out;
+	}
+	result = ERR_CONFIG;
+	if (!is_digits(pixel, META_PIXEL_ID_MAX)) {
+		err_set(e, ERR_CONFIG, "meta_capi: destination has no valid settings.pixel_id");
+		goto out;
+	}
+	if (d->base_url == NULL || d->base_url[0] == '\0' || !is_api_version(d->api_version)) {
+		err_set(e, ERR_CONFIG,
+			"meta_capi: destination needs a base URL and an API "
+			"version like \"v24.0\"");
+		goto out;
+	}
+	result = read_token(d->creds, &token, e);
+	if (result < 0)
+		goto out;
+	body = build_body(d, convs, n);
+	if (body == NULL) {
+		result =
+			err_set(e, ERR_NOMEM, "meta_capi: out of memory building the request body");
+		goto out;
+	}
+	build_urls(d, pixel, token, req);
+	upload_req_add_header(req, "Content-Type: application/json");
+	buf_puts(&req->body, body);
+	result = 0;
+out:
+	secret_free(token);
+	cJSON_free(body);
+	return result;
+}
+
+/* ---- result ------------------------------------------------------------ */
+
+/* A Graph code as a number or a string of digits; -1 when absent/odd. */
+static long json_code(const cJSON *v)
+{
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= META_CODE_MAX)
+		return (long)v->valuedouble;
+	if (cJSON_IsString(v) && is_digits(v->valuestring, 9))
+		return strtol(v->valuestring, NULL, 10);
+	return -1;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+/* Fill me from {"error": {...}}; *tree receives the parsed body (caller
+ * deletes), NULL when the body is not JSON. */
+static void parse_error(const struct upload_resp *resp, struct meta_error *me, cJSON **tree)
+{
+	const cJSON *err;
+	long sub;
+
+	memset(me, 0, sizeof(*me));
+	me->code = -1;
+	me->subcode = META_SUBCODE_ABSENT;
+	*tree = NULL;
+	if (resp->body == NULL || resp->body_len == 0)
+		return;
+	*tree = cJSON_ParseWithLength(resp->body, resp->body_len);
+	err = cJSON_GetObjectItemCaseSensitive(*tree, "error");
+	if (!cJSON_IsObject(err))
+		return;
+	me->graph = true;
+	me->code = json_code(cJSON_GetObjectItemCaseSensitive(err, "code"));
+	sub = json_code(cJSON_GetObjectItemCaseSensitive(err, "error_subcode"));
+	if (sub >= 0)
+		me->subcode = sub;
+	me->transient = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(err, "is_transient"));
+	me->message = json_str(err, "message");
+	me->user_msg = json_str(err, "error_user_msg");
+	me->fbtrace_id = json_str(err, "fbtrace_id");
+}
+
+/*
+ * PLATFORMS.md's rules, in order of precedence: anything transient (Meta's
+ * own flag, throttling codes, 408/429/5xx) is retried; token and permission
+ * problems (190, 10, 200–299, 401/403) pause the destination; any other
+ * non-2xx is Meta rejecting the batch, which is bisected down to the
+ * single event that then fails.  Code 100 with subcode 33 ("object does
+ * not exist or missing permissions") is a wrong pixel id or a token
+ * without access to it: every event would fail, so it pauses too
+ * (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+ * 1xx/3xx are not Meta's answers (a proxy, a wrong base URL) and retry,
+ * and so does a 4xx without a Graph error object: a proxy's 400 or a wrong
+ * [endpoints] meta must not fail good events for ever — they retry with
+ * backoff and stay visible (last_error) until someone fixes the URL.
+ */
+static enum outcome_kind classify(long status, const struct meta_error *me, size_t n)
+{
+	if (me->transient || is_retry_code(me->code) || status == 408 || status == 429 ||
+	    status >= 500)
+		return OUTCOME_RETRY;
+	if (me->code == 190 || me->code == 10 || (me->code >= 200 && me->code <= 299) ||
+	    (me->code == 100 && me->subcode == 33) || status == 401 || status == 403)
+		return OUTCOME_PAUSE;
+	if (status < 400 || !me->graph)
+		return OUTCOME_RETRY;
+	return n > 1 ? OUTCOME_SPLIT : OUTCOME_FAILED;
+}
+
+/*
+ * Copy src into out (outlen > 0), replacing control characters with spaces
+ * so a message stays one log line, and cutting only at a UTF-8 character
+ * boundary.
+ */
+static void copy_message(char *out, size_t outlen, const char *src)
+{
+	size_t n = 0;
+	size_t cut;
+
+	for (; src[n] != '\0' && n + 1 < outlen; n++) {
+		unsigned char ch = (unsigned char)src[n];
+
+		out[n] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+	}
+	out[n] = '\0';
+	if (src[n] == '\0')
+		return;
+	/* Truncated: drop a trailing partial multi-byte sequence. */
+	cut = n;
+	while (cut > 0 && n - cut < 3 && ((unsigned char)out[cut - 1] & 0xC0) == 0x80)
+		cut--;
+	if (cut > 0 && ((unsigned char)out[cut - 1] & 0x80)) {
+		unsigned char lead = (unsigned char)out[cut - 1];
+		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+
+		if (n - (cut - 1) < need)
+			out[cut - 1] = '\0';
+	}
+}
+
+/* The outcome message: Meta's message and user message, else the HTTP
+ * status and the start of the body; the fbtrace id for Meta support. */
+static void describe(const struct upload_resp *resp, const struct meta_error *me, char *out,
+		     size_t outlen)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (me->message)
+		buf_puts(&b, me->message);
+	else
+		buf_printf(&b, "HTTP %ld", resp->status);
+	if (me->user_msg)
+		buf_printf(&b, ": %s", me->user_msg);
+	if (me->message == NULL && resp->body && resp->body_len > 0)
+		buf_printf(&b, ": %.*s", META_BODY_SNIPPET, resp->body);
+	if (me->fbtrace_id)
+		buf_printf(&b, " (fbtrace_id %s)", me->fbtrace_id);
+	copy_message(out, outlen, b.data ? b.data : "");
+	buf_cleanup(&b);
+}
+
+/*
+ * One outcome per conversion in out[0..n).  Meta answers for the batch as
+ * a whole, so every outcome is the same.  resp is borrowed; convs are not
+ * looked at (no per-event errors to map).
+ */
+static void meta_result(const struct destination *d, const struct upload_resp *resp,
+			struct conversion *const *convs, size_t n, struct outcome *out)
+{
+	struct meta_error me;
+	enum outcome_kind kind;
+	cJSON *tree = NULL;
+	char code[32] = "";
+	char msg[sizeof(out->message)];
+
+	(void)d;
+	(void)convs;
+	if (resp->transport_error) {
+		copy_message(msg, sizeof(msg), resp->transport_msg);
+		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+		return;
+	}
+	if (resp->status >= 200 && resp->status <= 299) {
+		outcome_fill(out, n, OUTCOME_DELIVERED, -1, "", "");
+		return;
+	}
+	parse_error(resp, &me, &tree);
+	kind = classify(resp->status, &me, n);
+	if (me.code >= 0 && me.subcode != META_SUBCODE_ABSENT)
+		snprintf(code, sizeof(code), "%ld/%ld", me.code, me.subcode);
+	else if (me.code >= 0)
+		snprintf(code, sizeof(code), "%ld", me.code);
+	describe(resp, &me, msg, sizeof(msg));
+	outcome_fill(out, n, kind, kind == OUTCOME_RETRY ? resp->retry_after_s : -1, code, msg);
+	cJSON_Delete(tree);
+}
+
+const struct dest_ops meta_capi_dest_ops = {
+	.kind = "meta_capi",
+	.endpoint_key = "meta",
+	.max_batch = META_MAX_BATCH,
+	.max_age_s = META_MAX_AGE_S,
+	.validate = meta_validate,
+	.build = meta_build,
+	.result = meta_result,
+};

@@ -1,0 +1,297 @@
+/*
+ * server.c - evhttp set-up, routing, and the table of requests waiting for
+ * their COMMIT.
+ *
+ * A waiting request is found again by slot index + generation (STYLE.md
+ * threads rule 3).  When the client hangs up first, evhttp frees the
+ * request after calling the connection's close callback, which clears the
+ * slot; the data is committed either way, only the reply is dropped.
+ */
+#include "http/server.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "http/server_int.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void http_reply_json(struct evhttp_request *req, int code, const char *json)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evbuffer_add(out, json, strlen(json));
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, code, NULL, out);
+	evbuffer_free(out);
+}
+
+void http_reply_error(struct evhttp_request *req, int code, const char *error, const char *detail)
+{
+	char body[700];
+	char d[512];
+
+	/* detail comes from our own messages; keep it JSON-safe. */
+	snprintf(d, sizeof(d), "%s", detail ? detail : "");
+	for (char *p = d; *p; p++) {
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '\'';
+	}
+	snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}", error, d);
+	if (code == 503 || code == 429)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+	http_reply_json(req, code, body);
+}
+
+static void slot_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct pending_slot *slot = arg;
+
+	(void)evcon;
+	slot->req = NULL;
+}
+
+int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,
+		   uint32_t *gen)
+{
+	struct pending_slot *slot;
+	uint32_t i;
+
+	if (s->n_free == 0)
+		return ERR_BUSY;
+	i = s->free_list[--s->n_free];
+	slot = &s->slots[i];
+	slot->req = req;
+	slot->gen++;
+	slot->start_us = clock_mono_us();
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), slot_closed_cb, slot);
+	*index = i;
+	*gen = slot->gen;
+	return 0;
+}
+
+/* Give the slot back; returns its request if still alive (else NULL). */
+static struct evhttp_request *slot_release(struct http_server *s, uint32_t index, uint32_t gen)
+{
+	struct pending_slot *slot;
+	struct evhttp_request *req;
+
+	if (index >= s->n_slots || s->slots[index].gen != gen)
+		return NULL;
+	slot = &s->slots[index];
+	req = slot->req;
+	slot->req = NULL;
+	s->free_list[s->n_free++] = index;
+	if (req)
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+	return req;
+}
+
+void http_slot_abandon(struct http_server *s, uint32_t index, uint32_t gen)
+{
+	(void)slot_release(s, index, gen);
+}
+
+static void job_done_cb(struct ingest_job *job, void *arg)
+{
+	struct http_server *s = arg;
+	struct evhttp_request *req = slot_release(s, job->slot, job->gen);
+	char body[128];
+
+	if (req == NULL) {
+		/* The client hung up; what was committed stays committed. */
+		ingest_job_free(job);
+		return;
+	}
+	switch (job->status) {
+	case INGEST_ACCEPTED:
+		snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"id\":%lld}",
+			 (long long)job->raw_id);
+		http_reply_json(req, 200, body);
+		break;
+	case INGEST_DUPLICATE:
+		http_reply_json(req, 200, "{\"status\":\"duplicate\"}");
+		break;
+	case INGEST_UNAVAILABLE:
+		http_reply_error(req, 503, "unavailable", "database unavailable; retry later");
+		break;
+	}
+	ingest_job_free(job);
+}
+
+static void handle_healthz(struct evhttp_request *req)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		http_reply_error(req, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	http_reply_json(req, 200, "{\"status\":\"ok\"}");
+}
+
+static void handle_readyz(struct http_server *s, struct evhttp_request *req)
+{
+	bool db = ingest_is_ready(s->ingest);
+	bool sources = s->sources != NULL;
+	char body[160];
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		http_reply_error(req, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	snprintf(body, sizeof(body),
+		 "{\"status\":\"%s\",\"database\":%s,\"sources_loaded\":%s,\"queued\":%zu}",
+		 db && sources ? "ready" : "not_ready", db ? "true" : "false",
+		 sources ? "true" : "false", ingest_queued(s->ingest));
+	http_reply_json(req, db && sources ? 200 : 503, body);
+}
+
+static void gen_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	/* evhttp calls us with the body cut short when it exceeded
+	 * max_body: answer 413 and store nothing. */
+	if (evhttp_request_get_response_code(req) == HTTP_ENTITYTOOLARGE) {
+		http_reply_error(req, 413, "too_large", "request body over [server] max_body");
+		return;
+	}
+	if (path == NULL) {
+		http_reply_error(req, 400, "bad_request", "unparseable request URI");
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0)
+		handle_healthz(req);
+	else if (strcmp(path, "/readyz") == 0)
+		handle_readyz(s, req);
+	else if (str_has_prefix(path, "/v1/webhooks/"))
+		http_handle_webhook(s, req, path + strlen("/v1/webhooks/"));
+	else
+		http_reply_error(req, 404, "not_found", "no such route");
+}
+
+static int bind_all(struct http_server *s, const struct config *cfg, struct err *e)
+{
+	for (int i = 0; i < cfg->n_listen; i++) {
+		char host[256];
+		const char *colon = strrchr(cfg->listen[i], ':');
+		long port;
+		char *end;
+
+		if (colon == NULL || (size_t)(colon - cfg->listen[i]) >= sizeof(host))
+			return err_set(e, ERR_CONFIG, "[server] listen: bad address \"%s\"",
+				       cfg->listen[i]);
+		memcpy(host, cfg->listen[i], (size_t)(colon - cfg->listen[i]));
+		host[colon - cfg->listen[i]] = '\0';
+		/* [::1]:8080 */
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 0 || port > 65535)
+			return err_set(e, ERR_CONFIG, "[server] listen: bad port in \"%s\"",
+				       cfg->listen[i]);
+		s->bound[s->n_bound] = evhttp_bind_socket_with_handle(
+			s->http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port);
+		if (s->bound[s->n_bound] == NULL)
+			return err_set(e, ERR_IO, "could not listen on %s", cfg->listen[i]);
+		s->n_bound++;
+		log_info("listening", "address=%s", cfg->listen[i]);
+	}
+	return 0;
+}
+
+int http_server_start(struct event_base *base, struct runtime *rt, struct http_server **out,
+		      struct err *e)
+{
+	struct http_server *s = xcalloc(1, sizeof(*s));
+	struct config *cfg = runtime_config(rt);
+	struct ingest_opts io;
+	int rc;
+
+	s->base = base;
+	s->rt = rt;
+	/* Requests wait either in the queue or in a writer's batch. */
+	s->n_slots = (uint32_t)(cfg->ingest_queue_max + cfg->ingest_writers * cfg->ingest_batch_max);
+	s->slots = xcalloc(s->n_slots, sizeof(*s->slots));
+	s->free_list = xcalloc(s->n_slots, sizeof(*s->free_list));
+	for (uint32_t i = 0; i < s->n_slots; i++)
+		s->free_list[s->n_free++] = s->n_slots - 1 - i;
+	s->max_body = (size_t)cfg->max_body;
+	s->http = evhttp_new(base);
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
+	evhttp_set_max_headers_size(s->http, 64 * 1024);
+	evhttp_set_timeout(s->http, (int)((cfg->request_timeout_ms + 999) / 1000));
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(s->http, gen_cb, s);
+	io.db_url = cfg->db_url;
+	io.writers = (int)cfg->ingest_writers;
+	io.queue_max = (size_t)cfg->ingest_queue_max;
+	io.batch_max = (size_t)cfg->ingest_batch_max;
+	rc = ingest_new(base, &io, job_done_cb, s, &s->ingest, e);
+	if (rc != 0)
+		goto fail;
+	rc = bind_all(s, cfg, e);
+	if (rc != 0)
+		goto fail;
+	config_unref(cfg);
+	*out = s;
+	return 0;
+fail:
+	config_unref(cfg);
+	http_server_free(s);
+	return rc;
+}
+
+void http_server_set_sources(struct http_server *s, struct source_set *set)
+{
+	struct source_set *old = s->sources;
+
+	s->sources = set;
+	source_set_unref(old);
+}
+
+void http_server_stop_listening(struct http_server *s)
+{
+	for (int i = 0; i < s->n_bound; i++)
+		evhttp_del_accept_socket(s->http, s->bound[i]);
+	s->n_bound = 0;
+}
+
+bool http_server_is_idle(const struct http_server *s)
+{
+	return s->n_free == s->n_slots;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ingest) {
+		ingest_stop(s->ingest);
+		ingest_free(s->ingest); /* answers the last finished jobs */
+	}
+	/* Let evhttp write those last replies. */
+	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	if (s->http)
+		evhttp_free(s->http);
+	source_set_unref(s->sources);
+	free(s->slots);
+	free(s->free_list);
+	free(s);
+}

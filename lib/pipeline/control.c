@@ -1,0 +1,244 @@
+/*
+ * control.c - the housekeeping thread.  Plain blocking libpq plus poll(2)
+ * on the connection's socket (for notifications) and on an eventfd (for
+ * stop); no event loop needed.
+ */
+#include "pipeline/control.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "store/db.h"
+#include "store/delivery_store.h"
+
+#include <event2/event.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define RELOAD_EVERY_MS	    30000
+#define PARTITIONS_EVERY_MS 3600000
+#define RECONNECT_MS	    1000
+
+struct control {
+	struct runtime *rt;
+	pthread_t thread;
+	int stop_fd;
+	PGconn *conn;
+	struct event *publish_ev; /* on the loop */
+	pthread_mutex_t mu;       /* guards pending */
+	struct source_set *pending;
+	control_sources_cb cb;
+	void *cb_arg;
+	struct log_ratelimit rl;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms;
+};
+
+static void publish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *c = arg;
+	struct source_set *set;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->mu);
+	set = c->pending;
+	c->pending = NULL;
+	pthread_mutex_unlock(&c->mu);
+	if (set)
+		c->cb(set, c->cb_arg);
+}
+
+static void publish(struct control *c, struct source_set *set)
+{
+	struct source_set *old;
+
+	pthread_mutex_lock(&c->mu);
+	old = c->pending;
+	c->pending = set;
+	pthread_mutex_unlock(&c->mu);
+	source_set_unref(old);
+	event_active(c->publish_ev, EV_READ, 0);
+}
+
+static void fail(struct control *c, const char *what, const struct err *e)
+{
+	int suppressed;
+
+	if (log_ratelimit_allow(&c->rl, 6, &suppressed))
+		log_warn(what, "err=\"%s\" suppressed=%d", e->msg, suppressed);
+	if (c->conn && db_is_broken(c->conn)) {
+		PQfinish(c->conn);
+		c->conn = NULL;
+	}
+}
+
+static bool ensure_conn(struct control *c, const struct config *cfg)
+{
+	struct err e = { 0 };
+
+	if (c->conn)
+		return true;
+	if (db_connect(cfg->db_url, "adsengd-control", &c->conn, &e) != 0 ||
+	    delivery_store_prepare(c->conn, &e) != 0 ||
+	    db_exec(c->conn, "LISTEN adseng_catalog", &e) != 0) {
+		PQfinish(c->conn);
+		c->conn = NULL;
+		fail(c, "control thread cannot reach the database", &e);
+		return false;
+	}
+	c->next_reload_ms = 0; /* reload now: changes may have been missed */
+	return true;
+}
+
+static void reload_sources(struct control *c)
+{
+	struct source_set *set = NULL;
+	struct err e = { 0 };
+
+	if (source_set_load(c->conn, c->rt->vault, &set, &e) != 0) {
+		fail(c, "could not load sources", &e);
+		return;
+	}
+	log_debug("sources loaded", "n=%zu", set->n);
+	publish(c, set);
+	c->next_reload_ms = clock_mono_ms() + RELOAD_EVERY_MS;
+}
+
+static void sweep_leases(struct control *c, const struct config *cfg)
+{
+	struct err e = { 0 };
+	int64_t n = 0;
+
+	if (delivery_store_expire_leases(c->conn, cfg->retry_max_attempts, &n, &e) != 0) {
+		fail(c, "could not expire leases", &e);
+		return;
+	}
+	if (n > 0)
+		log_warn("returned deliveries with expired leases to the queue", "n=%lld",
+			 (long long)n);
+	c->next_sweep_ms = clock_mono_ms() + (cfg->worker_lease_ms / 4 < 5000
+						      ? cfg->worker_lease_ms / 4
+						      : 5000);
+}
+
+static void ensure_partitions(struct control *c)
+{
+	struct err e = { 0 };
+
+	if (db_exec(c->conn, "SELECT adseng_ensure_partitions(3)", &e) != 0) {
+		fail(c, "could not create raw_events partitions", &e);
+		return;
+	}
+	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
+}
+
+static bool drain_notifies(struct control *c)
+{
+	PGnotify *n;
+	bool catalog = false;
+
+	if (PQconsumeInput(c->conn) == 0) {
+		struct err e;
+
+		err_set(&e, ERR_DB, "%s", PQerrorMessage(c->conn));
+		fail(c, "lost the database connection", &e);
+		return false;
+	}
+	while ((n = PQnotifies(c->conn)) != NULL) {
+		catalog = true;
+		PQfreemem(n);
+	}
+	return catalog;
+}
+
+static void *control_main(void *arg)
+{
+	struct control *c = arg;
+
+	for (;;) {
+		struct config *cfg = runtime_config(c->rt);
+		struct pollfd pfd[2] = { { .fd = c->stop_fd, .events = POLLIN } };
+		int nfds = 1;
+		int64_t now;
+
+		if (ensure_conn(c, cfg)) {
+			now = clock_mono_ms();
+			if (now >= c->next_reload_ms)
+				reload_sources(c);
+			if (c->conn && now >= c->next_sweep_ms)
+				sweep_leases(c, cfg);
+			if (c->conn && now >= c->next_partitions_ms)
+				ensure_partitions(c);
+		}
+		config_unref(cfg);
+		if (c->conn) {
+			pfd[1].fd = PQsocket(c->conn);
+			pfd[1].events = POLLIN;
+			nfds = 2;
+		}
+		if (poll(pfd, (nfds_t)nfds, c->conn ? 500 : RECONNECT_MS) < 0)
+			continue;
+		if (pfd[0].revents)
+			break;
+		if (nfds == 2 && pfd[1].revents && drain_notifies(c))
+			c->next_reload_ms = 0;
+	}
+	PQfinish(c->conn);
+	c->conn = NULL;
+	return NULL;
+}
+
+int control_start(struct runtime *rt, struct event_base *loop, control_sources_cb cb, void *arg,
+		  struct control **out, struct err *e)
+{
+	struct control *c = xcalloc(1, sizeof(*c));
+	sigset_t all, old;
+
+	c->rt = rt;
+	c->cb = cb;
+	c->cb_arg = arg;
+	pthread_mutex_init(&c->mu, NULL);
+	c->stop_fd = eventfd(0, EFD_CLOEXEC);
+	c->publish_ev = event_new(loop, -1, 0, publish_cb, c);
+	if (c->stop_fd < 0 || c->publish_ev == NULL) {
+		if (c->stop_fd >= 0)
+			close(c->stop_fd);
+		if (c->publish_ev)
+			event_free(c->publish_ev);
+		free(c);
+		return err_set(e, ERR_IO, "could not set up the control thread");
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&c->thread, NULL, control_main, c) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		close(c->stop_fd);
+		event_free(c->publish_ev);
+		free(c);
+		return err_set(e, ERR_NOMEM, "could not start the control thread");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*out = c;
+	return 0;
+}
+
+void control_stop(struct control *c)
+{
+	uint64_t one = 1;
+
+	if (c == NULL)
+		return;
+	if (write(c->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("could not signal the control thread", NULL);
+	pthread_join(c->thread, NULL);
+	close(c->stop_fd);
+	event_free(c->publish_ev);
+	source_set_unref(c->pending);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}

@@ -1,0 +1,375 @@
+/*
+ * ingest.c - the bounded job queue, the writer threads and the hand-back of
+ * finished jobs to the HTTP loop.
+ *
+ * Writers block on a condition variable; the loop is woken with
+ * event_active() only on the empty → non-empty transition of the done
+ * list (STYLE.md threads rule 2).
+ */
+#include "pipeline/ingest.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "store/db.h"
+#include "store/ingest_store.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RECONNECT_INTERVAL_MS 1000
+#define IDLE_PING_MS	      2000
+
+struct writer {
+	struct ingest *in;
+	pthread_t thread;
+	int index;
+	PGconn *conn;
+	int64_t next_connect_ms;
+	int64_t last_used_ms;
+	bool connected_once;
+	struct log_ratelimit rl;
+};
+
+struct ingest {
+	struct ingest_opts opts;
+	char *db_url;
+
+	pthread_mutex_t mu; /* guards queue, n_queued, stopping */
+	pthread_cond_t cv;
+	struct ingest_job *head, *tail;
+	size_t n_queued;
+	bool stopping;
+
+	pthread_mutex_t done_mu; /* guards done list */
+	struct ingest_job *done_head, *done_tail;
+	struct event *wake; /* on the loop */
+	ingest_done_cb done_cb;
+	void *done_arg;
+
+	atomic_int n_ready; /* writers with a working connection */
+	struct writer *writers;
+	int n_writers;
+};
+
+void ingest_job_free(struct ingest_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->dedup_key);
+	free(job->topic);
+	free(job->headers_json);
+	free(job->body);
+	free(job);
+}
+
+static void set_ready(struct writer *w, bool ready)
+{
+	bool was = w->conn != NULL;
+
+	if (ready && !was)
+		atomic_fetch_add(&w->in->n_ready, 1);
+	else if (!ready && was)
+		atomic_fetch_sub(&w->in->n_ready, 1);
+}
+
+static void drop_conn(struct writer *w)
+{
+	if (w->conn == NULL)
+		return;
+	set_ready(w, false);
+	PQfinish(w->conn);
+	w->conn = NULL;
+	w->next_connect_ms = clock_mono_ms() + RECONNECT_INTERVAL_MS;
+}
+
+static bool ensure_conn(struct writer *w)
+{
+	struct err e = { 0 };
+	PGconn *conn = NULL;
+	char name[64];
+	int suppressed;
+
+	if (w->conn)
+		return true;
+	if (clock_mono_ms() < w->next_connect_ms)
+		return false;
+	snprintf(name, sizeof(name), "adsengd-ingest-%d", w->index);
+	if (db_connect(w->in->db_url, name, &conn, &e) != 0 ||
+	    ingest_store_prepare(conn, &e) != 0) {
+		PQfinish(conn);
+		w->next_connect_ms = clock_mono_ms() + RECONNECT_INTERVAL_MS;
+		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
+			log_warn("ingest writer cannot reach the database",
+				 "writer=%d err=\"%s\" suppressed=%d", w->index, e.msg, suppressed);
+		return false;
+	}
+	if (w->connected_once)
+		log_info("ingest writer reconnected to the database", "writer=%d", w->index);
+	w->connected_once = true;
+	set_ready(w, true);
+	w->conn = conn;
+	w->last_used_ms = clock_mono_ms();
+	return true;
+}
+
+static void deliver(struct ingest *in, struct ingest_job *first, struct ingest_job *last)
+{
+	bool was_empty;
+
+	pthread_mutex_lock(&in->done_mu);
+	was_empty = in->done_head == NULL;
+	if (in->done_tail)
+		in->done_tail->next = first;
+	else
+		in->done_head = first;
+	in->done_tail = last;
+	pthread_mutex_unlock(&in->done_mu);
+	if (was_empty)
+		event_active(in->wake, EV_READ, 0);
+}
+
+/* Write one batch (a linked list of n jobs) and set each job's status. */
+static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
+{
+	struct ingest_row *rows = xcalloc(n, sizeof(*rows));
+	struct ingest_job **map = xcalloc(n, sizeof(*map));
+	struct ingest_job *j;
+	struct err e = { 0 };
+	size_t nr = 0;
+	int suppressed;
+
+	if (!ensure_conn(w)) {
+		for (j = jobs; j; j = j->next)
+			j->status = INGEST_UNAVAILABLE;
+		goto out;
+	}
+	/* Fold in-batch duplicates: a job whose key appears earlier in the
+	 * batch is a duplicate if the earlier one is stored. */
+	for (j = jobs; j; j = j->next) {
+		bool dup = false;
+
+		for (size_t k = 0; k < nr && !dup; k++)
+			dup = strcmp(rows[k].dedup_key, j->dedup_key) == 0 &&
+			      strcmp(rows[k].source_id, j->source_id) == 0;
+		if (dup) {
+			j->status = INGEST_DUPLICATE;
+			continue;
+		}
+		rows[nr] = (struct ingest_row){ .source_id = j->source_id,
+						 .dedup_key = j->dedup_key,
+						 .topic = j->topic,
+						 .headers_json = j->headers_json,
+						 .headers_len = j->headers_len,
+						 .body = j->body,
+						 .body_len = j->body_len };
+		map[nr++] = j;
+	}
+	if (ingest_store_insert(w->conn, rows, nr, &e) != 0) {
+		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
+			log_warn("could not store webhooks", "writer=%d n=%zu err=\"%s\" suppressed=%d",
+				 w->index, nr, e.msg, suppressed);
+		if (db_is_broken(w->conn))
+			drop_conn(w);
+		for (j = jobs; j; j = j->next)
+			j->status = INGEST_UNAVAILABLE;
+		goto out;
+	}
+	w->last_used_ms = clock_mono_ms();
+	for (size_t k = 0; k < nr; k++) {
+		map[k]->raw_id = rows[k].raw_id;
+		map[k]->status = rows[k].raw_id ? INGEST_ACCEPTED : INGEST_DUPLICATE;
+	}
+out:
+	free(rows);
+	free(map);
+}
+
+/* Keep an idle connection honest so /readyz tells the truth. */
+static void idle_ping(struct writer *w)
+{
+	PGresult *res;
+
+	if (w->conn == NULL) {
+		ensure_conn(w);
+		return;
+	}
+	if (clock_mono_ms() - w->last_used_ms < IDLE_PING_MS)
+		return;
+	res = PQexec(w->conn, "SELECT 1");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		drop_conn(w);
+	else
+		w->last_used_ms = clock_mono_ms();
+	PQclear(res);
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct ingest *in = w->in;
+
+	ensure_conn(w);
+	for (;;) {
+		struct ingest_job *first, *last;
+		size_t n = 0;
+
+		pthread_mutex_lock(&in->mu);
+		while (in->head == NULL && !in->stopping) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (pthread_cond_timedwait(&in->cv, &in->mu, &ts) != 0 && in->head == NULL) {
+				pthread_mutex_unlock(&in->mu);
+				idle_ping(w);
+				pthread_mutex_lock(&in->mu);
+			}
+		}
+		if (in->head == NULL && in->stopping) {
+			pthread_mutex_unlock(&in->mu);
+			break;
+		}
+		first = last = in->head;
+		n = 1;
+		while (last->next && n < in->opts.batch_max) {
+			last = last->next;
+			n++;
+		}
+		in->head = last->next;
+		if (in->head == NULL)
+			in->tail = NULL;
+		in->n_queued -= n;
+		last->next = NULL;
+		pthread_mutex_unlock(&in->mu);
+
+		write_batch(w, first, n);
+		deliver(in, first, last);
+	}
+	drop_conn(w);
+	return NULL;
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest *in = arg;
+	struct ingest_job *j, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&in->done_mu);
+	j = in->done_head;
+	in->done_head = in->done_tail = NULL;
+	pthread_mutex_unlock(&in->done_mu);
+	for (; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		in->done_cb(j, in->done_arg);
+	}
+}
+
+int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_done_cb done_cb,
+	       void *done_arg, struct ingest **out, struct err *e)
+{
+	struct ingest *in = xcalloc(1, sizeof(*in));
+	sigset_t all, old;
+
+	in->opts = *opts;
+	in->db_url = xstrdup(opts->db_url);
+	in->opts.db_url = in->db_url;
+	if (in->opts.batch_max == 0)
+		in->opts.batch_max = 1;
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_cond_init(&in->cv, NULL);
+	pthread_mutex_init(&in->done_mu, NULL);
+	in->done_cb = done_cb;
+	in->done_arg = done_arg;
+	atomic_init(&in->n_ready, 0);
+	in->wake = event_new(loop, -1, 0, wake_cb, in);
+	in->n_writers = opts->writers > 0 ? opts->writers : 1;
+	in->writers = xcalloc((size_t)in->n_writers, sizeof(*in->writers));
+	/* Writers must not take the daemon's signals (STYLE.md rule 4). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < in->n_writers; i++) {
+		in->writers[i].in = in;
+		in->writers[i].index = i;
+		if (pthread_create(&in->writers[i].thread, NULL, writer_main, &in->writers[i]) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			in->n_writers = i;
+			ingest_stop(in);
+			ingest_free(in);
+			return err_set(e, ERR_NOMEM, "could not start ingest writer threads");
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*out = in;
+	return 0;
+}
+
+int ingest_submit(struct ingest *in, struct ingest_job *job)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->stopping || in->n_queued >= in->opts.queue_max) {
+		pthread_mutex_unlock(&in->mu);
+		return ERR_BUSY;
+	}
+	job->next = NULL;
+	job->enqueued_us = clock_mono_us();
+	if (in->tail)
+		in->tail->next = job;
+	else
+		in->head = job;
+	in->tail = job;
+	in->n_queued++;
+	pthread_cond_signal(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	return 0;
+}
+
+bool ingest_is_ready(const struct ingest *in)
+{
+	return atomic_load(&in->n_ready) > 0;
+}
+
+size_t ingest_queued(struct ingest *in)
+{
+	size_t n;
+
+	pthread_mutex_lock(&in->mu);
+	n = in->n_queued;
+	pthread_mutex_unlock(&in->mu);
+	return n;
+}
+
+void ingest_stop(struct ingest *in)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->stopping) {
+		pthread_mutex_unlock(&in->mu);
+		return;
+	}
+	in->stopping = true;
+	pthread_cond_broadcast(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+	for (int i = 0; i < in->n_writers; i++)
+		pthread_join(in->writers[i].thread, NULL);
+}
+
+void ingest_free(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	wake_cb(-1, 0, in); /* answer (or drop) what finished last */
+	event_free(in->wake);
+	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->cv);
+	pthread_mutex_destroy(&in->done_mu);
+	free(in->writers);
+	free(in->db_url);
+	free(in);
+}

@@ -1,0 +1,90 @@
+/*
+ * ingest.h - the path from a verified webhook to a committed raw event.
+ *
+ * The HTTP loop hands each verified request to ingest_submit() as a job
+ * that owns copies of its inputs.  Writer threads (each with its own
+ * blocking PostgreSQL connection) take whatever is queued, up to a batch,
+ * write it with one statement and one COMMIT (ingest_store.h), and hand the
+ * jobs back to the loop thread, which only then answers 200.  The queue is
+ * bounded: when it is full the caller answers 503 with Retry-After.  When
+ * the database is unreachable the writers fail jobs at once (503) and
+ * retry the connection once a second.
+ */
+#ifndef ADSENG_PIPELINE_INGEST_H
+#define ADSENG_PIPELINE_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct event_base;
+
+enum ingest_status {
+	INGEST_ACCEPTED,   /* committed; raw_id set */
+	INGEST_DUPLICATE,  /* this source already has this dedup key */
+	INGEST_UNAVAILABLE /* not stored: database unreachable or failed */
+};
+
+struct ingest_job {
+	struct ingest_job *next;
+	/* Who to answer: an index into the HTTP loop's request table and the
+	 * generation it had, so a hung-up client's slot is never confused with
+	 * a newer request (STYLE.md threads rule 3). */
+	uint32_t slot;
+	uint32_t gen;
+	/* Inputs, owned by the job. */
+	char source_id[37];
+	char *dedup_key;
+	char *topic;
+	char *headers_json;
+	size_t headers_len;
+	uint8_t *body;
+	size_t body_len;
+	/* Result, set by a writer. */
+	enum ingest_status status;
+	int64_t raw_id;
+	int64_t enqueued_us;
+};
+
+void ingest_job_free(struct ingest_job *job);
+
+/* Called on the loop thread for every finished job; it owns the job. */
+typedef void (*ingest_done_cb)(struct ingest_job *job, void *arg);
+
+struct ingest_opts {
+	const char *db_url;
+	int writers;
+	size_t queue_max;
+	size_t batch_max;
+};
+
+struct ingest;
+
+/*
+ * Start the writer threads.  `loop` is the HTTP loop's event_base (made
+ * thread-aware with evthread_use_pthreads()); done_cb runs on it.
+ * Must be called on the loop thread.
+ */
+int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_done_cb done_cb,
+	       void *done_arg, struct ingest **out, struct err *e) WUR;
+
+/* Queue a job (any thread).  0, or ERR_BUSY when the queue is full or the
+ * ingest is stopping; the caller keeps the job then. */
+int ingest_submit(struct ingest *in, struct ingest_job *job) WUR;
+
+/* Whether the writers reach the database (for /readyz and fast 503s). */
+bool ingest_is_ready(const struct ingest *in);
+
+/* Jobs queued and not yet taken by a writer. */
+size_t ingest_queued(struct ingest *in);
+
+/* Stop: refuse new jobs, let writers finish what is queued, join them.
+ * Finished jobs are still delivered to done_cb when the loop next runs. */
+void ingest_stop(struct ingest *in);
+
+/* Free after ingest_stop (runs remaining completions' callbacks first). */
+void ingest_free(struct ingest *in);
+
+#endif

@@ -1,0 +1,449 @@
+/*
+ * stage_deliver.c - stage 2: claimed deliveries → platform requests →
+ * recorded outcomes.
+ *
+ * A claim returns due deliveries sorted by destination.  Each destination's
+ * group is filtered (paused destination → held, too old for the platform →
+ * dead, unreadable → failed), cut into requests of the platform's batch
+ * size, built by the destination's pure build() and sent with the
+ * uploader.  When a request finishes, the destination's result() gives one
+ * outcome per conversion, which becomes one record per delivery: state,
+ * next attempt (full-jitter backoff, Retry-After as a floor), and a
+ * delivery_attempts row.  A batch the platform rejects as a whole (Meta:
+ * one bad event fails the request) is bisected so the good events still go
+ * and only the bad ones end failed.  Credential errors pause the destination
+ * and hold its deliveries without spending their attempts.
+ */
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/mem.h"
+#include "pipeline/worker_int.h"
+#include "store/db.h"
+#include "store/delivery_store.h"
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RELEASE_DELAY_MS 5000
+
+struct upload_ctx {
+	struct upload_ctx *next, *prev; /* the worker's live list */
+	struct worker *w;
+	struct dest_entry *dest; /* one reference */
+	size_t n;
+	struct conversion **convs; /* owned */
+	int64_t *ids;
+	int32_t *claimed;
+};
+
+/* A growing list of records and the strings they point at. */
+struct recs {
+	struct delivery_record *v;
+	char **owned;
+	size_t n, cap;
+};
+
+static void recs_add(struct recs *r, int64_t id, int32_t claimed, const char *state,
+		     const char *outcome, const char *error)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 32;
+		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+		r->owned = xrealloc(r->owned, r->cap * sizeof(*r->owned));
+	}
+	r->owned[r->n] = xstrdup_opt(error);
+	r->v[r->n] = (struct delivery_record){ .id = id,
+					       .claimed_attempts = claimed,
+					       .state = state,
+					       .outcome = outcome,
+					       .error = r->owned[r->n] };
+	r->n++;
+}
+
+static void recs_cleanup(struct recs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->owned[i]);
+	free(r->owned);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static void recs_write(struct worker *w, struct recs *r, const char *pause_dest,
+		       const char *pause_reason)
+{
+	struct err e = { 0 };
+	int64_t applied = 0;
+
+	if (r->n == 0 || w->conn == NULL)
+		return;
+	if (delivery_store_record(w->conn, r->v, r->n, pause_dest, pause_reason, &applied, &e) !=
+	    0) {
+		/* The leases will expire and the deliveries be sent again: the
+		 * platforms deduplicate on event_id. */
+		worker_db_error(w, "could not record delivery outcomes", &e);
+		return;
+	}
+	if (pause_dest)
+		log_warn("destination paused", "destination=%s reason=\"%s\"", pause_dest,
+			 pause_reason);
+}
+
+static void ctx_free(struct upload_ctx *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		conv_free(c->convs[i]);
+	free(c->convs);
+	free(c->ids);
+	free(c->claimed);
+	dest_entry_unref(c->dest);
+	free(c);
+}
+
+static struct upload_ctx *ctx_new(struct worker *w, struct dest_entry *dest, size_t cap)
+{
+	struct upload_ctx *c = xcalloc(1, sizeof(*c));
+
+	c->w = w;
+	c->dest = dest;
+	dest->refcnt++;
+	c->convs = xcalloc(cap ? cap : 1, sizeof(*c->convs));
+	c->ids = xcalloc(cap ? cap : 1, sizeof(*c->ids));
+	c->claimed = xcalloc(cap ? cap : 1, sizeof(*c->claimed));
+	return c;
+}
+
+static void ctx_push(struct upload_ctx *c, struct conversion *conv, int64_t id, int32_t claimed)
+{
+	c->convs[c->n] = conv;
+	c->ids[c->n] = id;
+	c->claimed[c->n] = claimed;
+	c->n++;
+}
+
+static void live_link(struct worker *w, struct upload_ctx *c)
+{
+	c->prev = NULL;
+	c->next = w->live;
+	if (w->live)
+		w->live->prev = c;
+	w->live = c;
+}
+
+static void live_unlink(struct worker *w, struct upload_ctx *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+}
+
+static void upload_done_cb(const struct upload_resp *resp, void *arg);
+
+/* Hold every delivery of c and pause its destination (build failures). */
+static void hold_and_pause(struct worker *w, struct upload_ctx *c, const char *why)
+{
+	struct recs r = { 0 };
+
+	for (size_t i = 0; i < c->n; i++) {
+		recs_add(&r, c->ids[i], c->claimed[i], "held", "paused", why);
+		r.v[r.n - 1].refund = true;
+	}
+	recs_write(w, &r, c->dest->d.id, why);
+	recs_cleanup(&r);
+}
+
+/* Build and send one request; takes ownership of c. */
+static void start_upload(struct worker *w, struct upload_ctx *c)
+{
+	struct upload_req req;
+	struct err e = { 0 };
+	const struct destination *d = &c->dest->d;
+
+	upload_req_init(&req);
+	if (d->ops->build(d, c->convs, c->n, &req, &e) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "could not build a request: %s", e.msg);
+		hold_and_pause(w, c, why);
+		upload_req_cleanup(&req);
+		ctx_free(c);
+		return;
+	}
+	req.timeout_ms = (long)w->cfg->upload_timeout_ms;
+	log_debug("uploading", "worker=%d destination=%s events=%zu url=\"%s\"", w->index, d->id,
+		  c->n, req.log_url ? req.log_url : "");
+	if (uploader_submit(w->up, &req, upload_done_cb, c, &e) != 0) {
+		struct recs r = { 0 };
+
+		for (size_t i = 0; i < c->n; i++) {
+			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released", e.msg);
+			r.v[r.n - 1].refund = true;
+			r.v[r.n - 1].delay_ms = RELEASE_DELAY_MS;
+		}
+		recs_write(w, &r, NULL, NULL);
+		recs_cleanup(&r);
+		upload_req_cleanup(&req);
+		ctx_free(c);
+		return;
+	}
+	live_link(w, c);
+}
+
+/* Split c into halves and send both (a whole-batch rejection). */
+static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_resp *resp,
+		   const struct outcome *out)
+{
+	struct upload_ctx *half[2];
+	size_t mid = c->n / 2;
+	struct recs r = { 0 };
+	struct err e = { 0 };
+
+	for (size_t i = 0; i < c->n; i++) {
+		recs_add(&r, c->ids[i], c->claimed[i], NULL, "split", out[i].message);
+		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
+		r.v[r.n - 1].platform_code = out[i].platform_code;
+		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
+	}
+	recs_write(w, &r, NULL, NULL);
+	recs_cleanup(&r);
+	if (w->conn &&
+	    delivery_store_extend(w->conn, c->ids, c->claimed, c->n, w->cfg->worker_lease_ms, &e) !=
+		    0)
+		worker_db_error(w, "could not extend leases", &e);
+	half[0] = ctx_new(w, c->dest, mid);
+	half[1] = ctx_new(w, c->dest, c->n - mid);
+	for (size_t i = 0; i < c->n; i++)
+		ctx_push(half[i < mid ? 0 : 1], c->convs[i], c->ids[i], c->claimed[i]);
+	c->n = 0; /* the halves own the conversions now */
+	start_upload(w, half[0]);
+	start_upload(w, half[1]);
+}
+
+static void record_outcomes(struct worker *w, struct upload_ctx *c,
+			    const struct upload_resp *resp, struct outcome *out)
+{
+	struct backoff_policy pol = { w->cfg->retry_base_ms, w->cfg->retry_cap_ms,
+				      w->cfg->retry_max_attempts };
+	struct recs r = { 0 };
+	const char *pause_reason = NULL;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct outcome *o = &out[i];
+		const char *state = "failed";
+		int64_t delay = 0;
+		bool refund = false;
+		char msg[400];
+
+		snprintf(msg, sizeof(msg), "%s", o->message);
+		switch (o->kind) {
+		case OUTCOME_DELIVERED:
+			state = "delivered";
+			break;
+		case OUTCOME_RETRY:
+			if (backoff_should_retry(&pol, c->claimed[i])) {
+				state = "pending";
+				delay = backoff_delay_ms(&pol, c->claimed[i], backoff_rand01(),
+							 o->retry_after_s >= 0
+								 ? o->retry_after_s * 1000
+								 : -1);
+			} else {
+				state = "dead";
+				snprintf(msg, sizeof(msg), "gave up after %d attempts: %s",
+					 c->claimed[i], o->message);
+			}
+			break;
+		case OUTCOME_SPLIT: /* a single event rejected: it is the bad one */
+		case OUTCOME_FAILED:
+			state = "failed";
+			break;
+		case OUTCOME_DEAD:
+			state = "dead";
+			break;
+		case OUTCOME_PAUSE:
+			state = "held";
+			refund = true;
+			pause_reason = o->message;
+			break;
+		}
+		recs_add(&r, c->ids[i], c->claimed[i], state, outcome_kind_name(o->kind), msg);
+		r.v[r.n - 1].delay_ms = delay;
+		r.v[r.n - 1].refund = refund;
+		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
+		r.v[r.n - 1].platform_code = o->platform_code;
+		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
+	}
+	recs_write(w, &r, pause_reason ? c->dest->d.id : NULL, pause_reason);
+	recs_cleanup(&r);
+}
+
+static void upload_done_cb(const struct upload_resp *resp, void *arg)
+{
+	struct upload_ctx *c = arg;
+	struct worker *w = c->w;
+	struct outcome *out;
+	bool split = false;
+	int suppressed;
+
+	live_unlink(w, c);
+	if (w->stopping && w->live == NULL && w->conn == NULL) {
+		ctx_free(c);
+		return;
+	}
+	out = xcalloc(c->n, sizeof(*out));
+	c->dest->d.ops->result(&c->dest->d, resp, c->convs, c->n, out);
+	for (size_t i = 0; i < c->n && c->n > 1; i++)
+		split |= out[i].kind == OUTCOME_SPLIT;
+	if (resp->transport_error || resp->status >= 300) {
+		if (log_ratelimit_allow(&w->rl_up, 30, &suppressed))
+			log_warn("upload not accepted",
+				 "worker=%d destination=%s events=%zu status=%ld outcome=%s "
+				 "err=\"%s\" suppressed=%d",
+				 w->index, c->dest->d.id, c->n, resp->status,
+				 outcome_kind_name(out[0].kind),
+				 resp->transport_error ? resp->transport_msg : out[0].message,
+				 suppressed);
+	}
+	if (split && !w->stopping)
+		bisect(w, c, resp, out);
+	else
+		record_outcomes(w, c, resp, out);
+	free(out);
+	ctx_free(c);
+	if (w->stopping)
+		worker_check_stopped(w);
+	else if (w->more_due)
+		worker_kick(w);
+}
+
+/* Handle the claimed rows [from, to) of one destination. */
+static void handle_group(struct worker *w, const struct claim_row *rows, size_t from, size_t to)
+{
+	struct dest_entry *dest = NULL;
+	struct recs r = { 0 };
+	struct upload_ctx *c = NULL;
+	struct err e = { 0 };
+	const char *pause_reason = NULL;
+	char why[600];
+	int64_t now_us = clock_wall_ms() * 1000;
+	int rc;
+
+	rc = dest_cache_get(&w->dests, w->conn, w->cfg, w->rt->vault, rows[from].destination_id,
+			    &dest, &e);
+	if (rc != 0) {
+		bool transient = rc == ERR_DB || rc == ERR_NOMEM;
+
+		snprintf(why, sizeof(why), "%s", e.msg);
+		for (size_t i = from; i < to; i++) {
+			recs_add(&r, rows[i].id, rows[i].attempts, transient ? "pending" : "held",
+				 transient ? "released" : "paused", why);
+			r.v[r.n - 1].refund = true;
+			r.v[r.n - 1].delay_ms = RELEASE_DELAY_MS;
+		}
+		if (!transient && rc != ERR_NOTFOUND)
+			pause_reason = why;
+		recs_write(w, &r, pause_reason ? rows[from].destination_id : NULL, pause_reason);
+		goto out;
+	}
+	for (size_t i = from; i < to; i++) {
+		const struct dest_ops *ops = dest->d.ops;
+		struct conversion *conv = NULL;
+		cJSON *j;
+
+		if (!dest->d.enabled) {
+			recs_add(&r, rows[i].id, rows[i].attempts, "held", "held",
+				 "destination is paused");
+			r.v[r.n - 1].refund = true;
+			continue;
+		}
+		j = cJSON_Parse(rows[i].payload);
+		rc = j ? conv_from_json(j, &conv, &e) : err_set(&e, ERR_INVALID, "not JSON");
+		cJSON_Delete(j);
+		if (rc != 0) {
+			snprintf(why, sizeof(why), "stored conversion is unreadable: %s", e.msg);
+			recs_add(&r, rows[i].id, rows[i].attempts, "failed", "failed", why);
+			continue;
+		}
+		conv->id = rows[i].conversion_id;
+		if (ops->max_age_s > 0 && now_us - conv->occurred_us > ops->max_age_s * 1000000) {
+			snprintf(why, sizeof(why),
+				 "older than %s accepts (%lld days): not sent", dest->d.kind,
+				 (long long)(ops->max_age_s / 86400));
+			recs_add(&r, rows[i].id, rows[i].attempts, "dead", "dead", why);
+			conv_free(conv);
+			continue;
+		}
+		if (c == NULL)
+			c = ctx_new(w, dest, ops->max_batch);
+		ctx_push(c, conv, rows[i].id, rows[i].attempts);
+		if (c->n == ops->max_batch) {
+			start_upload(w, c);
+			c = NULL;
+		}
+	}
+	recs_write(w, &r, NULL, NULL);
+	if (c)
+		start_upload(w, c);
+out:
+	recs_cleanup(&r);
+	dest_entry_unref(dest);
+}
+
+int stage_deliver_run(struct worker *w)
+{
+	struct claim_batch b;
+	struct err e = { 0 };
+	size_t i = 0;
+	int rc;
+
+	rc = delivery_store_claim(w->conn, (int)w->cfg->worker_batch, w->cfg->worker_lease_ms, &b,
+				  &e);
+	if (rc != 0) {
+		worker_db_error(w, "could not claim deliveries", &e);
+		return rc;
+	}
+	while (i < b.n && w->conn) {
+		size_t j = i + 1;
+
+		while (j < b.n && strcmp(b.rows[j].destination_id, b.rows[i].destination_id) == 0)
+			j++;
+		handle_group(w, b.rows, i, j);
+		i = j;
+	}
+	rc = (int)b.n;
+	claim_batch_cleanup(&b);
+	return rc;
+}
+
+void stage_deliver_release_all(struct worker *w)
+{
+	struct recs r = { 0 };
+
+	for (struct upload_ctx *c = w->live; c; c = c->next) {
+		for (size_t i = 0; i < c->n; i++) {
+			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
+				 "daemon stopped before the platform answered");
+			r.v[r.n - 1].refund = true;
+		}
+	}
+	recs_write(w, &r, NULL, NULL);
+	recs_cleanup(&r);
+	if (r.n)
+		log_info("released unfinished deliveries", "worker=%d", w->index);
+	/* Their transfers are aborted by uploader_free; make the callbacks
+	 * only free their contexts. */
+	PQfinish(w->conn);
+	w->conn = NULL;
+	if (w->pg_ev) {
+		event_free(w->pg_ev);
+		w->pg_ev = NULL;
+	}
+}

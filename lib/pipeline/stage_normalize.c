@@ -1,0 +1,195 @@
+/*
+ * stage_normalize.c - stage 1: raw events → conversions + deliveries.
+ *
+ * One transaction per batch: lock pending raw events (SKIP LOCKED, so
+ * workers share the backlog), parse each with its source's parser, write
+ * the conversions (one per (source, event_id): orders/create and
+ * orders/paid of one order make one conversion) and their deliveries, mark
+ * the raw events, commit.  If the write fails for a reason other than the
+ * connection (data the database refuses), the batch is redone one event at
+ * a time so only the offending event ends in state 'error'.
+ */
+#include "core/clock.h"
+#include "core/mem.h"
+#include "pipeline/worker_int.h"
+#include "sources/source.h"
+#include "store/db.h"
+#include "store/normalize_store.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct prepared {
+	struct conv_row *rows;
+	size_t n_rows, cap_rows;
+	char **payloads; /* owned JSON texts, parallel to rows */
+	struct conv_list convs;
+	struct raw_mark *marks;
+	char **errors; /* owned messages, parallel to marks */
+	size_t n_marks;
+};
+
+static void prepared_cleanup(struct prepared *p)
+{
+	for (size_t i = 0; i < p->n_rows; i++)
+		free(p->payloads[i]);
+	free(p->payloads);
+	free(p->rows);
+	conv_list_cleanup(&p->convs);
+	for (size_t i = 0; i < p->n_marks; i++)
+		free(p->errors[i]);
+	free(p->errors);
+	free(p->marks);
+}
+
+static void add_row(struct prepared *p, const struct raw_row *r, const struct conversion *c)
+{
+	cJSON *j = conv_to_json(c);
+	char *text = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	if (text == NULL)
+		abort(); /* cJSON only fails to print on allocation failure */
+	if (p->n_rows == p->cap_rows) {
+		p->cap_rows = p->cap_rows ? p->cap_rows * 2 : 64;
+		p->rows = xrealloc(p->rows, p->cap_rows * sizeof(*p->rows));
+		p->payloads = xrealloc(p->payloads, p->cap_rows * sizeof(*p->payloads));
+	}
+	p->payloads[p->n_rows] = text;
+	p->rows[p->n_rows] = (struct conv_row){
+		.raw_id = r->id,
+		.source_id = r->source_id,
+		.tenant_id = r->tenant_id,
+		.event = c->event,
+		.event_id = c->event_id,
+		.occurred_us = c->occurred_us,
+		.value = c->value,
+		.currency = c->currency,
+		.order_id = c->order_id,
+		.payload = text,
+		.payload_len = strlen(text),
+	};
+	p->n_rows++;
+}
+
+/* Parse every claimed raw event; fills rows and marks. */
+static void parse_batch(const struct raw_batch *b, struct prepared *p)
+{
+	p->marks = xcalloc(b->n ? b->n : 1, sizeof(*p->marks));
+	p->errors = xcalloc(b->n ? b->n : 1, sizeof(*p->errors));
+	p->n_marks = b->n;
+	conv_list_init(&p->convs);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct raw_row *r = &b->rows[i];
+		const struct source_ops *ops = source_ops_find(r->kind);
+		struct raw_event ev = { .id = r->id,
+					.source_id = r->source_id,
+					.topic = r->topic,
+					.headers_json = r->headers_json,
+					.body = r->body,
+					.body_len = r->body_len,
+					.received_us = r->received_us };
+		struct err e = { 0 };
+		size_t before = p->convs.n;
+
+		p->marks[i].id = r->id;
+		p->marks[i].received_us = r->received_us;
+		if (ops == NULL) {
+			p->marks[i].state = "error";
+			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
+		} else if (ops->parse(&ev, &p->convs, &e) != 0) {
+			p->marks[i].state = "error";
+			p->errors[i] = xstrdup(e.msg);
+		} else if (p->convs.n == before) {
+			p->marks[i].state = "ignored";
+		} else {
+			p->marks[i].state = "done";
+		}
+		p->marks[i].error = p->errors[i];
+		for (size_t k = before; k < p->convs.n; k++)
+			add_row(p, r, p->convs.v[k]);
+	}
+}
+
+/* One transaction over up to `limit` raw events.  *write_failed is set
+ * when the database refused the rows themselves (not the connection). */
+static int normalize_once(struct worker *w, int limit, bool *write_failed)
+{
+	struct raw_batch b;
+	struct prepared p = { 0 };
+	struct err e = { 0 };
+	int64_t n_conv = 0, n_deliv = 0;
+	int rc;
+
+	*write_failed = false;
+	rc = normalize_store_begin(w->conn, limit, &b, &e);
+	if (rc != 0) {
+		worker_db_error(w, "could not claim raw events", &e);
+		return rc;
+	}
+	if (b.n == 0) {
+		raw_batch_cleanup(&b);
+		rc = db_exec(w->conn, "COMMIT", &e);
+		if (rc != 0)
+			worker_db_error(w, "could not end a transaction", &e);
+		return rc;
+	}
+	parse_batch(&b, &p);
+	rc = normalize_store_write(w->conn, p.rows, p.n_rows, &n_conv, &n_deliv, &e);
+	if (rc != 0) {
+		*write_failed = w->conn && !db_is_broken(w->conn);
+		normalize_store_rollback(w->conn);
+		if (*write_failed && limit == 1) {
+			/* The one event the database refuses: record why. */
+			char *msg = xasprintf("could not store its conversion: %s", e.msg);
+
+			free(p.errors[0]);
+			p.errors[0] = msg;
+			p.marks[0].state = "error";
+			p.marks[0].error = msg;
+			raw_batch_cleanup(&b);
+			rc = normalize_store_begin(w->conn, 1, &b, &e);
+			if (rc == 0 && b.n == 1 && b.rows[0].id == p.marks[0].id)
+				rc = normalize_store_commit(w->conn, p.marks, 1, &e);
+			else if (rc == 0)
+				normalize_store_rollback(w->conn);
+			*write_failed = false;
+		}
+		if (rc != 0)
+			worker_db_error(w, "could not write conversions", &e);
+		goto out;
+	}
+	rc = normalize_store_commit(w->conn, p.marks, b.n, &e);
+	if (rc != 0) {
+		worker_db_error(w, "could not commit normalized events", &e);
+		goto out;
+	}
+	log_debug("normalized raw events", "worker=%d raw=%zu conversions=%lld deliveries=%lld",
+		  w->index, b.n, (long long)n_conv, (long long)n_deliv);
+	rc = (int)b.n;
+out:
+	prepared_cleanup(&p);
+	raw_batch_cleanup(&b);
+	return rc;
+}
+
+int stage_normalize_run(struct worker *w)
+{
+	bool write_failed;
+	int limit = (int)w->cfg->worker_batch;
+	int n = normalize_once(w, limit, &write_failed);
+
+	if (n >= 0 || !write_failed || w->conn == NULL)
+		return n;
+	/* Isolate the event the database refuses: one at a time, so the good
+	 * ones of the batch still go through. */
+	log_warn("a batch of raw events failed to store; retrying one by one", "worker=%d",
+		 w->index);
+	for (int i = 0; i < limit && w->conn; i++) {
+		n = normalize_once(w, 1, &write_failed);
+		if (n <= 0)
+			return n;
+	}
+	return limit;
+}

@@ -1,0 +1,372 @@
+/*
+ * worker.c - the worker threads' loops: connection and LISTEN handling, the
+ * poll timer, and the cycle that runs both stages.
+ *
+ * PostgreSQL is used with blocking calls from this thread: a statement
+ * takes a few milliseconds, during which curl's transfers simply wait in
+ * the kernel's buffers (DESIGN §8 allows it "where latency allows").  The
+ * LISTEN socket is watched by libevent between statements.
+ */
+#include "pipeline/worker.h"
+#include "core/clock.h"
+#include "core/mem.h"
+#include "pipeline/worker_int.h"
+#include "store/db.h"
+#include "store/delivery_store.h"
+#include "store/normalize_store.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECONNECT_MS 1000
+/* Stage 1 batches per cycle before stage 2 gets a turn. */
+#define NORMALIZE_ROUNDS 4
+
+struct worker_pool {
+	struct worker *w;
+	int n;
+};
+
+static void run_cycle(struct worker *w);
+
+static void tv_ms(struct timeval *tv, int64_t ms)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
+}
+
+void worker_kick(struct worker *w)
+{
+	if (!event_pending(w->kick_ev, EV_TIMEOUT, NULL)) {
+		struct timeval tv = { 0, 0 };
+
+		evtimer_add(w->kick_ev, &tv);
+	}
+}
+
+static void drop_conn(struct worker *w)
+{
+	struct timeval tv;
+
+	if (w->pg_ev) {
+		event_free(w->pg_ev);
+		w->pg_ev = NULL;
+	}
+	PQfinish(w->conn);
+	w->conn = NULL;
+	tv_ms(&tv, RECONNECT_MS);
+	evtimer_add(w->retry_ev, &tv);
+}
+
+void worker_db_error(struct worker *w, const char *what, const struct err *e)
+{
+	int suppressed;
+
+	if (log_ratelimit_allow(&w->rl_db, 10, &suppressed))
+		log_warn(what, "worker=%d err=\"%s\" suppressed=%d", w->index, e ? e->msg : "",
+			 suppressed);
+	if (w->conn && db_is_broken(w->conn))
+		drop_conn(w);
+}
+
+static void drain_notifies(struct worker *w)
+{
+	PGnotify *n;
+
+	if (w->conn == NULL)
+		return;
+	PQconsumeInput(w->conn);
+	while ((n = PQnotifies(w->conn)) != NULL) {
+		if (strcmp(n->relname, "adseng_catalog") == 0)
+			dest_cache_clear(&w->dests);
+		else if (strcmp(n->relname, "adseng_raw") == 0)
+			w->more_raw = true;
+		else if (strcmp(n->relname, "adseng_deliveries") == 0)
+			w->more_due = true;
+		PQfreemem(n);
+	}
+}
+
+static void pg_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (PQconsumeInput(w->conn) == 0) {
+		struct err e;
+
+		err_set(&e, ERR_DB, "%s", PQerrorMessage(w->conn));
+		worker_db_error(w, "lost the database connection", &e);
+		return;
+	}
+	drain_notifies(w);
+	if (w->more_raw || w->more_due)
+		worker_kick(w);
+}
+
+static bool ensure_conn(struct worker *w)
+{
+	struct err e = { 0 };
+	char name[64];
+	PGconn *conn = NULL;
+
+	if (w->conn)
+		return true;
+	if (event_pending(w->retry_ev, EV_TIMEOUT, NULL))
+		return false;
+	snprintf(name, sizeof(name), "adsengd-worker-%d", w->index);
+	if (db_connect(w->cfg->db_url, name, &conn, &e) != 0 ||
+	    normalize_store_prepare(conn, &e) != 0 || delivery_store_prepare(conn, &e) != 0 ||
+	    db_exec(conn, "LISTEN adseng_raw; LISTEN adseng_deliveries; LISTEN adseng_catalog",
+		    &e) != 0) {
+		struct timeval tv;
+
+		PQfinish(conn);
+		worker_db_error(w, "worker cannot reach the database", &e);
+		tv_ms(&tv, RECONNECT_MS);
+		evtimer_add(w->retry_ev, &tv);
+		return false;
+	}
+	w->conn = conn;
+	w->pg_ev = event_new(w->base, PQsocket(conn), EV_READ | EV_PERSIST, pg_cb, w);
+	event_add(w->pg_ev, NULL);
+	dest_cache_clear(&w->dests);
+	/* Whatever was notified while we were away: look. */
+	w->more_raw = w->more_due = true;
+	return true;
+}
+
+static void run_cycle(struct worker *w)
+{
+	struct config *cfg;
+
+	if (w->in_cycle)
+		return;
+	w->in_cycle = true;
+	cfg = runtime_config(w->rt);
+	config_unref(w->cfg);
+	w->cfg = cfg;
+	if (!ensure_conn(w))
+		goto out;
+	drain_notifies(w);
+	if (!w->stopping) {
+		for (int i = 0; i < NORMALIZE_ROUNDS && w->conn; i++) {
+			int n;
+
+			w->more_raw = false;
+			n = stage_normalize_run(w);
+			if (n < 0 || n < (int)w->cfg->worker_batch)
+				break;
+			w->more_raw = true;
+		}
+	}
+	while (!w->stopping && w->conn &&
+	       uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight) {
+		int n;
+
+		w->more_due = false;
+		n = stage_deliver_run(w);
+		if (n < 0 || n < (int)w->cfg->worker_batch)
+			break;
+		w->more_due = true;
+	}
+	if (w->conn)
+		drain_notifies(w);
+	/* Full batches mean more is waiting: come back after the loop has
+	 * serviced uploads and sockets. */
+	if (!w->stopping && w->conn &&
+	    (w->more_raw ||
+	     (w->more_due && uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight)))
+		worker_kick(w);
+out:
+	w->in_cycle = false;
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_cycle(arg);
+}
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	w->more_raw = w->more_due = true;
+	run_cycle(w);
+	if (!w->stopping) {
+		tv_ms(&tv, w->cfg ? w->cfg->worker_poll_ms : 1000);
+		evtimer_add(w->poll_ev, &tv);
+	}
+}
+
+static void finish_stop(struct worker *w)
+{
+	stage_deliver_release_all(w);
+	event_base_loopbreak(w->base);
+}
+
+void worker_check_stopped(struct worker *w)
+{
+	if (w->stopping && uploader_inflight(w->up) == 0)
+		finish_stop(w);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish_stop(arg);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->stopping = true;
+	evtimer_del(w->poll_ev);
+	evtimer_del(w->kick_ev);
+	worker_check_stopped(w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->cfg = runtime_config(w->rt);
+	poll_cb(-1, 0, w);
+	event_base_dispatch(w->base);
+	/* Stopping: uploads that are still running are aborted by
+	 * uploader_free (their leases were released above). */
+	uploader_free(w->up);
+	w->up = NULL;
+	if (w->pg_ev)
+		event_free(w->pg_ev);
+	w->pg_ev = NULL;
+	PQfinish(w->conn);
+	w->conn = NULL;
+	return NULL;
+}
+
+static void worker_cleanup(struct worker *w)
+{
+	if (w->poll_ev)
+		event_free(w->poll_ev);
+	if (w->kick_ev)
+		event_free(w->kick_ev);
+	if (w->retry_ev)
+		event_free(w->retry_ev);
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->grace_ev)
+		event_free(w->grace_ev);
+	dest_cache_cleanup(&w->dests);
+	config_unref(w->cfg);
+	if (w->base)
+		event_base_free(w->base);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_cycle(arg);
+}
+
+static int worker_init(struct worker *w, struct runtime *rt, int index, struct err *e)
+{
+	struct config *cfg = runtime_config(rt);
+	struct uploader_opts uo = { 0 };
+	int rc;
+
+	w->rt = rt;
+	w->index = index;
+	dest_cache_init(&w->dests);
+	w->base = event_base_new();
+	if (w->base == NULL) {
+		config_unref(cfg);
+		return err_set(e, ERR_NOMEM, "could not create an event loop");
+	}
+	uo.default_timeout_ms = (long)cfg->upload_timeout_ms;
+	uo.connect_timeout_ms = 5000;
+	uo.max_response = 1 << 20;
+	uo.user_agent = "adsengd/" ADSENG_VERSION;
+	config_unref(cfg);
+	rc = uploader_new(w->base, &uo, &w->up, e);
+	if (rc != 0)
+		return rc;
+	w->poll_ev = evtimer_new(w->base, poll_cb, w);
+	w->kick_ev = evtimer_new(w->base, kick_cb, w);
+	w->retry_ev = evtimer_new(w->base, retry_cb, w);
+	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+	w->grace_ev = evtimer_new(w->base, grace_cb, w);
+	return 0;
+}
+
+int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *e)
+{
+	struct worker_pool *p = xcalloc(1, sizeof(*p));
+	struct config *cfg = runtime_config(rt);
+	sigset_t all, old;
+	int rc = 0;
+
+	p->n = (int)cfg->worker_threads;
+	config_unref(cfg);
+	p->w = xcalloc((size_t)p->n, sizeof(*p->w));
+	for (int i = 0; i < p->n; i++) {
+		rc = worker_init(&p->w[i], rt, i, e);
+		if (rc != 0)
+			goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < p->n; i++) {
+		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			p->n = i;
+			worker_pool_stop(p, 0);
+			return err_set(e, ERR_NOMEM, "could not start worker threads");
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*out = p;
+	return 0;
+fail:
+	for (int i = 0; i < p->n; i++) {
+		uploader_free(p->w[i].up);
+		worker_cleanup(&p->w[i]);
+	}
+	free(p->w);
+	free(p);
+	return rc;
+}
+
+void worker_pool_stop(struct worker_pool *p, long grace_ms)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		struct timeval tv;
+
+		tv_ms(&tv, grace_ms);
+		/* Both are safe from this thread: the bases are thread-aware
+		 * (evthread_use_pthreads). */
+		evtimer_add(p->w[i].grace_ev, &tv);
+		event_active(p->w[i].stop_ev, EV_READ, 0);
+	}
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->w[i].thread, NULL);
+		worker_cleanup(&p->w[i]);
+	}
+	free(p->w);
+	free(p);
+}

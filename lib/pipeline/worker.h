@@ -1,0 +1,29 @@
+/*
+ * worker.h - the worker pool: N threads, each with its own PostgreSQL
+ * connection, event_base and curl multi.  A worker runs stage 1
+ * (normalize raw events into conversions and deliveries) and stage 2
+ * (claim due deliveries, upload them in batches, record outcomes, schedule
+ * retries) whenever LISTEN/NOTIFY says there is work, an upload finishes,
+ * or the poll interval passes.
+ */
+#ifndef ADSENG_PIPELINE_WORKER_H
+#define ADSENG_PIPELINE_WORKER_H
+
+#include "core/err.h"
+#include "pipeline/runtime.h"
+
+struct worker_pool;
+
+/* Start `threads` workers (from the runtime's config).  Main thread only,
+ * after library initialization. */
+int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *e) WUR;
+
+/*
+ * Stop: each worker stops claiming, waits up to grace_ms for its uploads
+ * to finish and be recorded, releases the leases of what is still in
+ * flight (back to pending, attempt refunded), closes its connection; then
+ * the threads are joined and everything freed.
+ */
+void worker_pool_stop(struct worker_pool *p, long grace_ms);
+
+#endif

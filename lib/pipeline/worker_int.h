@@ -1,0 +1,68 @@
+/*
+ * worker_int.h - the worker's state, shared by worker.c (loop, connection,
+ * LISTEN) and the two stages (stage_normalize.c, stage_deliver.c).
+ * Everything here is touched only from the worker's own thread.
+ */
+#ifndef ADSENG_PIPELINE_WORKER_INT_H
+#define ADSENG_PIPELINE_WORKER_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "net/uploader.h"
+#include "pipeline/dest_cache.h"
+#include "pipeline/runtime.h"
+
+struct event;
+struct event_base;
+struct upload_ctx;
+
+struct worker {
+	struct runtime *rt;
+	int index;
+	pthread_t thread;
+	struct event_base *base;
+	struct uploader *up;
+	PGconn *conn;
+	struct event *pg_ev;     /* LISTEN socket readable */
+	struct event *poll_ev;   /* poll interval */
+	struct event *kick_ev;   /* run a cycle soon */
+	struct event *retry_ev;  /* reconnect timer */
+	struct event *stop_ev;   /* activated by the main thread */
+	struct event *grace_ev;  /* shutdown deadline */
+	struct config *cfg;      /* snapshot for the current cycle */
+	struct dest_cache dests;
+	struct upload_ctx *live; /* uploads in flight (for release on stop) */
+	bool stopping;
+	bool more_raw;      /* last stage 1 batch was full */
+	bool more_due;      /* last claim was full */
+	bool in_cycle;
+	struct log_ratelimit rl_db;
+	struct log_ratelimit rl_up;
+};
+
+/* Ask for a cycle on the next loop iteration (coalesced). */
+void worker_kick(struct worker *w);
+
+/* Note a failed statement: drops the connection if it is broken (a
+ * reconnect is scheduled) and logs, rate limited. */
+void worker_db_error(struct worker *w, const char *what, const struct err *e);
+
+/* During shutdown: once no upload is left, release and leave the loop. */
+void worker_check_stopped(struct worker *w);
+
+/* Stage 1: normalize up to one batch.  Returns the number of raw events
+ * handled, or a negative error (connection trouble). */
+int stage_normalize_run(struct worker *w);
+
+/* Stage 2: claim one batch and start its uploads.  Returns the number of
+ * deliveries claimed, or a negative error. */
+int stage_deliver_run(struct worker *w);
+
+/* Stage 2 shutdown: give back the leases of everything still in flight. */
+void stage_deliver_release_all(struct worker *w);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * ingest_store.h - the group-commit write of received webhooks: one
+ * statement inserts a whole batch into ingest_keys and raw_events, so one
+ * round trip and one COMMIT (fsync) cover every request in it.
+ */
+#ifndef ADSENG_STORE_INGEST_STORE_H
+#define ADSENG_STORE_INGEST_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct ingest_row {
+	const char *source_id; /* uuid text */
+	const char *dedup_key;
+	const char *topic;
+	const char *headers_json; /* a JSON object */
+	size_t headers_len;
+	const uint8_t *body;
+	size_t body_len;
+	/* out: raw_events.id when inserted, 0 when the key already existed */
+	int64_t raw_id;
+};
+
+/* Prepare the statement on a new connection. */
+int ingest_store_prepare(PGconn *conn, struct err *e) WUR;
+
+/*
+ * Insert rows[0..n) in one autocommitted statement.  Keys must be unique
+ * within the batch (the caller folds in-batch duplicates).  On success each
+ * row's raw_id is set (0 = duplicate of an earlier delivery).  ERR_DB when
+ * the statement failed: nothing was stored.
+ */
+int ingest_store_insert(PGconn *conn, struct ingest_row *rows, size_t n, struct err *e) WUR;
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * normalize_store.c - the statements of stage 1.
+ *
+ * The claim reads binary results so bodies come back as raw bytes (no
+ * bytea hex decoding); the writes pass binary arrays to unnest() so a batch
+ * of a thousand conversions is one statement.  Deliveries for a paused
+ * destination are created 'held' so they wait for `destination resume`.
+ */
+#include "store/normalize_store.h"
+#include "core/mem.h"
+#include "store/db.h"
+#include "store/pgarr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char claim_sql[] =
+	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
+	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body "
+	"FROM raw_events r JOIN sources s ON s.id = r.source_id "
+	"WHERE r.state = 'pending' ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED";
+
+static const char write_sql[] =
+	"WITH input AS ("
+	"  SELECT * FROM unnest($1::int8[], $2::uuid[], $3::int8[], $4::text[], $5::text[],"
+	"                       $6::int8[], $7::text[], $8::text[], $9::text[], $10::jsonb[])"
+	"  AS t(raw_id, source_id, tenant_id, event, event_id, occurred_us, value, currency,"
+	"       order_id, payload)"
+	"), conv AS ("
+	"  INSERT INTO conversions (tenant_id, source_id, raw_event_id, event, event_id,"
+	"                           occurred_at, value, currency, order_id, payload)"
+	"  SELECT tenant_id, source_id, raw_id, event, event_id,"
+	"         'epoch'::timestamptz + occurred_us * interval '1 microsecond',"
+	"         value::numeric, currency, order_id, payload FROM input"
+	"  ON CONFLICT (source_id, event_id) DO NOTHING"
+	"  RETURNING id, tenant_id, source_id, event"
+	"), deliv AS ("
+	"  INSERT INTO deliveries (conversion_id, destination_id, tenant_id, state)"
+	"  SELECT c.id, r.destination_id, c.tenant_id,"
+	"         CASE WHEN d.enabled THEN 'pending' ELSE 'held' END"
+	"  FROM conv c JOIN routes r ON r.source_id = c.source_id"
+	"                          AND (r.events IS NULL OR c.event = ANY (r.events))"
+	"  JOIN destinations d ON d.id = r.destination_id"
+	"  RETURNING 1"
+	") "
+	"SELECT (SELECT count(*) FROM conv), (SELECT count(*) FROM deliv)";
+
+static const char mark_sql[] =
+	"UPDATE raw_events r SET state = u.state, error = u.error, processed_at = now() "
+	"FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) AS u(id, rus, state, error) "
+	"WHERE r.id = u.id "
+	"  AND r.received_at = 'epoch'::timestamptz + u.rus * interval '1 microsecond'";
+
+int normalize_store_prepare(PGconn *conn, struct err *e)
+{
+	static const struct {
+		const char *name;
+		const char *sql;
+	} stmts[] = { { "adseng_n_claim", claim_sql },
+		      { "adseng_n_write", write_sql },
+		      { "adseng_n_mark", mark_sql } };
+
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
+		int rc = db_check(conn, res, "could not prepare a stage 1 statement", e);
+
+		PQclear(res);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int64_t be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return (int64_t)v;
+}
+
+int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e)
+{
+	char lim[16];
+	const char *params[1] = { lim };
+	PGresult *res;
+	int rc, n;
+
+	memset(batch, 0, sizeof(*batch));
+	rc = db_exec(conn, "BEGIN", e);
+	if (rc != 0)
+		return rc;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = PQexecPrepared(conn, "adseng_n_claim", 1, params, NULL, NULL, 1);
+	rc = db_check(conn, res, "could not claim raw events", e);
+	if (rc != 0) {
+		PQclear(res);
+		normalize_store_rollback(conn);
+		return rc;
+	}
+	n = PQntuples(res);
+	batch->res = res;
+	batch->n = (size_t)n;
+	batch->rows = xcalloc((size_t)(n ? n : 1), sizeof(*batch->rows));
+	for (int i = 0; i < n; i++) {
+		struct raw_row *r = &batch->rows[i];
+
+		r->id = be64(PQgetvalue(res, i, 0));
+		r->received_us = be64(PQgetvalue(res, i, 1));
+		snprintf(r->source_id, sizeof(r->source_id), "%.*s", PQgetlength(res, i, 2),
+			 PQgetvalue(res, i, 2));
+		r->tenant_id = be64(PQgetvalue(res, i, 3));
+		/* Binary text values are not NUL-terminated by contract, but libpq
+		 * always appends a NUL after every value, so they are C strings. */
+		r->kind = PQgetvalue(res, i, 4);
+		r->topic = PQgetvalue(res, i, 5);
+		r->headers_json = PQgetvalue(res, i, 6);
+		r->body = (const uint8_t *)PQgetvalue(res, i, 7);
+		r->body_len = (size_t)PQgetlength(res, i, 7);
+	}
+	return 0;
+}
+
+int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t *n_conv,
+			  int64_t *n_deliv, struct err *e)
+{
+	struct pgarr a[10];
+	const uint32_t oids[10] = { PGOID_INT8, PGOID_UUID, PGOID_INT8, PGOID_TEXT, PGOID_TEXT,
+				    PGOID_INT8, PGOID_TEXT, PGOID_TEXT, PGOID_TEXT, PGOID_JSONB };
+	const char *values[10];
+	int lengths[10];
+	const int formats[10] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	PGresult *res = NULL;
+	int rc = 0;
+
+	*n_conv = *n_deliv = 0;
+	if (n == 0)
+		return 0;
+	for (int i = 0; i < 10; i++)
+		pgarr_init(&a[i], oids[i]);
+	for (size_t i = 0; i < n; i++) {
+		pgarr_add_int8(&a[0], rows[i].raw_id);
+		if (pgarr_add_uuid_text(&a[1], rows[i].source_id) != 0) {
+			rc = err_set(e, ERR_INVALID, "malformed source id");
+			goto out;
+		}
+		pgarr_add_int8(&a[2], rows[i].tenant_id);
+		pgarr_add_text(&a[3], rows[i].event);
+		pgarr_add_text(&a[4], rows[i].event_id);
+		pgarr_add_int8(&a[5], rows[i].occurred_us);
+		pgarr_add_text(&a[6], rows[i].value);
+		pgarr_add_text(&a[7], rows[i].currency);
+		pgarr_add_text(&a[8], rows[i].order_id);
+		pgarr_add_jsonb(&a[9], rows[i].payload, rows[i].payload_len);
+	}
+	for (int i = 0; i < 10; i++)
+		values[i] = pgarr_finish(&a[i], &lengths[i]);
+	res = PQexecPrepared(conn, "adseng_n_write", 10, values, lengths, formats, 0);
+	rc = db_check(conn, res, "could not write conversions", e);
+	if (rc == 0) {
+		*n_conv = db_get_int64(res, 0, 0);
+		*n_deliv = db_get_int64(res, 0, 1);
+	}
+out:
+	PQclear(res);
+	for (int i = 0; i < 10; i++)
+		pgarr_cleanup(&a[i]);
+	return rc;
+}
+
+int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n, struct err *e)
+{
+	struct pgarr a[4];
+	const uint32_t oids[4] = { PGOID_INT8, PGOID_INT8, PGOID_TEXT, PGOID_TEXT };
+	const char *values[4];
+	int lengths[4];
+	const int formats[4] = { 1, 1, 1, 1 };
+	PGresult *res;
+	int rc;
+
+	for (int i = 0; i < 4; i++)
+		pgarr_init(&a[i], oids[i]);
+	for (size_t i = 0; i < n; i++) {
+		pgarr_add_int8(&a[0], marks[i].id);
+		pgarr_add_int8(&a[1], marks[i].received_us);
+		pgarr_add_text(&a[2], marks[i].state);
+		pgarr_add_text(&a[3], marks[i].error);
+	}
+	for (int i = 0; i < 4; i++)
+		values[i] = pgarr_finish(&a[i], &lengths[i]);
+	res = PQexecPrepared(conn, "adseng_n_mark", 4, values, lengths, formats, 0);
+	rc = db_check(conn, res, "could not mark raw events", e);
+	PQclear(res);
+	for (int i = 0; i < 4; i++)
+		pgarr_cleanup(&a[i]);
+	if (rc != 0) {
+		normalize_store_rollback(conn);
+		return rc;
+	}
+	return db_exec(conn, "COMMIT", e);
+}
+
+void normalize_store_rollback(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "ROLLBACK");
+
+	PQclear(res);
+}
+
+void raw_batch_cleanup(struct raw_batch *b)
+{
+	PQclear(b->res);
+	free(b->rows);
+	memset(b, 0, sizeof(*b));
+}

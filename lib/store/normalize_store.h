@@ -1,0 +1,79 @@
+/*
+ * normalize_store.h - stage 1 in SQL: take pending raw events, write the
+ * conversions parsed from them and their deliveries, mark the raw events
+ * done/ignored/error — all in the one transaction the caller opens with
+ * normalize_store_begin() and closes with normalize_store_commit(), so a
+ * crash half way leaves the raw events pending.
+ */
+#ifndef ADSENG_STORE_NORMALIZE_STORE_H
+#define ADSENG_STORE_NORMALIZE_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* A claimed raw event.  Pointers borrow from the result held in the batch. */
+struct raw_row {
+	int64_t id;
+	int64_t received_us;
+	char source_id[37];
+	int64_t tenant_id;
+	const char *kind;
+	const char *topic;
+	const char *headers_json;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+struct raw_batch {
+	PGresult *res;
+	struct raw_row *rows;
+	size_t n;
+};
+
+/* One conversion to write: the JSON payload plus the indexed columns. */
+struct conv_row {
+	int64_t raw_id;
+	const char *source_id;
+	int64_t tenant_id;
+	const char *event;
+	const char *event_id;
+	int64_t occurred_us;
+	const char *value;    /* decimal text or NULL */
+	const char *currency; /* or NULL */
+	const char *order_id; /* or NULL */
+	const char *payload;  /* JSON text */
+	size_t payload_len;
+};
+
+/* The fate of one raw event. */
+struct raw_mark {
+	int64_t id;
+	int64_t received_us;
+	const char *state; /* "done", "ignored", "error" */
+	const char *error; /* or NULL */
+};
+
+int normalize_store_prepare(PGconn *conn, struct err *e) WUR;
+
+/* BEGIN, then lock up to `limit` pending raw events (oldest first,
+ * SKIP LOCKED).  batch->n may be 0. */
+int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e) WUR;
+
+/* Insert conversions (duplicates of (source_id, event_id) are skipped) and
+ * one delivery per matching route; *n_conv / *n_deliv receive the counts
+ * of new rows. */
+int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t *n_conv,
+			  int64_t *n_deliv, struct err *e) WUR;
+
+/* Mark raw events, then COMMIT. */
+int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n,
+			   struct err *e) WUR;
+
+/* ROLLBACK (best effort) and free the batch. */
+void normalize_store_rollback(PGconn *conn);
+void raw_batch_cleanup(struct raw_batch *b);
+
+#endif

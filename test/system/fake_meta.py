@@ -1,0 +1,468 @@
+#!/usr/bin/python3
+"""A fake Meta Graph API (Conversions API events edge) for system tests,
+the demo and the benchmark.
+
+It answers ``POST /v{X}/{pixel_id}/events?access_token=...`` like Meta does
+for the parts AdsEngineer relies on (PLATFORMS.md, "Meta Conversions API"):
+a JSON body ``{"data": [...], "test_event_code": ...}`` is validated, a
+batch with one bad event is rejected as a whole with HTTP 400 / error code
+100, and an accepted batch gets ``{"events_received": N, "messages": [],
+"fbtrace_id": ...}``.  Failures can be injected through a small JSON
+control API, and everything it answered is recorded so tests can check
+what reached "Meta" exactly once.
+
+Usage::
+
+    fake_meta.py --port 0 [--host 127.0.0.1] [--token T] [--no-bodies]
+
+The first line on stdout is ``PORT=<n>`` (flushed), so a test can start it
+with ``--port 0`` and read the port it got.
+
+Control API (JSON in and out):
+
+``POST /_control/config``
+    Merge any of: ``fail_next`` (list of HTTP statuses answered, in order,
+    to the next event requests, with a Meta-shaped error body),
+    ``retry_after`` (seconds in ``Retry-After`` on 429/503, default 1),
+    ``reject_event_ids_containing`` (substring: a batch holding such an
+    event_id is rejected whole with 400 / code 100), ``stall_seconds``
+    (sleep before answering event requests), ``token`` (expected access
+    token; null accepts any non-empty token).  Answers the whole config.
+``POST /_control/reset``
+    Back to the startup config; forget every record.
+``GET /_control/requests``
+    Every event request: time, path (no token), pixel, status, events,
+    event_ids, test_event_code and, unless ``--no-bodies``, the body.
+    ``?since=K`` skips the first K.
+``GET /_control/events``
+    ``{"accepted": {event_id: times accepted}, "total": n}``.
+``GET /_control/stats``
+    Counts only: requests, by status, events accepted, duplicates.
+
+Standard library only; run by /usr/bin/python3.
+"""
+
+import argparse
+import json
+import re
+import secrets
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+MAX_EVENTS = 1000
+MAX_AGE_S = 7 * 24 * 3600
+MAX_BODY = 64 * 1024 * 1024
+DEFAULT_RETRY_AFTER = 1
+
+EVENTS_PATH = re.compile(r"^/(v\d+\.\d+)/([^/]+)/events/?$")
+
+ACTION_SOURCES = {
+    "email", "website", "app", "phone_call", "chat", "physical_store",
+    "system_generated", "business_messaging", "other",
+}
+
+# Meta-shaped errors for injected statuses: (code, type, message, transient).
+INJECTED_ERRORS = {
+    400: (100, "OAuthException", "Invalid parameter", False),
+    401: (190, "OAuthException", "Error validating access token", False),
+    403: (10, "OAuthException", "Permission denied", False),
+    408: (2, "OAuthException", "Request timed out", True),
+    429: (4, "OAuthException", "Application request limit reached", True),
+    500: (1, "OAuthException", "An unknown error occurred", True),
+    502: (2, "OAuthException", "Service temporarily unavailable", True),
+    503: (2, "OAuthException", "Service temporarily unavailable", True),
+    504: (2, "OAuthException", "Service temporarily unavailable", True),
+}
+
+CONFIG_KEYS = {"fail_next", "retry_after", "reject_event_ids_containing",
+               "stall_seconds", "token"}
+
+
+def fbtrace_id():
+    """A random id in the style of Meta's fbtrace_id."""
+    return secrets.token_urlsafe(8)
+
+
+def error_body(code, message, etype="OAuthException", subcode=None,
+               transient=False, user_msg=None):
+    """The JSON error object the Graph API answers with."""
+    err = {"message": message, "type": etype, "code": code,
+           "is_transient": transient, "fbtrace_id": fbtrace_id()}
+    if subcode is not None:
+        err["error_subcode"] = subcode
+    if user_msg is not None:
+        err["error_user_title"] = "Invalid parameter"
+        err["error_user_msg"] = user_msg
+    return {"error": err}
+
+
+class Rejection(Exception):
+    """A request Meta would refuse: the HTTP status and the error body."""
+
+    def __init__(self, status, body):
+        super().__init__(body["error"]["message"])
+        self.status = status
+        self.body = body
+
+
+def invalid(user_msg, subcode=None):
+    """A 400 / code 100 rejection of the whole batch."""
+    return Rejection(400, error_body(100, "Invalid parameter",
+                                     subcode=subcode, user_msg=user_msg))
+
+
+class State:
+    """Configuration and records, shared by the handler threads.
+
+    Every access goes through ``lock``; sleeping happens outside it.
+    """
+
+    def __init__(self, token, record_bodies):
+        self.lock = threading.Lock()
+        self.start_token = token
+        self.record_bodies = record_bodies
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
+                           "reject_event_ids_containing": None,
+                           "stall_seconds": 0, "token": self.start_token}
+            self.requests = []
+            self.accepted = {}
+            self.total_accepted = 0
+            self.by_status = {}
+
+    def update_config(self, changes):
+        """Validate and merge a config change; raise ValueError if bad."""
+        unknown = set(changes) - CONFIG_KEYS
+        if unknown:
+            raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
+        if "fail_next" in changes:
+            fails = changes["fail_next"]
+            if not isinstance(fails, list) or not all(
+                    isinstance(s, int) and 100 <= s <= 599 for s in fails):
+                raise ValueError("fail_next must be a list of HTTP statuses")
+        for key in ("retry_after", "stall_seconds"):
+            if key in changes:
+                v = changes[key]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise ValueError("%s must be a number >= 0" % key)
+        for key in ("reject_event_ids_containing", "token"):
+            if key in changes and changes[key] is not None and (
+                    not isinstance(changes[key], str) or changes[key] == ""):
+                raise ValueError("%s must be a non-empty string or null" % key)
+        with self.lock:
+            for key, value in changes.items():
+                self.config[key] = list(value) if key == "fail_next" else value
+            return self.snapshot_config()
+
+    def snapshot_config(self):
+        """A copy of the config; call with the lock held."""
+        snap = dict(self.config)
+        snap["fail_next"] = list(snap["fail_next"])
+        return snap
+
+    def begin_event_request(self):
+        """The settings one event request runs with, popping one fail_next."""
+        with self.lock:
+            snap = self.snapshot_config()
+            forced = self.config["fail_next"].pop(0) if self.config["fail_next"] else None
+        return snap, forced
+
+    def record(self, entry, accepted_ids):
+        """Record one answered event request and, if accepted, its events."""
+        with self.lock:
+            self.requests.append(entry)
+            key = str(entry["status"])
+            self.by_status[key] = self.by_status.get(key, 0) + 1
+            for eid in accepted_ids:
+                self.accepted[eid] = self.accepted.get(eid, 0) + 1
+            self.total_accepted += len(accepted_ids)
+
+    def stats(self):
+        with self.lock:
+            return {
+                "requests": len(self.requests),
+                "by_status": dict(self.by_status),
+                "events_accepted": self.total_accepted,
+                "unique_event_ids": len(self.accepted),
+                "duplicates": sum(c - 1 for c in self.accepted.values()),
+            }
+
+
+def validate_batch(payload, now):
+    """Check a decoded body like Meta would; return the events or raise."""
+    if not isinstance(payload, dict):
+        raise invalid("The request body must be a JSON object.")
+    data = payload.get("data")
+    if not isinstance(data, list) or not data:
+        raise invalid("The parameter data is required and must be a non-empty array.")
+    if len(data) > MAX_EVENTS:
+        raise invalid("A batch may hold at most %d events." % MAX_EVENTS)
+    tec = payload.get("test_event_code")
+    if tec is not None and (not isinstance(tec, str) or not tec):
+        raise invalid("test_event_code must be a non-empty string.")
+    for i, ev in enumerate(data):
+        validate_event(i, ev, now)
+    return data
+
+
+def validate_event(i, ev, now):
+    """One event's required parameters (Meta's server event parameters)."""
+    if not isinstance(ev, dict):
+        raise invalid("Event %d is not an object." % i)
+    name = ev.get("event_name")
+    if not isinstance(name, str) or not name:
+        raise invalid("Event %d: event_name is required." % i)
+    t = ev.get("event_time")
+    if isinstance(t, bool) or not isinstance(t, int):
+        raise invalid("Event %d: event_time must be an integer (unix seconds)." % i)
+    if t < now - MAX_AGE_S:
+        raise invalid("Event %d: event_time is more than 7 days in the past." % i,
+                      subcode=2804003)
+    source = ev.get("action_source")
+    if source not in ACTION_SOURCES:
+        raise invalid("Event %d: action_source is missing or not valid." % i)
+    ud = ev.get("user_data")
+    if not isinstance(ud, dict):
+        raise invalid("Event %d: user_data is required and must be an object." % i)
+    if source == "website":
+        if not isinstance(ev.get("event_source_url"), str):
+            raise invalid("Event %d: event_source_url is required for website events." % i)
+        if not isinstance(ud.get("client_user_agent"), str):
+            raise invalid("Event %d: client_user_agent is required for website events." % i)
+    cd = ev.get("custom_data")
+    if cd is not None:
+        if not isinstance(cd, dict):
+            raise invalid("Event %d: custom_data must be an object." % i)
+        value = cd.get("value")
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, float))):
+            raise invalid("Event %d: custom_data.value must be a number." % i)
+    eid = ev.get("event_id")
+    if eid is not None and not isinstance(eid, str):
+        raise invalid("Event %d: event_id must be a string." % i)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 keep-alive, every answer has a length."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-meta/1"
+    sys_version = ""
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle
+    # plus the client's delayed ACK would add ~40 ms to every answer.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # noqa: A002 - base class name
+        """No per-request logging: the benchmark pushes thousands."""
+
+    # ---- plumbing ----
+
+    def read_body(self):
+        """The request body (Content-Length or chunked), as bytes."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("body too large")
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(parts)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0 or length > MAX_BODY:
+            raise ValueError("bad Content-Length")
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, status, obj, extra_headers=None):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    # ---- routing ----
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        state = self.server.state
+        if url.path == "/_control/requests":
+            try:
+                since = max(0, int(parse_qs(url.query).get("since", ["0"])[0]))
+            except ValueError:
+                self.send_json(400, {"error": "since must be an integer"})
+                return
+            with state.lock:
+                reqs = list(state.requests[since:])
+            self.send_json(200, reqs)
+        elif url.path == "/_control/events":
+            with state.lock:
+                body = {"accepted": dict(state.accepted), "total": state.total_accepted}
+            self.send_json(200, body)
+        elif url.path == "/_control/stats":
+            self.send_json(200, state.stats())
+        elif url.path == "/_control/config":
+            with state.lock:
+                self.send_json(200, state.snapshot_config())
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_POST(self):
+        try:
+            raw = self.read_body()
+        except ValueError as exc:
+            self.close_connection = True
+            self.send_json(400, {"error": str(exc)})
+            return
+        url = urlsplit(self.path)
+        if url.path.startswith("/_control/"):
+            self.control(url.path, raw)
+            return
+        self.events(url, raw)
+
+    def control(self, path, raw):
+        state = self.server.state
+        if path == "/_control/reset":
+            state.reset()
+            self.send_json(200, {"status": "reset"})
+            return
+        if path != "/_control/config":
+            self.send_json(404, {"error": "not found"})
+            return
+        try:
+            changes = json.loads(raw or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("config must be a JSON object")
+            self.send_json(200, state.update_config(changes))
+        except ValueError as exc:
+            self.send_json(400, {"error": str(exc)})
+
+    # ---- the events edge ----
+
+    def events(self, url, raw):
+        state = self.server.state
+        query = parse_qs(url.query)
+        token = query.get("access_token", [None])[0]
+        logged_query = urlencode([(k, v) for k, vs in query.items()
+                                  if k != "access_token" for v in vs])
+        entry = {
+            "time": time.time(),
+            "path": url.path + ("?" + logged_query if logged_query else ""),
+            "pixel": None,
+            "status": None,
+            "events": 0,
+            "event_ids": [],
+            "test_event_code": None,
+        }
+        if state.record_bodies:
+            entry["body"] = raw.decode("utf-8", "replace")
+        config, forced = state.begin_event_request()
+        if config["stall_seconds"]:
+            time.sleep(config["stall_seconds"])
+        accepted = []
+        headers = {}
+        try:
+            payload = self.check_request(url.path, token, raw, config, forced, entry)
+            data = payload["data"]
+            accepted = [ev.get("event_id") or "" for ev in data]
+            status, body = 200, {"events_received": len(data), "messages": [],
+                                 "fbtrace_id": fbtrace_id()}
+        except Rejection as rej:
+            status, body = rej.status, rej.body
+            if status in (429, 503):
+                headers["Retry-After"] = str(int(config["retry_after"]))
+        entry["status"] = status
+        state.record(entry, accepted)
+        self.send_json(status, body, headers)
+
+    def check_request(self, path, token, raw, config, forced, entry):
+        """Decide the answer to one event request; raise Rejection to refuse.
+
+        Fills entry's pixel, events, event_ids and test_event_code as far as
+        the request could be read.
+        """
+        m = EVENTS_PATH.match(path)
+        if m:
+            entry["pixel"] = m.group(2)
+        payload = None
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            pass
+        if isinstance(payload, dict):
+            data = payload.get("data")
+            if isinstance(data, list):
+                entry["events"] = len(data)
+                entry["event_ids"] = [ev.get("event_id") if isinstance(ev, dict) else None
+                                      for ev in data]
+            entry["test_event_code"] = payload.get("test_event_code")
+        if forced is not None:
+            code, etype, message, transient = INJECTED_ERRORS.get(
+                forced, (1, "OAuthException", "An unknown error occurred", forced >= 500))
+            raise Rejection(forced, error_body(code, message, etype, transient=transient))
+        if not m:
+            raise Rejection(400, error_body(
+                100, "Unsupported post request.", "GraphMethodException", subcode=33))
+        expected = config["token"]
+        if not token or (expected is not None and token != expected):
+            raise Rejection(400, error_body(
+                190, "Invalid OAuth access token - Cannot parse access token"))
+        if not m.group(2).isdigit():
+            raise Rejection(400, error_body(
+                100, "Unsupported post request. Object with ID '%s' does not exist"
+                % m.group(2), "GraphMethodException", subcode=33))
+        if payload is None:
+            raise invalid("The request body is not valid JSON.")
+        data = validate_batch(payload, int(time.time()))
+        needle = config["reject_event_ids_containing"]
+        if needle:
+            for ev in data:
+                if needle in (ev.get("event_id") or ""):
+                    raise invalid("Event %s was rejected." % ev.get("event_id"))
+        return payload
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Fake Meta Conversions API server.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    ap.add_argument("--port", type=int, default=0, help="port, 0 picks a free one")
+    ap.add_argument("--token", default=None,
+                    help="expected access token (default: any non-empty token)")
+    ap.add_argument("--no-bodies", action="store_true",
+                    help="do not keep request bodies (benchmarks)")
+    args = ap.parse_args(argv)
+
+    server = Server((args.host, args.port), Handler)
+    server.state = State(args.token, not args.no_bodies)
+    print("PORT=%d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
