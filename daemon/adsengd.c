@@ -44,8 +44,7 @@ struct daemon_state {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: adsengd [-c FILE] [-t] [--version] [--help]\n"
-		   "  -c FILE    configuration file (default " DEFAULT_CONFIG
-		   " if it exists)\n"
+		   "  -c FILE    configuration file (default " DEFAULT_CONFIG " if it exists)\n"
 		   "  -t         check the configuration and the master key, then exit\n"
 		   "  --version  print the version\n"
 		   "Every key can be overridden with ADSENGD_<SECTION>_<KEY>.\n");
@@ -91,8 +90,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (http_server_is_idle(d->http) ||
-	    clock_mono_ms() >= d->drain_deadline_ms) {
+	if (http_server_is_idle(d->http) || clock_mono_ms() >= d->drain_deadline_ms) {
 		event_base_loopbreak(d->base);
 		return;
 	}
@@ -199,8 +197,8 @@ int main(int argc, char **argv)
 		sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
 		event_add(sigs[i], NULL);
 	}
-	log_info("adsengd started", "version=%s workers=%lld ingest_writers=%lld",
-		 ADSENG_VERSION, (long long)cfg->worker_threads, (long long)cfg->ingest_writers);
+	log_info("adsengd started", "version=%s workers=%lld ingest_writers=%lld", ADSENG_VERSION,
+		 (long long)cfg->worker_threads, (long long)cfg->ingest_writers);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(d.base);
 	rc = 0;

@@ -56,8 +56,9 @@ static const struct cfg_key keys[] = {
 	  "most webhooks committed in one transaction" },
 	{ "ingest", "writers", T_INT, OFF(ingest_writers), "2", false, false, 1, 16,
 	  "ingest writer threads (each one database connection)" },
-	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 1, 64,
-	  "worker threads (each one database connection and one curl multi)" },
+	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 0, 64,
+	  "worker threads (each one database connection and one curl multi); 0 makes an "
+	  "ingest-only node" },
 	{ "workers", "batch", T_INT, OFF(worker_batch), "1000", true, false, 1, 10000,
 	  "raw events normalized / deliveries claimed per transaction" },
 	{ "workers", "poll_interval", T_DURATION, OFF(worker_poll_ms), "1s", true, false, 10,
@@ -145,8 +146,8 @@ int config_parse_size(const char *s, int64_t *out)
 	static const struct {
 		const char *unit;
 		int64_t mult;
-	} units[] = { { "", 1 },	   { "B", 1 },		 { "kB", 1000 },
-		      { "KB", 1000 },	   { "KiB", 1024 },	 { "MB", 1000000 },
+	} units[] = { { "", 1 },	  { "B", 1 },		{ "kB", 1000 },
+		      { "KB", 1000 },	  { "KiB", 1024 },	{ "MB", 1000000 },
 		      { "MiB", 1 << 20 }, { "GB", 1000000000 }, { "GiB", 1 << 30 } };
 	char *end;
 	long long v;
@@ -191,8 +192,8 @@ static int set_value(struct config *c, const struct cfg_key *k, const char *valu
 			return err_set(e, ERR_CONFIG, "%s: too many values for [%s] %s (max %d)",
 				       where, k->section, k->name, CONFIG_MAX_LISTEN);
 		if (value[0] == '\0' || strchr(value, ':') == NULL)
-			return err_set(e, ERR_CONFIG, "%s: [%s] %s: \"%s\" is not host:port",
-				       where, k->section, k->name, value);
+			return err_set(e, ERR_CONFIG, "%s: [%s] %s: \"%s\" is not host:port", where,
+				       k->section, k->name, value);
 		c->listen[c->n_listen++] = xstrdup(value);
 		return 0;
 	case T_URL:

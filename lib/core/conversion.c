@@ -8,10 +8,9 @@
 #include <stdlib.h>
 
 static const char *const click_names[CLICK__COUNT] = {
-	[CLICK_GCLID] = "gclid",	   [CLICK_GBRAID] = "gbraid", [CLICK_WBRAID] = "wbraid",
-	[CLICK_FBCLID] = "fbclid",	   [CLICK_FBC] = "fbc",	      [CLICK_FBP] = "fbp",
-	[CLICK_TTCLID] = "ttclid",	   [CLICK_TTP] = "ttp",
-	[CLICK_GA_CLIENT_ID] = "ga_client_id",
+	[CLICK_GCLID] = "gclid",   [CLICK_GBRAID] = "gbraid", [CLICK_WBRAID] = "wbraid",
+	[CLICK_FBCLID] = "fbclid", [CLICK_FBC] = "fbc",	      [CLICK_FBP] = "fbp",
+	[CLICK_TTCLID] = "ttclid", [CLICK_TTP] = "ttp",	      [CLICK_GA_CLIENT_ID] = "ga_client_id",
 };
 
 const char *click_field_name(enum click_field f)

@@ -47,14 +47,14 @@ struct conv_item {
 };
 
 struct conversion {
-	int64_t id;          /* conversions.id once stored, else 0 */
-	char *event;         /* canonical name: "purchase", "begin_checkout", "lead" */
-	char *event_id;      /* stable idempotency key, e.g. "shopify:order:5551234" */
+	int64_t id;	     /* conversions.id once stored, else 0 */
+	char *event;	     /* canonical name: "purchase", "begin_checkout", "lead" */
+	char *event_id;	     /* stable idempotency key, e.g. "shopify:order:5551234" */
 	int64_t occurred_us; /* unix microseconds, UTC */
-	char *value;         /* decimal string */
-	char *currency;      /* ISO 4217, upper case */
+	char *value;	     /* decimal string */
+	char *currency;	     /* ISO 4217, upper case */
 	char *order_id;
-	char *page_url;   /* absolute landing/event URL when known */
+	char *page_url;	  /* absolute landing/event URL when known */
 	char *client_ip;  /* clear: platforms need it so */
 	char *user_agent; /* clear */
 	/* ids[scheme][field]: normalized value; hashed (64 lowercase hex) when
@@ -63,7 +63,7 @@ struct conversion {
 	char *click[CLICK__COUNT];
 	struct conv_item *items;
 	size_t n_items;
-	char *consent_ad_user_data;      /* "granted"/"denied"/NULL */
+	char *consent_ad_user_data;	  /* "granted"/"denied"/NULL */
 	char *consent_ad_personalization; /* "granted"/"denied"/NULL */
 	bool test;
 };
@@ -100,6 +100,6 @@ struct conv_list {
 };
 void conv_list_init(struct conv_list *l);
 void conv_list_push(struct conv_list *l, struct conversion *c); /* takes ownership */
-void conv_list_cleanup(struct conv_list *l);                   /* frees the conversions */
+void conv_list_cleanup(struct conv_list *l);			/* frees the conversions */
 
 #endif

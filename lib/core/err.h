@@ -16,13 +16,13 @@
 enum err_code {
 	ERR_OK = 0,
 	ERR_INVALID = -1,  /* bad input: malformed, out of range */
-	ERR_NOMEM = -2,    /* allocation failed */
-	ERR_IO = -3,       /* file or socket error */
-	ERR_DB = -4,       /* database error or unreachable */
-	ERR_AUTH = -5,     /* signature or credential check failed */
+	ERR_NOMEM = -2,	   /* allocation failed */
+	ERR_IO = -3,	   /* file or socket error */
+	ERR_DB = -4,	   /* database error or unreachable */
+	ERR_AUTH = -5,	   /* signature or credential check failed */
 	ERR_NOTFOUND = -6, /* no such object */
 	ERR_TOOBIG = -7,   /* input over a configured limit */
-	ERR_BUSY = -8,     /* queue full, try later */
+	ERR_BUSY = -8,	   /* queue full, try later */
 	ERR_CRYPTO = -9,   /* encryption/decryption failure */
 	ERR_CONFIG = -10,  /* configuration error */
 	ERR_CONFLICT = -11 /* already exists */

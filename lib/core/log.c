@@ -83,8 +83,8 @@ void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	log_quote(msg, quoted, sizeof(quoted));
-	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s", ts,
-		     now.tv_nsec / 1000000, level_names[level], quoted);
+	n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s", ts, now.tv_nsec / 1000000,
+		     level_names[level], quoted);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))

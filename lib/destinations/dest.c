@@ -83,7 +83,8 @@ void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long re
 	for (size_t i = 0; i < n; i++) {
 		out[i].kind = kind;
 		out[i].retry_after_s = retry_after_s;
-		snprintf(out[i].platform_code, sizeof(out[i].platform_code), "%s", code ? code : "");
+		snprintf(out[i].platform_code, sizeof(out[i].platform_code), "%s",
+			 code ? code : "");
 		snprintf(out[i].message, sizeof(out[i].message), "%s", msg ? msg : "");
 	}
 }

@@ -29,7 +29,7 @@ struct destination {
 	char kind[32];
 	bool enabled;
 	bool test_mode;
-	char *base_url;    /* from [endpoints], e.g. "https://graph.facebook.com" */
+	char *base_url;	   /* from [endpoints], e.g. "https://graph.facebook.com" */
 	char *api_version; /* settings.api_version, else the config default */
 	/* Platform identifiers and options (pixel_id, test_event_code, …). */
 	struct cJSON *settings;
@@ -42,8 +42,8 @@ struct destination {
 
 /* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
 struct upload_req {
-	char *url;          /* full URL, may carry a token: never log it */
-	char *log_url;      /* the same URL with secrets removed, for logs */
+	char *url;			   /* full URL, may carry a token: never log it */
+	char *log_url;			   /* the same URL with secrets removed, for logs */
 	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
 	size_t n_headers;
 	struct buf body;
@@ -59,37 +59,37 @@ void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
 struct upload_resp {
 	bool transport_error; /* no HTTP answer: refused, reset, timeout, DNS */
 	char transport_msg[256];
-	long status;           /* HTTP status when !transport_error */
-	const char *body;      /* NUL-terminated, may be empty */
+	long status;	  /* HTTP status when !transport_error */
+	const char *body; /* NUL-terminated, may be empty */
 	size_t body_len;
-	long retry_after_s;    /* Retry-After in seconds, -1 if absent */
+	long retry_after_s; /* Retry-After in seconds, -1 if absent */
 	int64_t latency_ms;
 };
 
 enum outcome_kind {
 	OUTCOME_DELIVERED, /* accepted (or a duplicate of an accepted one) */
-	OUTCOME_RETRY,     /* transient: schedule a retry with backoff */
-	OUTCOME_FAILED,    /* permanent for this event: the platform's message */
-	OUTCOME_SPLIT,     /* the batch was rejected as a whole: bisect it */
-	OUTCOME_PAUSE,     /* credentials/permissions: pause the destination,
+	OUTCOME_RETRY,	   /* transient: schedule a retry with backoff */
+	OUTCOME_FAILED,	   /* permanent for this event: the platform's message */
+	OUTCOME_SPLIT,	   /* the batch was rejected as a whole: bisect it */
+	OUTCOME_PAUSE,	   /* credentials/permissions: pause the destination,
 			    * hold the event, do not burn an attempt */
-	OUTCOME_DEAD       /* cannot ever be delivered (too old) */
+	OUTCOME_DEAD	   /* cannot ever be delivered (too old) */
 };
 
 const char *outcome_kind_name(enum outcome_kind k);
 
 struct outcome {
 	enum outcome_kind kind;
-	long retry_after_s;     /* platform-requested delay, -1 if none */
+	long retry_after_s;	/* platform-requested delay, -1 if none */
 	char platform_code[32]; /* e.g. "190", "40100", "" */
-	char message[256];      /* the platform's message, or ours */
+	char message[256];	/* the platform's message, or ours */
 };
 
 struct dest_ops {
-	const char *kind;         /* "meta_capi" */
+	const char *kind;	  /* "meta_capi" */
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
-	size_t max_batch;         /* events per request (PLATFORMS.md) */
-	int64_t max_age_s;        /* older events end dead unsent; 0 = no limit */
+	size_t max_batch;	  /* events per request (PLATFORMS.md) */
+	int64_t max_age_s;	  /* older events end dead unsent; 0 = no limit */
 	/* Check settings + credentials at `destination add` time. */
 	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, struct err *e);
 	/* Build one request for n (1..max_batch) conversions. */

@@ -225,7 +225,8 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 	s->base = base;
 	s->rt = rt;
 	/* Requests wait either in the queue or in a writer's batch. */
-	s->n_slots = (uint32_t)(cfg->ingest_queue_max + cfg->ingest_writers * cfg->ingest_batch_max);
+	s->n_slots =
+		(uint32_t)(cfg->ingest_queue_max + cfg->ingest_writers * cfg->ingest_batch_max);
 	s->slots = xcalloc(s->n_slots, sizeof(*s->slots));
 	s->free_list = xcalloc(s->n_slots, sizeof(*s->free_list));
 	for (uint32_t i = 0; i < s->n_slots; i++)

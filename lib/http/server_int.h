@@ -39,8 +39,7 @@ struct http_server {
 /* Reply with a JSON body (a newline is appended). */
 void http_reply_json(struct evhttp_request *req, int code, const char *json);
 /* Reply {"error": error, "detail": detail}; 503/429 get Retry-After. */
-void http_reply_error(struct evhttp_request *req, int code, const char *error,
-		      const char *detail);
+void http_reply_error(struct evhttp_request *req, int code, const char *error, const char *detail);
 
 /* Park req until its job finishes; ERR_BUSY when every slot is taken. */
 int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,

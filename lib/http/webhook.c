@@ -124,8 +124,7 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		http_reply_error(req, 404, "not_found", "unknown or disabled source");
 		return;
 	}
-	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-	{
+	TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
 		if (hr.n_headers == MAX_HEADERS)
 			break;
 		headers[hr.n_headers].name = kv->key;
@@ -148,7 +147,8 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	}
 	src->ops->topic(&hr, topic, sizeof(topic));
 	if (http_slot_take(s, req, &slot, &gen) != 0) {
-		http_reply_error(req, 503, "overloaded", "too many requests in flight; retry later");
+		http_reply_error(req, 503, "overloaded",
+				 "too many requests in flight; retry later");
 		return;
 	}
 	job = make_job(src, &hr, dedup, topic);

@@ -259,8 +259,8 @@ static void check_multi_info(struct uploader *u)
 		event_active(u->report, EV_READ, 0);
 }
 
-int uploader_new(struct event_base *base, const struct uploader_opts *opts,
-		 struct uploader **out, struct err *e)
+int uploader_new(struct event_base *base, const struct uploader_opts *opts, struct uploader **out,
+		 struct err *e)
 {
 	struct uploader *u = xcalloc(1, sizeof(*u));
 

@@ -25,7 +25,7 @@ struct uploader;
 struct uploader_opts {
 	long default_timeout_ms; /* whole request, when the request sets none */
 	long connect_timeout_ms;
-	size_t max_response;     /* bytes of response body kept (rest dropped) */
+	size_t max_response; /* bytes of response body kept (rest dropped) */
 	const char *user_agent;
 };
 
@@ -33,16 +33,16 @@ struct uploader_opts {
  * valid only during the call. */
 typedef void (*uploader_done_cb)(const struct upload_resp *resp, void *arg);
 
-int uploader_new(struct event_base *base, const struct uploader_opts *opts,
-		 struct uploader **out, struct err *e) WUR;
+int uploader_new(struct event_base *base, const struct uploader_opts *opts, struct uploader **out,
+		 struct err *e) WUR;
 
 /*
  * Start a request.  The uploader takes ownership of *req (its contents are
  * moved out; req is left empty).  cb is always called exactly once, later,
  * from the loop — never from inside uploader_submit.
  */
-int uploader_submit(struct uploader *u, struct upload_req *req, uploader_done_cb cb,
-		    void *arg, struct err *e) WUR;
+int uploader_submit(struct uploader *u, struct upload_req *req, uploader_done_cb cb, void *arg,
+		    struct err *e) WUR;
 
 /* Requests started and not yet finished. */
 size_t uploader_inflight(const struct uploader *u);

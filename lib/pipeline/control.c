@@ -30,7 +30,7 @@ struct control {
 	int stop_fd;
 	PGconn *conn;
 	struct event *publish_ev; /* on the loop */
-	pthread_mutex_t mu;       /* guards pending */
+	pthread_mutex_t mu;	  /* guards pending */
 	struct source_set *pending;
 	control_sources_cb cb;
 	void *cb_arg;
@@ -121,9 +121,8 @@ static void sweep_leases(struct control *c, const struct config *cfg)
 	if (n > 0)
 		log_warn("returned deliveries with expired leases to the queue", "n=%lld",
 			 (long long)n);
-	c->next_sweep_ms = clock_mono_ms() + (cfg->worker_lease_ms / 4 < 5000
-						      ? cfg->worker_lease_ms / 4
-						      : 5000);
+	c->next_sweep_ms = clock_mono_ms() +
+			   (cfg->worker_lease_ms / 4 < 5000 ? cfg->worker_lease_ms / 4 : 5000);
 }
 
 static void ensure_partitions(struct control *c)

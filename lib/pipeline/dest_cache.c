@@ -85,8 +85,7 @@ static int build_entry(const struct dest_row *row, const struct config *cfg,
 	else if (strcmp(d->d.ops->endpoint_key, "meta") == 0)
 		d->d.api_version = xstrdup(cfg->meta_api_version);
 	snprintf(ad, sizeof(ad), "destination:%s:credentials", row->id);
-	rc = vault_unseal(vault, row->credentials, row->credentials_len, ad, &creds, &creds_len,
-			  e);
+	rc = vault_unseal(vault, row->credentials, row->credentials_len, ad, &creds, &creds_len, e);
 	if (rc != 0)
 		goto fail;
 	d->d.creds = (char *)creds;

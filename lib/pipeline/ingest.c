@@ -161,18 +161,19 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 			continue;
 		}
 		rows[nr] = (struct ingest_row){ .source_id = j->source_id,
-						 .dedup_key = j->dedup_key,
-						 .topic = j->topic,
-						 .headers_json = j->headers_json,
-						 .headers_len = j->headers_len,
-						 .body = j->body,
-						 .body_len = j->body_len };
+						.dedup_key = j->dedup_key,
+						.topic = j->topic,
+						.headers_json = j->headers_json,
+						.headers_len = j->headers_len,
+						.body = j->body,
+						.body_len = j->body_len };
 		map[nr++] = j;
 	}
 	if (ingest_store_insert(w->conn, rows, nr, &e) != 0) {
 		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
-			log_warn("could not store webhooks", "writer=%d n=%zu err=\"%s\" suppressed=%d",
-				 w->index, nr, e.msg, suppressed);
+			log_warn("could not store webhooks",
+				 "writer=%d n=%zu err=\"%s\" suppressed=%d", w->index, nr, e.msg,
+				 suppressed);
 		if (db_is_broken(w->conn))
 			drop_conn(w);
 		for (j = jobs; j; j = j->next)
@@ -224,7 +225,8 @@ static void *writer_main(void *arg)
 
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
-			if (pthread_cond_timedwait(&in->cv, &in->mu, &ts) != 0 && in->head == NULL) {
+			if (pthread_cond_timedwait(&in->cv, &in->mu, &ts) != 0 &&
+			    in->head == NULL) {
 				pthread_mutex_unlock(&in->mu);
 				idle_ping(w);
 				pthread_mutex_lock(&in->mu);
@@ -298,7 +300,8 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 	for (int i = 0; i < in->n_writers; i++) {
 		in->writers[i].in = in;
 		in->writers[i].index = i;
-		if (pthread_create(&in->writers[i].thread, NULL, writer_main, &in->writers[i]) != 0) {
+		if (pthread_create(&in->writers[i].thread, NULL, writer_main, &in->writers[i]) !=
+		    0) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			in->n_writers = i;
 			ingest_stop(in);

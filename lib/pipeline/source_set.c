@@ -20,8 +20,7 @@ static int open_secret(const struct vault *vault, const struct source_row *r, co
 	return vault_unseal(vault, sealed, len, ad, plain, plain_len, e);
 }
 
-int source_set_load(PGconn *conn, const struct vault *vault, struct source_set **out,
-		    struct err *e)
+int source_set_load(PGconn *conn, const struct vault *vault, struct source_set **out, struct err *e)
 {
 	struct source_row *rows = NULL;
 	struct source_set *s;

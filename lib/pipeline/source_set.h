@@ -18,7 +18,7 @@
 struct source_set {
 	atomic_int refcnt;
 	size_t n;
-	struct source *v; /* sorted by id */
+	struct source *v;      /* sorted by id */
 	unsigned char **plain; /* opened secrets (vault_free_plain), 2 per source */
 };
 

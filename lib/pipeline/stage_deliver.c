@@ -215,9 +215,8 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 	}
 	recs_write(w, &r, NULL, NULL);
 	recs_cleanup(&r);
-	if (w->conn &&
-	    delivery_store_extend(w->conn, c->ids, c->claimed, c->n, w->cfg->worker_lease_ms, &e) !=
-		    0)
+	if (w->conn && delivery_store_extend(w->conn, c->ids, c->claimed, c->n,
+					     w->cfg->worker_lease_ms, &e) != 0)
 		worker_db_error(w, "could not extend leases", &e);
 	half[0] = ctx_new(w, c->dest, mid);
 	half[1] = ctx_new(w, c->dest, c->n - mid);
@@ -228,8 +227,8 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 	start_upload(w, half[1]);
 }
 
-static void record_outcomes(struct worker *w, struct upload_ctx *c,
-			    const struct upload_resp *resp, struct outcome *out)
+static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct upload_resp *resp,
+			    struct outcome *out)
 {
 	struct backoff_policy pol = { w->cfg->retry_base_ms, w->cfg->retry_cap_ms,
 				      w->cfg->retry_max_attempts };
@@ -251,10 +250,9 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c,
 		case OUTCOME_RETRY:
 			if (backoff_should_retry(&pol, c->claimed[i])) {
 				state = "pending";
-				delay = backoff_delay_ms(&pol, c->claimed[i], backoff_rand01(),
-							 o->retry_after_s >= 0
-								 ? o->retry_after_s * 1000
-								 : -1);
+				delay = backoff_delay_ms(
+					&pol, c->claimed[i], backoff_rand01(),
+					o->retry_after_s >= 0 ? o->retry_after_s * 1000 : -1);
 			} else {
 				state = "dead";
 				snprintf(msg, sizeof(msg), "gave up after %d attempts: %s",
@@ -374,9 +372,8 @@ static void handle_group(struct worker *w, const struct claim_row *rows, size_t 
 		}
 		conv->id = rows[i].conversion_id;
 		if (ops->max_age_s > 0 && now_us - conv->occurred_us > ops->max_age_s * 1000000) {
-			snprintf(why, sizeof(why),
-				 "older than %s accepts (%lld days): not sent", dest->d.kind,
-				 (long long)(ops->max_age_s / 86400));
+			snprintf(why, sizeof(why), "older than %s accepts (%lld days): not sent",
+				 dest->d.kind, (long long)(ops->max_age_s / 86400));
 			recs_add(&r, rows[i].id, rows[i].attempts, "dead", "dead", why);
 			conv_free(conv);
 			continue;

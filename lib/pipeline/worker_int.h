@@ -27,18 +27,18 @@ struct worker {
 	struct event_base *base;
 	struct uploader *up;
 	PGconn *conn;
-	struct event *pg_ev;     /* LISTEN socket readable */
-	struct event *poll_ev;   /* poll interval */
-	struct event *kick_ev;   /* run a cycle soon */
-	struct event *retry_ev;  /* reconnect timer */
-	struct event *stop_ev;   /* activated by the main thread */
-	struct event *grace_ev;  /* shutdown deadline */
-	struct config *cfg;      /* snapshot for the current cycle */
+	struct event *pg_ev;	/* LISTEN socket readable */
+	struct event *poll_ev;	/* poll interval */
+	struct event *kick_ev;	/* run a cycle soon */
+	struct event *retry_ev; /* reconnect timer */
+	struct event *stop_ev;	/* activated by the main thread */
+	struct event *grace_ev; /* shutdown deadline */
+	struct config *cfg;	/* snapshot for the current cycle */
 	struct dest_cache dests;
 	struct upload_ctx *live; /* uploads in flight (for release on stop) */
 	bool stopping;
-	bool more_raw;      /* last stage 1 batch was full */
-	bool more_due;      /* last claim was full */
+	bool more_raw; /* last stage 1 batch was full */
+	bool more_due; /* last claim was full */
 	bool in_cycle;
 	struct log_ratelimit rl_db;
 	struct log_ratelimit rl_up;

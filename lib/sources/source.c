@@ -22,8 +22,8 @@ const struct source_ops *source_ops_find(const char *kind)
 	return NULL;
 }
 
-int source_verify_hmac_b64(const struct source *src, const char *header_value,
-			   const uint8_t *body, size_t body_len, struct err *e)
+int source_verify_hmac_b64(const struct source *src, const char *header_value, const uint8_t *body,
+			   size_t body_len, struct err *e)
 {
 	unsigned char given[crypto_auth_hmacsha256_BYTES + 4];
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];

@@ -80,7 +80,7 @@ const struct source_ops *source_ops_find(const char *kind);
  * 0 on a match, ERR_AUTH otherwise (missing, malformed, wrong length, or no
  * secret matches).
  */
-int source_verify_hmac_b64(const struct source *src, const char *header_value,
-			   const uint8_t *body, size_t body_len, struct err *e) WUR;
+int source_verify_hmac_b64(const struct source *src, const char *header_value, const uint8_t *body,
+			   size_t body_len, struct err *e) WUR;
 
 #endif

@@ -40,8 +40,7 @@ int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, stru
 void catalog_free_sources(struct source_row *rows, size_t n);
 
 /* One destination by id; ERR_NOTFOUND when there is none. */
-int catalog_load_destination(PGconn *conn, const char *id, struct dest_row *out,
-			     struct err *e) WUR;
+int catalog_load_destination(PGconn *conn, const char *id, struct dest_row *out, struct err *e) WUR;
 void catalog_dest_row_cleanup(struct dest_row *r);
 
 #endif

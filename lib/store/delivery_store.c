@@ -138,8 +138,8 @@ void claim_batch_cleanup(struct claim_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t n,
-		       int64_t *applied, struct err *e)
+static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t n, int64_t *applied,
+		       struct err *e)
 {
 	struct pgarr a[10];
 	const uint32_t oids[10] = { PGOID_INT8, PGOID_INT4, PGOID_TEXT, PGOID_INT8, PGOID_BOOL,
@@ -165,8 +165,8 @@ static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t 
 			pgarr_add_int4(&a[6], r->http_status);
 		else
 			pgarr_add_null(&a[6]);
-		pgarr_add_text(&a[7], r->platform_code && r->platform_code[0] ? r->platform_code
-									       : NULL);
+		pgarr_add_text(&a[7],
+			       r->platform_code && r->platform_code[0] ? r->platform_code : NULL);
 		pgarr_add_text(&a[8], r->error && r->error[0] ? r->error : NULL);
 		pgarr_add_int4(&a[9], r->latency_ms);
 	}
@@ -183,8 +183,8 @@ static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t 
 }
 
 int delivery_store_record(PGconn *conn, const struct delivery_record *recs, size_t n,
-			  const char *pause_destination, const char *pause_reason,
-			  int64_t *applied, struct err *e)
+			  const char *pause_destination, const char *pause_reason, int64_t *applied,
+			  struct err *e)
 {
 	const char *params[2] = { pause_destination, pause_reason };
 	PGresult *res;

@@ -23,8 +23,8 @@ struct claim_row {
 	int64_t id;
 	int64_t conversion_id;
 	const char *destination_id; /* uuid text */
-	int32_t attempts;           /* after the claim's increment */
-	const char *payload;        /* conversion JSON */
+	int32_t attempts;	    /* after the claim's increment */
+	const char *payload;	    /* conversion JSON */
 };
 
 struct claim_batch {
@@ -39,7 +39,7 @@ struct delivery_record {
 	int32_t claimed_attempts;
 	const char *state;   /* new state, or NULL to only log the attempt */
 	int64_t delay_ms;    /* for state "pending": when to try again */
-	bool refund;         /* give the attempt back (pause, hold, release) */
+	bool refund;	     /* give the attempt back (pause, hold, release) */
 	const char *outcome; /* attempt row: "delivered", "retry", "failed", … */
 	int32_t http_status; /* 0 = none */
 	const char *platform_code;
@@ -63,8 +63,8 @@ void claim_batch_cleanup(struct claim_batch *b);
  * effect (fewer than asked = leases lost).
  */
 int delivery_store_record(PGconn *conn, const struct delivery_record *recs, size_t n,
-			  const char *pause_destination, const char *pause_reason,
-			  int64_t *applied, struct err *e) WUR;
+			  const char *pause_destination, const char *pause_reason, int64_t *applied,
+			  struct err *e) WUR;
 
 /* Extend the lease of claimed rows (bisecting takes several requests). */
 int delivery_store_extend(PGconn *conn, const int64_t *ids, const int32_t *claimed, size_t n,
@@ -72,7 +72,6 @@ int delivery_store_extend(PGconn *conn, const int64_t *ids, const int32_t *claim
 
 /* Return expired leases to pending (or dead when attempts are used up),
  * logging an attempt row for each.  *n receives how many. */
-int delivery_store_expire_leases(PGconn *conn, int64_t max_attempts, int64_t *n,
-				 struct err *e) WUR;
+int delivery_store_expire_leases(PGconn *conn, int64_t max_attempts, int64_t *n, struct err *e) WUR;
 
 #endif

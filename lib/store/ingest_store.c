@@ -34,7 +34,8 @@ static const char ingest_sql[] =
 
 int ingest_store_prepare(PGconn *conn, struct err *e)
 {
-	const Oid types[5] = { 2951, 1009, 1009, 3807, 1001 }; /* uuid[] text[] text[] jsonb[] bytea[] */
+	const Oid types[5] = { 2951, 1009, 1009, 3807,
+			       1001 }; /* uuid[] text[] text[] jsonb[] bytea[] */
 	PGresult *res = PQprepare(conn, STMT_NAME, ingest_sql, 5, types);
 	int rc = db_check(conn, res, "could not prepare the ingest statement", e);
 

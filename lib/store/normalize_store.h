@@ -69,8 +69,7 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 			  int64_t *n_deliv, struct err *e) WUR;
 
 /* Mark raw events, then COMMIT. */
-int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n,
-			   struct err *e) WUR;
+int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n, struct err *e) WUR;
 
 /* ROLLBACK (best effort) and free the batch. */
 void normalize_store_rollback(PGconn *conn);

@@ -1,0 +1,365 @@
+"""Harness for AdsEngineer system tests: a throwaway PostgreSQL cluster,
+the real adsengd/adsengctl binaries, and the fake Meta server.
+
+Modelled on PgBouncer's pytest suite: everything real, on loopback and
+Unix sockets, in temporary directories.  PostgreSQL refuses to run as
+root, so when the tests run as root (CI) the cluster runs as the
+`postgres` user with a socket directory that user owns.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("ADSENG_BIN_DIR", os.path.join(ROOT, "build", "release"))
+FIXTURES = os.path.join(ROOT, "test", "fixtures")
+FAKE_META = os.path.join(ROOT, "test", "system", "fake_meta.py")
+PY = "/usr/bin/python3"
+
+
+def pg_bindir():
+    base = "/usr/lib/postgresql"
+    versions = sorted(os.listdir(base), key=lambda v: int(v.split(".")[0]))
+    return os.path.join(base, versions[-1], "bin")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=20.0, interval=0.05, what="condition"):
+    """Poll pred() until it returns something truthy; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Cluster:
+    """A private PostgreSQL cluster on a Unix socket."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="adseng-pg-")
+        os.chmod(self.root, 0o755)
+        self.data = os.path.join(self.root, "data")
+        self.sock = os.path.join(self.root, "run")
+        self.port = free_port()
+        self.bindir = pg_bindir()
+        self.as_root = os.geteuid() == 0
+        os.makedirs(self.sock)
+        if self.as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+            shutil.chown(self.sock, "postgres", "postgres")
+        self._run([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                   "-A", "trust", "-E", "UTF8", "--no-locale"], quiet=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("listen_addresses = ''\n")
+            f.write("unix_socket_directories = '%s'\n" % self.sock)
+            f.write("port = %d\n" % self.port)
+            f.write("max_connections = 100\n")
+            f.write("fsync = off\n")  # tests: durability is not what is measured
+            f.write("synchronous_commit = off\n")
+        self.start()
+
+    def _run(self, argv, quiet=False):
+        if self.as_root:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        out = subprocess.DEVNULL if quiet else None
+        subprocess.run(argv, check=True, stdout=out, stderr=out if quiet else None)
+
+    def start(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l",
+                   os.path.join(self.root, "pg.log"), "-w", "start"], quiet=True)
+
+    def stop(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast",
+                   "-w", "stop"], quiet=True)
+
+    def url(self, db="postgres"):
+        return "postgresql://postgres@/%s?host=%s&port=%d" % (db, self.sock, self.port)
+
+    def psql(self, sql, db="postgres"):
+        """Run SQL; return rows as lists of strings (unaligned, tab separated)."""
+        out = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-qAt", "-F", "\t",
+                              "-v", "ON_ERROR_STOP=1", self.url(db), "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line != ""]
+
+    def scalar(self, sql, db="postgres"):
+        rows = self.psql(sql, db)
+        return rows[0][0] if rows else None
+
+    def destroy(self):
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class FakeMeta:
+    """test/system/fake_meta.py as a subprocess."""
+
+    def __init__(self, token=None, bodies=True):
+        argv = [PY, FAKE_META, "--port", "0"]
+        if token:
+            argv += ["--token", token]
+        if not bodies:
+            argv.append("--no-bodies")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("PORT="), line
+        self.port = int(line.split("=", 1)[1])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def _call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def config(self, **kw):
+        return self._call("POST", "/_control/config", kw)
+
+    def reset(self):
+        return self._call("POST", "/_control/reset", {})
+
+    def requests(self):
+        return self._call("GET", "/_control/requests")
+
+    def accepted(self):
+        return self._call("GET", "/_control/events")["accepted"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Stack:
+    """One database, one adsengd, one tenant with a Shopify source routed to
+    a Meta CAPI destination pointing at a fake Meta."""
+
+    SECRET = "shpss_test_secret_1234567890"
+    TOKEN = "EAAB-test-token"
+    PIXEL = "1234567890"
+
+    def __init__(self, cluster, template_db, tmpdir, meta, **conf):
+        self.cluster = cluster
+        self.meta = meta
+        self.dir = str(tmpdir)
+        self.db = "t_" + uuid.uuid4().hex[:12]
+        cluster.psql("CREATE DATABASE %s TEMPLATE %s" % (self.db, template_db))
+        self.port = free_port()
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.key_file = os.path.join(self.dir, "master.key")
+        if not os.path.exists(self.key_file):
+            self.ctl("keygen", self.key_file)
+        self.conf_file = os.path.join(self.dir, "adsengd.conf")
+        settings = {
+            ("server", "listen"): "127.0.0.1:%d" % self.port,
+            ("server", "public_url"): self.base_url,
+            ("database", "url"): cluster.url(self.db),
+            ("security", "master_key_file"): self.key_file,
+            ("workers", "threads"): "2",
+            ("workers", "poll_interval"): "200ms",
+            ("workers", "lease"): "4s",
+            ("workers", "upload_timeout"): "2s",
+            ("retry", "base"): "100ms",
+            ("retry", "cap"): "1s",
+            ("retry", "max_attempts"): "5",
+            ("endpoints", "meta"): meta.url if meta else "http://127.0.0.1:9",
+            ("log", "level"): "info",
+        }
+        for k, v in conf.items():
+            section, key = k.split("__", 1)
+            settings[(section, key)] = v
+        self.write_conf(settings)
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "adsengd-%s.log" % self.db)
+
+    def write_conf(self, settings):
+        sections = {}
+        for (section, key), value in settings.items():
+            sections.setdefault(section, []).append((key, value))
+        with open(self.conf_file, "w") as f:
+            for section, items in sections.items():
+                f.write("[%s]\n" % section)
+                for key, value in items:
+                    f.write("%s = %s\n" % (key, value))
+        self.settings = settings
+
+    # -- adsengctl ---------------------------------------------------------
+
+    def ctl(self, *args, check=True, json_out=False):
+        argv = [os.path.join(BIN_DIR, "adsengctl")]
+        if os.path.exists(getattr(self, "conf_file", "")):
+            argv += ["-c", self.conf_file]
+        argv += list(args)
+        if json_out:
+            argv.append("--json")
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError("adsengctl %s failed (%d): %s%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
+        if json_out and p.returncode == 0:
+            return json.loads(p.stdout)
+        return p
+
+    def setup_demo(self, test_event_code=None, paused=False):
+        """tenant + shopify source + meta destination + route."""
+        secret_file = os.path.join(self.dir, "shopify.secret")
+        with open(secret_file, "w") as f:
+            f.write(self.SECRET + "\n")
+        creds_file = os.path.join(self.dir, "meta.json")
+        with open(creds_file, "w") as f:
+            json.dump({"access_token": self.TOKEN}, f)
+        self.ctl("tenant", "add", "acme")
+        src = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify", "--name",
+                       "shop1", "--secret-file", secret_file, json_out=True)
+        self.source_id = src["id"]
+        args = ["destination", "add", "--tenant", "acme", "--kind", "meta_capi", "--name",
+                "pixel1", "--pixel-id", self.PIXEL, "--credentials-file", creds_file]
+        if test_event_code:
+            args += ["--test-event-code", test_event_code]
+        dst = self.ctl(*args, json_out=True)
+        self.dest_id = dst["id"]
+        if paused:
+            self.ctl("destination", "pause", self.dest_id, "--reason", "test")
+        self.ctl("route", "add", self.source_id, self.dest_id)
+        return self
+
+    # -- adsengd -------------------------------------------------------------
+
+    def start(self, wait_ready=True):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "adsengd"), "-c", self.conf_file],
+                                     stdout=self.log, stderr=self.log, env=env)
+        if wait_ready:
+            wait_until(lambda: self.http("GET", "/readyz")[0] == 200, timeout=20,
+                       what="adsengd /readyz")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stop adsengd; returns its exit status (0 expected for SIGTERM)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    # -- HTTP ----------------------------------------------------------------
+
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        req = urllib.request.Request(self.base_url + path, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+        except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+            return 0, str(e).encode(), {}
+
+    def post_shopify(self, body, topic="orders/create", webhook_id=None, secret=None,
+                     signature=None, source_id=None, extra_headers=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        mac = hmac.new((secret or self.SECRET).encode(), body, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": "shop.example",
+            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Shopify-API-Version": "2026-10",
+        }
+        if signature is not False:
+            headers["X-Shopify-Hmac-Sha256"] = signature or base64.b64encode(mac).decode()
+        headers.update(extra_headers or {})
+        status, data, hdrs = self.http("POST", "/v1/webhooks/shopify/%s" % (
+            source_id or self.source_id), body, headers)
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data
+        return status, parsed, hdrs
+
+    # -- database ------------------------------------------------------------
+
+    def sql(self, query):
+        return self.cluster.psql(query, self.db)
+
+    def scalar(self, query):
+        return self.cluster.scalar(query, self.db)
+
+    def count(self, table, where="true"):
+        return int(self.scalar("SELECT count(*) FROM %s WHERE %s" % (table, where)))
+
+    def states(self):
+        return dict((r[0], int(r[1])) for r in self.sql(
+            "SELECT state, count(*) FROM deliveries GROUP BY state"))
+
+    def wait_states(self, expected, timeout=20):
+        return wait_until(lambda: self.states() == expected, timeout=timeout,
+                          what="delivery states %r (have %r)" % (expected, self.states()))
+
+    def drop(self):
+        try:
+            self.cluster.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        except subprocess.CalledProcessError:
+            pass
+
+
+def shopify_order(order_id=5551234567890, created_at=None, email=None, **changes):
+    """The fixture order with a different id (and optional changes)."""
+    with open(os.path.join(FIXTURES, "shopify_orders_create.json")) as f:
+        order = json.load(f)
+    order["id"] = order_id
+    order["admin_graphql_api_id"] = "gid://shopify/Order/%d" % order_id
+    order["name"] = "#%d" % order_id
+    if created_at:
+        order["created_at"] = order["processed_at"] = created_at
+    else:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        order["created_at"] = order["processed_at"] = now
+    if email:
+        order["email"] = email
+    order.update(changes)
+    return order
