@@ -1,8 +1,30 @@
-/* adsengctl - placeholder main until the server lands (this session). */
+/*
+ * adsengctl - the admin CLI (DESIGN §4 "CLI").  A thin main: initialize
+ * libsodium (the vault and uuid generation need it), parse the global
+ * options, dispatch the command.  Everything else is lib/admin.
+ */
+#include "admin/ctl.h"
+
+#include <sodium.h>
 #include <stdio.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
-	fprintf(stderr, "adsengctl: not built yet\n");
-	return 1;
+	struct ctl c;
+	int next = 0, rc;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "adsengctl: could not initialize libsodium\n");
+		return CTL_EXIT_FAIL;
+	}
+	ctl_init(&c, stdout, stderr);
+	rc = ctl_parse_global(&c, argc, argv, &next);
+	if (rc < 0)
+		rc = ctl_dispatch(&c, argc - next, argv + next);
+	ctl_cleanup(&c);
+	if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+		perror("adsengctl: could not write output");
+		rc = CTL_EXIT_FAIL;
+	}
+	return rc;
 }

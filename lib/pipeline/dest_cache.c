@@ -101,7 +101,7 @@ int dest_cache_get(struct dest_cache *c, PGconn *conn, const struct config *cfg,
 		   struct err *e)
 {
 	struct dest_row row;
-	struct dest_entry *d;
+	struct dest_entry *d = NULL;
 	int64_t now = clock_mono_ms();
 	int rc;
 

@@ -1,0 +1,712 @@
+/*
+ * ctl_catalog.c - adsengctl's catalog commands: tenants, sources,
+ * destinations and the routes between them.
+ *
+ * Secrets (a source's signing secret, a destination's credentials) come
+ * only from files, are read into sodium_malloc memory, sealed with the
+ * vault under the row id before they reach the database, and are never
+ * printed: the messages about them name the file, not its content.
+ * Argument values are checked before anything is opened, so a usage error
+ * exits 2 without touching the database.
+ */
+#include "admin/ctl.h"
+#include "core/mem.h"
+#include "core/vault.h"
+#include "destinations/dest.h"
+#include "sources/source.h"
+#include "store/admin.h"
+#include "store/pgarr.h"
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 200
+#define SECRET_MAX   4096
+#define CREDS_MAX    65536
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+/* A name as the catalog stores it: 1..NAME_MAX_LEN bytes, no control
+ * characters (they would garble listings and logs). */
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* The optional --tenant filter of a listing: *id 0 when absent. */
+static int tenant_filter(struct ctl *c, const struct ctl_args *a, PGconn **conn, int64_t *id,
+			 struct err *e)
+{
+	const char *ref = ctl_arg(a, "tenant");
+	int rc = ctl_db(c, conn, e);
+
+	*id = 0;
+	if (rc == 0 && ref)
+		rc = ctl_find_tenant(*conn, ref, id, e);
+	return rc;
+}
+
+/* Print rows as JSON or as a table; frees rows. */
+static int emit_rows(struct ctl *c, cJSON *rows, const struct ctl_col *cols)
+{
+	if (c->json)
+		return ctl_emit_json(c, rows);
+	ctl_print_table(c, cols, rows);
+	cJSON_Delete(rows);
+	return CTL_EXIT_OK;
+}
+
+/* A small result object {"k": "v", …} printed as JSON, or "k v" lines. */
+static int emit_pairs(struct ctl *c, const char *const *kv, size_t n)
+{
+	cJSON *j;
+
+	if (!c->json) {
+		for (size_t i = 0; i + 1 < n; i += 2)
+			fprintf(c->out, "%s %s\n", kv[i], kv[i + 1]);
+		return CTL_EXIT_OK;
+	}
+	j = cJSON_CreateObject();
+	for (size_t i = 0; j && i + 1 < n; i += 2) {
+		if (!cJSON_AddStringToObject(j, kv[i], kv[i + 1])) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	}
+	return ctl_emit_json(c, j);
+}
+
+/* Wipe every string value of a parsed credentials tree (j and its
+ * siblings, recursively); the caller then frees the root. */
+static void json_wipe(cJSON *j)
+{
+	for (; j; j = j->next) {
+		if (cJSON_IsString(j) && j->valuestring)
+			sodium_memzero(j->valuestring, strlen(j->valuestring));
+		json_wipe(j->child);
+	}
+}
+
+/* ---- tenant ----------------------------------------------------------------------- */
+
+static int run_tenant_add(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	const char *name = a->pos[0], *plan = ctl_arg(a, "plan"), *quota_s = ctl_arg(a, "quota");
+	int64_t quota = 0, id = 0;
+	PGconn *conn;
+	char idtext[24];
+
+	if (!name_ok(name))
+		return ctl_usage_error(c,
+				       "invalid tenant name: 1 to %d characters, no control "
+				       "characters",
+				       NAME_MAX_LEN);
+	if (plan == NULL)
+		plan = "starter";
+	if (strcmp(plan, "starter") != 0 && strcmp(plan, "professional") != 0 &&
+	    strcmp(plan, "enterprise") != 0)
+		return ctl_usage_error(c,
+				       "invalid plan \"%s\": use starter, professional or "
+				       "enterprise",
+				       plan);
+	if (quota_s && ctl_parse_int64(quota_s, 0, INT64_MAX, &quota) != 0)
+		return ctl_usage_error(c, "invalid quota \"%s\": a non-negative integer", quota_s);
+	if (ctl_db(c, &conn, &e) != 0 ||
+	    admin_tenant_add(conn, ctl_actor(), name, plan, quota_s ? &quota : NULL, &id, &e) != 0)
+		return ctl_fail(c, &e);
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+	if (!c->json) {
+		fprintf(c->out, "%s\n", idtext);
+		return CTL_EXIT_OK;
+	}
+	{
+		cJSON *j = cJSON_CreateObject();
+
+		if (j && (!cJSON_AddNumberToObject(j, "id", (double)id) ||
+			  !cJSON_AddStringToObject(j, "name", name) ||
+			  !cJSON_AddStringToObject(j, "plan", plan))) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+		return ctl_emit_json(c, j);
+	}
+}
+
+static int run_tenant_list(struct ctl *c, const struct ctl_args *a)
+{
+	static const struct ctl_col cols[] = {
+		{ "id", "ID", 0 },
+		{ "name", "NAME", 40 },
+		{ "plan", "PLAN", 0 },
+		{ "plan_status", "STATUS", 0 },
+		{ "monthly_quota", "QUOTA", 0 },
+		{ "sources", "SOURCES", 0 },
+		{ "destinations", "DESTINATIONS", 0 },
+		{ "created_at", "CREATED", 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct err e = { 0 };
+	PGconn *conn;
+	cJSON *rows = NULL;
+
+	(void)a;
+	if (ctl_db(c, &conn, &e) != 0 || admin_tenant_list(conn, &rows, &e) != 0)
+		return ctl_fail(c, &e);
+	return emit_rows(c, rows, cols);
+}
+
+/* ---- source ----------------------------------------------------------------------- */
+
+static char *webhook_url(const struct config *cfg, const char *kind, const char *id)
+{
+	return xasprintf("%s/v1/webhooks/%s/%s", cfg->public_url, kind, id);
+}
+
+/* Seal secret for source id and insert the row. */
+static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s, const char *secret,
+			size_t secret_len, struct err *e)
+{
+	struct config *cfg;
+	struct vault *v = NULL;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	char ad[80];
+	int rc;
+
+	rc = ctl_config(c, &cfg, e);
+	if (rc == 0)
+		rc = vault_open(cfg->master_key_file, &v, e);
+	if (rc != 0)
+		return rc;
+	snprintf(ad, sizeof(ad), "source:%s:secret", s->id);
+	rc = vault_seal(v, secret, secret_len, ad, &sealed, &sealed_len, e);
+	if (rc != 0)
+		goto out_vault;
+	s->sealed = sealed;
+	s->sealed_len = sealed_len;
+	rc = admin_source_add(conn, ctl_actor(), s, e);
+	s->sealed = NULL;
+	free(sealed);
+out_vault:
+	vault_free(v);
+	return rc;
+}
+
+static int run_source_add(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	struct admin_source_new s = { 0 };
+	struct config *cfg;
+	PGconn *conn;
+	char *secret = NULL, *url;
+	size_t secret_len = 0;
+	char id[37];
+	int rc;
+
+	s.kind = ctl_arg(a, "kind");
+	s.name = ctl_arg(a, "name");
+	if (source_ops_find(s.kind) == NULL)
+		return ctl_usage_error(c, "unknown source kind \"%s\"", s.kind);
+	if (!name_ok(s.name))
+		return ctl_usage_error(c,
+				       "invalid source name: 1 to %d characters, no control "
+				       "characters",
+				       NAME_MAX_LEN);
+	rc = ctl_read_secret_file(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
+	if (rc != 0)
+		return ctl_fail(c, &e);
+	uuid_generate(id);
+	s.id = id;
+	rc = ctl_config(c, &cfg, &e);
+	if (rc == 0)
+		rc = ctl_db(c, &conn, &e);
+	if (rc == 0)
+		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s.tenant_id, &e);
+	if (rc == 0)
+		rc = source_store(c, conn, &s, secret, secret_len, &e);
+	sodium_free(secret); /* wipes it */
+	if (rc != 0)
+		return ctl_fail(c, &e);
+	url = webhook_url(cfg, s.kind, id);
+	rc = emit_pairs(c, (const char *const[]){ "id", id, "webhook_url", url }, 4);
+	free(url);
+	return rc;
+}
+
+static int run_source_list(struct ctl *c, const struct ctl_args *a)
+{
+	static const struct ctl_col cols[] = {
+		{ "id", "ID", 0 },	     { "tenant", "TENANT", 30 },
+		{ "kind", "KIND", 0 },	     { "name", "NAME", 40 },
+		{ "enabled", "ENABLED", 0 }, { "webhook_url", "WEBHOOK_URL", 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct err e = { 0 };
+	struct config *cfg;
+	PGconn *conn;
+	int64_t tenant_id;
+	cJSON *rows = NULL, *row;
+
+	if (ctl_config(c, &cfg, &e) != 0 || tenant_filter(c, a, &conn, &tenant_id, &e) != 0 ||
+	    admin_source_list(conn, tenant_id, &rows, &e) != 0)
+		return ctl_fail(c, &e);
+	cJSON_ArrayForEach (row, rows) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(row, "kind"));
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(row, "id"));
+		char *url = webhook_url(cfg, kind ? kind : "", id ? id : "");
+
+		cJSON_AddStringToObject(row, "webhook_url", url);
+		free(url);
+	}
+	return emit_rows(c, rows, cols);
+}
+
+static int set_source_enabled(struct ctl *c, const struct ctl_args *a, bool enabled)
+{
+	struct err e = { 0 };
+	struct admin_obj src;
+	PGconn *conn;
+	cJSON *j;
+
+	if (ctl_db(c, &conn, &e) != 0 || ctl_find_source(conn, a->pos[0], &src, &e) != 0 ||
+	    admin_source_set_enabled(conn, ctl_actor(), src.id, enabled, &e) != 0)
+		return ctl_fail(c, &e);
+	if (!c->json) {
+		fprintf(c->out, "%s source \"%s\" (%s)\n", enabled ? "enabled" : "disabled",
+			src.name, src.id);
+		return CTL_EXIT_OK;
+	}
+	j = cJSON_CreateObject();
+	if (j && (!cJSON_AddStringToObject(j, "id", src.id) ||
+		  !cJSON_AddStringToObject(j, "name", src.name) ||
+		  !cJSON_AddBoolToObject(j, "enabled", enabled))) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return ctl_emit_json(c, j);
+}
+
+static int run_source_disable(struct ctl *c, const struct ctl_args *a)
+{
+	return set_source_enabled(c, a, false);
+}
+
+static int run_source_enable(struct ctl *c, const struct ctl_args *a)
+{
+	return set_source_enabled(c, a, true);
+}
+
+/* ---- destination -------------------------------------------------------------------- */
+
+/* Option → settings key, for every platform identifier option. */
+static const char *const settings_map[][2] = {
+	{ "pixel-id", "pixel_id" },
+	{ "test-event-code", "test_event_code" },
+	{ "api-version", "api_version" },
+	{ "customer-id", "customer_id" },
+	{ "login-customer-id", "login_customer_id" },
+	{ "conversion-action", "conversion_action" },
+	{ "measurement-id", "measurement_id" },
+	{ "url", "url" },
+};
+
+static cJSON *build_settings(const struct ctl_args *a)
+{
+	cJSON *s = cJSON_CreateObject();
+
+	for (size_t i = 0; s && i < sizeof(settings_map) / sizeof(settings_map[0]); i++) {
+		const char *v = ctl_arg(a, settings_map[i][0]);
+
+		if (v && !cJSON_AddStringToObject(s, settings_map[i][1], v)) {
+			cJSON_Delete(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+/* Parse and validate the credentials text against the platform's rules. */
+static int check_credentials(const struct dest_ops *ops, const cJSON *settings,
+			     const char *creds_text, const char *path, struct err *e)
+{
+	cJSON *creds = cJSON_Parse(creds_text);
+	int rc = 0;
+
+	/* Never quote the file: it is a secret. */
+	if (!cJSON_IsObject(creds))
+		rc = err_set(e, ERR_INVALID, "credentials file \"%s\" is not a JSON object", path);
+	else if (ops->validate)
+		rc = ops->validate(settings, creds, e);
+	json_wipe(creds);
+	cJSON_Delete(creds);
+	return rc;
+}
+
+/* Seal the credentials for destination x->id and insert the row. */
+static int destination_store(struct ctl *c, PGconn *conn, struct admin_destination_new *x,
+			     const char *creds, size_t creds_len, struct err *e)
+{
+	struct config *cfg;
+	struct vault *v = NULL;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	char ad[96];
+	int rc;
+
+	rc = ctl_config(c, &cfg, e);
+	if (rc == 0)
+		rc = vault_open(cfg->master_key_file, &v, e);
+	if (rc != 0)
+		return rc;
+	snprintf(ad, sizeof(ad), "destination:%s:credentials", x->id);
+	rc = vault_seal(v, creds, creds_len, ad, &sealed, &sealed_len, e);
+	if (rc != 0)
+		goto out_vault;
+	x->sealed = sealed;
+	x->sealed_len = sealed_len;
+	rc = admin_destination_add(conn, ctl_actor(), x, e);
+	x->sealed = NULL;
+	free(sealed);
+out_vault:
+	vault_free(v);
+	return rc;
+}
+
+/* Everything after the argument checks: read, validate, seal, insert. */
+static int destination_add(struct ctl *c, const struct ctl_args *a, const struct dest_ops *ops,
+			   struct admin_destination_new *x, struct err *e)
+{
+	const char *path = ctl_arg(a, "credentials-file");
+	cJSON *settings = build_settings(a);
+	char *creds = NULL, *settings_text = NULL;
+	size_t creds_len = 0;
+	PGconn *conn;
+	int rc;
+
+	if (settings == NULL || (settings_text = cJSON_PrintUnformatted(settings)) == NULL) {
+		cJSON_Delete(settings);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	x->settings_json = settings_text;
+	rc = ctl_read_secret_file(path, CREDS_MAX, &creds, &creds_len, e);
+	if (rc == 0)
+		rc = check_credentials(ops, settings, creds, path, e);
+	if (rc == 0)
+		rc = ctl_db(c, &conn, e);
+	if (rc == 0)
+		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &x->tenant_id, e);
+	if (rc == 0)
+		rc = destination_store(c, conn, x, creds, creds_len, e);
+	if (creds)
+		sodium_free(creds); /* wipes it */
+	cJSON_free(settings_text);
+	cJSON_Delete(settings);
+	x->settings_json = NULL;
+	return rc;
+}
+
+static int run_destination_add(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	struct admin_destination_new x = { 0 };
+	const struct dest_ops *ops;
+	char id[37];
+
+	x.kind = ctl_arg(a, "kind");
+	x.name = ctl_arg(a, "name");
+	x.test_mode = ctl_flag(a, "test-mode");
+	ops = dest_ops_find(x.kind);
+	if (ops == NULL)
+		return ctl_usage_error(c, "unknown destination kind \"%s\"", x.kind);
+	if (!name_ok(x.name))
+		return ctl_usage_error(c,
+				       "invalid destination name: 1 to %d characters, no "
+				       "control characters",
+				       NAME_MAX_LEN);
+	uuid_generate(id);
+	x.id = id;
+	if (destination_add(c, a, ops, &x, &e) != 0)
+		return ctl_fail(c, &e);
+	if (!c->json) {
+		fprintf(c->out, "%s\n", id);
+		return CTL_EXIT_OK;
+	}
+	return emit_pairs(c, (const char *const[]){ "id", id, "kind", x.kind, "name", x.name }, 6);
+}
+
+static int run_destination_list(struct ctl *c, const struct ctl_args *a)
+{
+	static const struct ctl_col cols[] = {
+		{ "id", "ID", 0 },
+		{ "tenant", "TENANT", 30 },
+		{ "kind", "KIND", 0 },
+		{ "name", "NAME", 40 },
+		{ "enabled", "ENABLED", 0 },
+		{ "test_mode", "TEST", 0 },
+		{ "paused_reason", "PAUSED_REASON", 60 },
+		{ NULL, NULL, 0 },
+	};
+	struct err e = { 0 };
+	PGconn *conn;
+	int64_t tenant_id;
+	cJSON *rows = NULL;
+
+	if (tenant_filter(c, a, &conn, &tenant_id, &e) != 0 ||
+	    admin_destination_list(conn, tenant_id, &rows, &e) != 0)
+		return ctl_fail(c, &e);
+	return emit_rows(c, rows, cols);
+}
+
+/* Report a pause/resume: key is "held" or "released". */
+static int emit_pause(struct ctl *c, const struct admin_obj *d, const char *key, int64_t n)
+{
+	cJSON *j;
+
+	if (!c->json) {
+		if (strcmp(key, "held") == 0)
+			fprintf(c->out,
+				"paused destination \"%s\" (%s): %lld pending deliveries held\n",
+				d->name, d->id, (long long)n);
+		else
+			fprintf(c->out,
+				"resumed destination \"%s\" (%s): %lld held deliveries released\n",
+				d->name, d->id, (long long)n);
+		return CTL_EXIT_OK;
+	}
+	j = cJSON_CreateObject();
+	if (j && (!cJSON_AddStringToObject(j, "id", d->id) ||
+		  !cJSON_AddStringToObject(j, "name", d->name) ||
+		  !cJSON_AddNumberToObject(j, key, (double)n))) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return ctl_emit_json(c, j);
+}
+
+static int run_destination_pause(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	struct admin_obj d;
+	const char *reason = ctl_arg(a, "reason");
+	char deflt[160];
+	PGconn *conn;
+	int64_t held = 0;
+
+	if (reason == NULL) {
+		snprintf(deflt, sizeof(deflt), "paused by %s", ctl_actor());
+		reason = deflt;
+	}
+	if (ctl_db(c, &conn, &e) != 0 || ctl_find_destination(conn, a->pos[0], &d, &e) != 0 ||
+	    admin_destination_pause(conn, ctl_actor(), d.id, reason, &held, &e) != 0)
+		return ctl_fail(c, &e);
+	return emit_pause(c, &d, "held", held);
+}
+
+static int run_destination_resume(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	struct admin_obj d;
+	PGconn *conn;
+	int64_t released = 0;
+
+	if (ctl_db(c, &conn, &e) != 0 || ctl_find_destination(conn, a->pos[0], &d, &e) != 0 ||
+	    admin_destination_resume(conn, ctl_actor(), d.id, &released, &e) != 0)
+		return ctl_fail(c, &e);
+	return emit_pause(c, &d, "released", released);
+}
+
+/* ---- route ------------------------------------------------------------------------------ */
+
+static int emit_route(struct ctl *c, const struct admin_obj *s, const struct admin_obj *d,
+		      const struct ctl_events *ev, bool created)
+{
+	const char *list[CTL_MAX_EVENTS];
+	cJSON *j;
+
+	for (int i = 0; ev && i < ev->n; i++)
+		list[i] = ev->v[i];
+	if (!c->json) {
+		fprintf(c->out,
+			"%s route \"%s\" -> \"%s\" (events: ", created ? "added" : "updated",
+			s->name, d->name);
+		for (int i = 0; ev && i < ev->n; i++)
+			fprintf(c->out, "%s%s", i ? "," : "", ev->v[i]);
+		fprintf(c->out, "%s)\n", ev ? "" : "all");
+		return CTL_EXIT_OK;
+	}
+	j = cJSON_CreateObject();
+	if (j &&
+	    (!cJSON_AddStringToObject(j, "source_id", s->id) ||
+	     !cJSON_AddStringToObject(j, "destination_id", d->id) ||
+	     !cJSON_AddItemToObject(
+		     j, "events", ev ? cJSON_CreateStringArray(list, ev->n) : cJSON_CreateNull()) ||
+	     !cJSON_AddBoolToObject(j, "created", created))) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return ctl_emit_json(c, j);
+}
+
+static int run_route_add(struct ctl *c, const struct ctl_args *a)
+{
+	struct err e = { 0 };
+	struct ctl_events ev;
+	struct admin_obj s, d;
+	const char *events = ctl_arg(a, "events");
+	const char *list[CTL_MAX_EVENTS];
+	bool created = false;
+	PGconn *conn;
+
+	if (events && ctl_parse_events(events, &ev, &e) != 0)
+		return ctl_usage_error(c, "%s", e.msg);
+	for (int i = 0; events && i < ev.n; i++)
+		list[i] = ev.v[i];
+	if (ctl_db(c, &conn, &e) != 0 || ctl_find_source(conn, a->pos[0], &s, &e) != 0 ||
+	    ctl_find_destination(conn, a->pos[1], &d, &e) != 0)
+		return ctl_fail(c, &e);
+	if (s.tenant_id != d.tenant_id) {
+		err_set(&e, ERR_INVALID,
+			"source \"%s\" belongs to tenant \"%s\" but destination \"%s\" to tenant "
+			"\"%s\": a route stays within one tenant",
+			s.name, s.tenant_name, d.name, d.tenant_name);
+		return ctl_fail(c, &e);
+	}
+	if (admin_route_add(conn, ctl_actor(), s.id, d.id, events ? list : NULL, events ? ev.n : 0,
+			    &created, &e) != 0)
+		return ctl_fail(c, &e);
+	return emit_route(c, &s, &d, events ? &ev : NULL, created);
+}
+
+static int run_route_list(struct ctl *c, const struct ctl_args *a)
+{
+	static const struct ctl_col cols[] = {
+		{ "tenant", "TENANT", 30 },
+		{ "source", "SOURCE", 40 },
+		{ "destination", "DESTINATION", 40 },
+		{ "events", "EVENTS", 0 },
+		{ NULL, NULL, 0 },
+	};
+	struct err e = { 0 };
+	PGconn *conn;
+	int64_t tenant_id;
+	cJSON *rows = NULL, *row;
+
+	if (tenant_filter(c, a, &conn, &tenant_id, &e) != 0 ||
+	    admin_route_list(conn, tenant_id, &rows, &e) != 0)
+		return ctl_fail(c, &e);
+	if (!c->json) {
+		cJSON_ArrayForEach (row, rows) {
+			if (cJSON_IsNull(cJSON_GetObjectItem(row, "events")))
+				cJSON_ReplaceItemInObjectCaseSensitive(row, "events",
+								       cJSON_CreateString("(all)"));
+		}
+	}
+	return emit_rows(c, rows, cols);
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+#define OPT_JSON_ONLY                                                                              \
+	{                                                                                          \
+		NULL, 0, NULL, false, NULL                                                         \
+	}
+
+static const struct ctl_optspec tenant_add_opts[] = {
+	{ "plan", CTL_OPT_VALUE, "starter|professional|enterprise", false,
+	  "billing plan (default starter)" },
+	{ "quota", CTL_OPT_VALUE, "N", false, "monthly conversion quota (default: none)" },
+	OPT_JSON_ONLY,
+};
+
+static const struct ctl_optspec tenant_filter_opts[] = {
+	{ "tenant", CTL_OPT_VALUE, "T", false, "only this tenant (id or name)" },
+	OPT_JSON_ONLY,
+};
+
+static const struct ctl_optspec source_add_opts[] = {
+	{ "tenant", CTL_OPT_VALUE, "T", true, "the tenant (id or name)" },
+	{ "kind", CTL_OPT_VALUE, "K", true, "the platform: shopify, woocommerce, ghl, ..." },
+	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
+	{ "secret-file", CTL_OPT_VALUE, "F", true,
+	  "file holding the webhook signing secret (trailing whitespace ignored)" },
+	OPT_JSON_ONLY,
+};
+
+static const struct ctl_optspec destination_add_opts[] = {
+	{ "tenant", CTL_OPT_VALUE, "T", true, "the tenant (id or name)" },
+	{ "kind", CTL_OPT_VALUE, "K", true, "the platform: meta_capi, google_ads, ..." },
+	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
+	{ "credentials-file", CTL_OPT_VALUE, "F", true, "JSON file of the platform credentials" },
+	{ "pixel-id", CTL_OPT_VALUE, "P", false, "Meta pixel / TikTok pixel code" },
+	{ "test-event-code", CTL_OPT_VALUE, "C", false, "Meta test event code" },
+	{ "api-version", CTL_OPT_VALUE, "V", false, "platform API version (e.g. v24.0)" },
+	{ "customer-id", CTL_OPT_VALUE, "ID", false, "Google Ads customer id" },
+	{ "login-customer-id", CTL_OPT_VALUE, "ID", false, "Google Ads manager account id" },
+	{ "conversion-action", CTL_OPT_VALUE, "A", false, "Google Ads conversion action" },
+	{ "measurement-id", CTL_OPT_VALUE, "ID", false, "GA4 measurement id" },
+	{ "url", CTL_OPT_VALUE, "URL", false, "server-side GTM container URL" },
+	{ "test-mode", CTL_OPT_FLAG, NULL, false, "send as test events where the platform can" },
+	OPT_JSON_ONLY,
+};
+
+static const struct ctl_optspec pause_opts[] = {
+	{ "reason", CTL_OPT_VALUE, "TEXT", false, "why (default \"paused by <user>\")" },
+	OPT_JSON_ONLY,
+};
+
+static const struct ctl_optspec route_add_opts[] = {
+	{ "events", CTL_OPT_VALUE, "LIST", false,
+	  "comma-separated events to forward, e.g. purchase,lead (default: all)" },
+	OPT_JSON_ONLY,
+};
+
+const struct ctl_cmd ctl_catalog_cmds[] = {
+	{ "tenant", "add", "NAME", "add a tenant (an agency), print its id", NULL, tenant_add_opts,
+	  1, 1, true, run_tenant_add },
+	{ "tenant", "list", NULL, "list tenants", NULL, NULL, 0, 0, true, run_tenant_list },
+	{ "source", "add", NULL, "add a webhook source, print its id and webhook URL",
+	  "Add an inbound source.  The secret is read from the file, sealed with the master\n"
+	  "key and stored; it is never printed.  Prints the id and the webhook URL to give\n"
+	  "the platform ([server] public_url/v1/webhooks/KIND/ID).",
+	  source_add_opts, 0, 0, true, run_source_add },
+	{ "source", "list", NULL, "list sources (never their secrets)", NULL, tenant_filter_opts, 0,
+	  0, true, run_source_list },
+	{ "source", "disable", "ID", "stop accepting a source's webhooks (answered 404)", NULL,
+	  NULL, 1, 1, true, run_source_disable },
+	{ "source", "enable", "ID", "accept a source's webhooks again", NULL, NULL, 1, 1, true,
+	  run_source_enable },
+	{ "destination", "add", NULL, "add an ad platform destination, print its id",
+	  "Add a destination.  The credentials file is JSON (meta_capi, tiktok:\n"
+	  "{\"access_token\"}; ga4, sgtm: {\"api_secret\"}; google_ads: {\"client_id\",\n"
+	  "\"client_secret\", \"refresh_token\"[, \"developer_token\"]}); it is checked with the\n"
+	  "platform's rules, sealed with the master key and stored, never printed.",
+	  destination_add_opts, 0, 0, true, run_destination_add },
+	{ "destination", "list", NULL, "list destinations (never their credentials)", NULL,
+	  tenant_filter_opts, 0, 0, true, run_destination_list },
+	{ "destination", "pause", "ID", "stop deliveries to a destination, hold pending ones",
+	  "Disable the destination and move its pending deliveries to held, in one\n"
+	  "transaction.  ID is its uuid or its name when that is unique.",
+	  pause_opts, 1, 1, true, run_destination_pause },
+	{ "destination", "resume", "ID", "resume a destination, release held deliveries",
+	  "Enable the destination and move its held deliveries back to pending, due now,\n"
+	  "in one transaction, then wake the workers.",
+	  NULL, 1, 1, true, run_destination_resume },
+	{ "route", "add", "SOURCE DEST", "feed a source's conversions to a destination",
+	  "Create (or replace the events of) the route from SOURCE to DEST, each named by id\n"
+	  "or unique name; both must belong to the same tenant.",
+	  route_add_opts, 2, 2, true, run_route_add },
+	{ "route", "list", NULL, "list routes", NULL, tenant_filter_opts, 0, 0, true,
+	  run_route_list },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL },
+};
