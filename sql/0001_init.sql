@@ -131,15 +131,15 @@ CREATE TABLE conversions (
 	value        numeric,
 	currency     text,
 	order_id     text,
-	payload      jsonb NOT NULL,
+	payload      json NOT NULL,
 	created_at   timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (source_id, event_id)
 );
 
 CREATE TABLE deliveries (
 	id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	conversion_id   bigint NOT NULL REFERENCES conversions (id),
-	destination_id  uuid NOT NULL REFERENCES destinations (id),
+	conversion_id   bigint NOT NULL,
+	destination_id  uuid NOT NULL,
 	tenant_id       bigint NOT NULL,
 	state           text NOT NULL DEFAULT 'pending'
 	                CHECK (state IN ('pending', 'in_flight', 'delivered', 'failed', 'dead', 'held')),

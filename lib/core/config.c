@@ -119,7 +119,7 @@ int config_parse_duration_ms(const char *s, int64_t *out_ms)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	if (end == s || errno || !(v >= 0)) /* also refuses NaN */
 		return ERR_INVALID;
 	while (*end == ' ')
 		end++;

@@ -20,12 +20,21 @@ const char *click_field_name(enum click_field f)
 
 struct conversion *conv_new(void)
 {
-	return xcalloc(1, sizeof(struct conversion));
+	struct conversion *c = xcalloc(1, sizeof(struct conversion));
+
+	c->refcnt = 1;
+	return c;
+}
+
+struct conversion *conv_ref(struct conversion *c)
+{
+	c->refcnt++;
+	return c;
 }
 
 void conv_free(struct conversion *c)
 {
-	if (c == NULL)
+	if (c == NULL || --c->refcnt > 0)
 		return;
 	free(c->event);
 	free(c->event_id);

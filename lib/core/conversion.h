@@ -47,6 +47,7 @@ struct conv_item {
 };
 
 struct conversion {
+	int refcnt;	     /* conv_new gives 1; conv_free drops one (one thread) */
 	int64_t id;	     /* conversions.id once stored, else 0 */
 	char *event;	     /* canonical name: "purchase", "begin_checkout", "lead" */
 	char *event_id;	     /* stable idempotency key, e.g. "shopify:order:5551234" */
@@ -69,6 +70,9 @@ struct conversion {
 };
 
 struct conversion *conv_new(void);
+/* Another owner of c (not thread safe: a conversion lives on one thread). */
+struct conversion *conv_ref(struct conversion *c);
+/* Drop one reference; the last frees everything.  NULL is a no-op. */
 void conv_free(struct conversion *c);
 
 /*

@@ -279,7 +279,13 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 		r.v[r.n - 1].platform_code = o->platform_code;
 		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
 	}
-	recs_write(w, &r, pause_reason ? c->dest->d.id : NULL, pause_reason);
+	{
+		int64_t t0 = clock_mono_us();
+
+		recs_write(w, &r, pause_reason ? c->dest->d.id : NULL, pause_reason);
+		log_debug("outcomes recorded", "worker=%d n=%zu ms=%lld", w->index, r.n,
+			  (long long)(clock_mono_us() - t0) / 1000);
+	}
 	recs_cleanup(&r);
 }
 
@@ -300,6 +306,8 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 	c->dest->d.ops->result(&c->dest->d, resp, c->convs, c->n, out);
 	for (size_t i = 0; i < c->n && c->n > 1; i++)
 		split |= out[i].kind == OUTCOME_SPLIT;
+	log_debug("upload finished", "worker=%d events=%zu status=%ld latency_ms=%lld", w->index,
+		  c->n, resp->status, (long long)resp->latency_ms);
 	if (resp->transport_error || resp->status >= 300) {
 		if (log_ratelimit_allow(&w->rl_up, 30, &suppressed))
 			log_warn("upload not accepted",
@@ -322,8 +330,31 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 		worker_kick(w);
 }
 
-/* Handle the claimed rows [from, to) of one destination. */
-static void handle_group(struct worker *w, const struct claim_row *rows, size_t from, size_t to)
+/* The conversion of an item: its own reference, or parsed from the
+ * stored payload.  NULL with a message in e when unreadable. */
+static struct conversion *item_conversion(struct deliver_item *it, struct err *e)
+{
+	struct conversion *conv = NULL;
+	cJSON *j;
+
+	if (it->conv) {
+		conv = it->conv;
+		it->conv = NULL;
+		return conv;
+	}
+	j = cJSON_Parse(it->payload);
+	if (j == NULL) {
+		err_set(e, ERR_INVALID, "not JSON");
+		return NULL;
+	}
+	if (conv_from_json(j, &conv, e) != 0)
+		conv = NULL;
+	cJSON_Delete(j);
+	return conv;
+}
+
+/* Handle the items [from, to) of one destination. */
+static void handle_group(struct worker *w, struct deliver_item *items, size_t from, size_t to)
 {
 	struct dest_entry *dest = NULL;
 	struct recs r = { 0 };
@@ -334,53 +365,50 @@ static void handle_group(struct worker *w, const struct claim_row *rows, size_t 
 	int64_t now_us = clock_wall_ms() * 1000;
 	int rc;
 
-	rc = dest_cache_get(&w->dests, w->conn, w->cfg, w->rt->vault, rows[from].destination_id,
+	rc = dest_cache_get(&w->dests, w->conn, w->cfg, w->rt->vault, items[from].destination_id,
 			    &dest, &e);
 	if (rc != 0) {
 		bool transient = rc == ERR_DB || rc == ERR_NOMEM;
 
 		snprintf(why, sizeof(why), "%s", e.msg);
 		for (size_t i = from; i < to; i++) {
-			recs_add(&r, rows[i].id, rows[i].attempts, transient ? "pending" : "held",
+			recs_add(&r, items[i].id, items[i].attempts, transient ? "pending" : "held",
 				 transient ? "released" : "paused", why);
 			r.v[r.n - 1].refund = true;
 			r.v[r.n - 1].delay_ms = RELEASE_DELAY_MS;
 		}
 		if (!transient && rc != ERR_NOTFOUND)
 			pause_reason = why;
-		recs_write(w, &r, pause_reason ? rows[from].destination_id : NULL, pause_reason);
+		recs_write(w, &r, pause_reason ? items[from].destination_id : NULL, pause_reason);
 		goto out;
 	}
 	for (size_t i = from; i < to; i++) {
 		const struct dest_ops *ops = dest->d.ops;
-		struct conversion *conv = NULL;
-		cJSON *j;
+		struct conversion *conv;
 
 		if (!dest->d.enabled) {
-			recs_add(&r, rows[i].id, rows[i].attempts, "held", "held",
+			recs_add(&r, items[i].id, items[i].attempts, "held", "held",
 				 "destination is paused");
 			r.v[r.n - 1].refund = true;
 			continue;
 		}
-		j = cJSON_Parse(rows[i].payload);
-		rc = j ? conv_from_json(j, &conv, &e) : err_set(&e, ERR_INVALID, "not JSON");
-		cJSON_Delete(j);
-		if (rc != 0) {
+		conv = item_conversion(&items[i], &e);
+		if (conv == NULL) {
 			snprintf(why, sizeof(why), "stored conversion is unreadable: %s", e.msg);
-			recs_add(&r, rows[i].id, rows[i].attempts, "failed", "failed", why);
+			recs_add(&r, items[i].id, items[i].attempts, "failed", "failed", why);
 			continue;
 		}
-		conv->id = rows[i].conversion_id;
+		conv->id = items[i].conversion_id;
 		if (ops->max_age_s > 0 && now_us - conv->occurred_us > ops->max_age_s * 1000000) {
 			snprintf(why, sizeof(why), "older than %s accepts (%lld days): not sent",
 				 dest->d.kind, (long long)(ops->max_age_s / 86400));
-			recs_add(&r, rows[i].id, rows[i].attempts, "dead", "dead", why);
+			recs_add(&r, items[i].id, items[i].attempts, "dead", "dead", why);
 			conv_free(conv);
 			continue;
 		}
 		if (c == NULL)
 			c = ctx_new(w, dest, ops->max_batch);
-		ctx_push(c, conv, rows[i].id, rows[i].attempts);
+		ctx_push(c, conv, items[i].id, items[i].attempts);
 		if (c->n == ops->max_batch) {
 			start_upload(w, c);
 			c = NULL;
@@ -390,15 +418,36 @@ static void handle_group(struct worker *w, const struct claim_row *rows, size_t 
 	if (c)
 		start_upload(w, c);
 out:
+	for (size_t i = from; i < to; i++) {
+		conv_free(items[i].conv);
+		items[i].conv = NULL;
+	}
 	recs_cleanup(&r);
 	dest_entry_unref(dest);
+}
+
+void stage_deliver_items(struct worker *w, struct deliver_item *items, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i + 1;
+
+		while (j < n && strcmp(items[j].destination_id, items[i].destination_id) == 0)
+			j++;
+		if (w->conn)
+			handle_group(w, items, i, j);
+		for (size_t k = i; k < j; k++)
+			conv_free(items[k].conv);
+		i = j;
+	}
 }
 
 int stage_deliver_run(struct worker *w)
 {
 	struct claim_batch b;
+	struct deliver_item *items;
 	struct err e = { 0 };
-	size_t i = 0;
 	int rc;
 
 	rc = delivery_store_claim(w->conn, (int)w->cfg->worker_batch, w->cfg->worker_lease_ms, &b,
@@ -407,14 +456,16 @@ int stage_deliver_run(struct worker *w)
 		worker_db_error(w, "could not claim deliveries", &e);
 		return rc;
 	}
-	while (i < b.n && w->conn) {
-		size_t j = i + 1;
-
-		while (j < b.n && strcmp(b.rows[j].destination_id, b.rows[i].destination_id) == 0)
-			j++;
-		handle_group(w, b.rows, i, j);
-		i = j;
+	items = xcalloc(b.n ? b.n : 1, sizeof(*items));
+	for (size_t i = 0; i < b.n; i++) {
+		items[i].id = b.rows[i].id;
+		items[i].attempts = b.rows[i].attempts;
+		items[i].destination_id = b.rows[i].destination_id;
+		items[i].conversion_id = b.rows[i].conversion_id;
+		items[i].payload = b.rows[i].payload;
 	}
+	stage_deliver_items(w, items, b.n);
+	free(items);
 	rc = (int)b.n;
 	claim_batch_cleanup(&b);
 	return rc;

@@ -112,6 +112,36 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 	}
 }
 
+static int cmp_item_dest(const void *a, const void *b)
+{
+	return strcmp(((const struct deliver_item *)a)->destination_id,
+		      ((const struct deliver_item *)b)->destination_id);
+}
+
+/* Hand the deliveries created in flight to stage 2, with the conversions
+ * already in memory (no claim, no re-parse). */
+static void start_fresh(struct worker *w, struct prepared *p, const struct fresh_batch *fresh)
+{
+	struct deliver_item *items;
+
+	if (fresh->n == 0)
+		return;
+	items = xcalloc(fresh->n, sizeof(*items));
+	for (size_t i = 0; i < fresh->n; i++) {
+		const struct fresh_delivery *f = &fresh->v[i];
+
+		items[i].id = f->id;
+		items[i].attempts = f->attempts;
+		items[i].destination_id = f->destination_id;
+		items[i].conversion_id = f->conversion_id;
+		/* rows[k] was made from convs.v[k] (add_row) */
+		items[i].conv = conv_ref(p->convs.v[f->ord - 1]);
+	}
+	qsort(items, fresh->n, sizeof(*items), cmp_item_dest);
+	stage_deliver_items(w, items, fresh->n);
+	free(items);
+}
+
 /* One transaction over up to `limit` raw events.  *write_failed is set
  * when the database refused the rows themselves (not the connection). */
 static int normalize_once(struct worker *w, int limit, bool *write_failed)
@@ -119,8 +149,16 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	struct raw_batch b;
 	struct prepared p = { 0 };
 	struct err e = { 0 };
-	int64_t n_conv = 0, n_deliv = 0;
+	struct fresh_batch fresh = { 0 };
+	int64_t n_conv = 0;
+	/* Upload new deliveries at once (no claim round trip) while this
+	 * worker has room; otherwise leave them pending for any worker. */
+	int64_t lease = uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight
+				? w->cfg->worker_lease_ms
+				: 0;
 	int rc;
+
+	int64_t t0 = clock_mono_us(), t1, t2, t3;
 
 	*write_failed = false;
 	rc = normalize_store_begin(w->conn, limit, &b, &e);
@@ -135,8 +173,10 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 			worker_db_error(w, "could not end a transaction", &e);
 		return rc;
 	}
+	t1 = clock_mono_us();
 	parse_batch(&b, &p);
-	rc = normalize_store_write(w->conn, p.rows, p.n_rows, &n_conv, &n_deliv, &e);
+	t2 = clock_mono_us();
+	rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
 	if (rc != 0) {
 		*write_failed = w->conn && !db_is_broken(w->conn);
 		normalize_store_rollback(w->conn);
@@ -160,15 +200,22 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 			worker_db_error(w, "could not write conversions", &e);
 		goto out;
 	}
+	t3 = clock_mono_us();
 	rc = normalize_store_commit(w->conn, p.marks, b.n, &e);
 	if (rc != 0) {
 		worker_db_error(w, "could not commit normalized events", &e);
 		goto out;
 	}
-	log_debug("normalized raw events", "worker=%d raw=%zu conversions=%lld deliveries=%lld",
-		  w->index, b.n, (long long)n_conv, (long long)n_deliv);
+	log_debug("normalized raw events",
+		  "worker=%d raw=%zu conversions=%lld deliveries=%lld claim_ms=%lld parse_ms=%lld "
+		  "write_ms=%lld mark_commit_ms=%lld",
+		  w->index, b.n, (long long)n_conv, (long long)fresh.n_deliveries,
+		  (long long)(t1 - t0) / 1000, (long long)(t2 - t1) / 1000,
+		  (long long)(t3 - t2) / 1000, (long long)(clock_mono_us() - t3) / 1000);
 	rc = (int)b.n;
+	start_fresh(w, &p, &fresh);
 out:
+	free(fresh.v);
 	prepared_cleanup(&p);
 	raw_batch_cleanup(&b);
 	return rc;

@@ -21,8 +21,9 @@
 #include <string.h>
 
 #define RECONNECT_MS 1000
-/* Stage 1 batches per cycle before stage 2 gets a turn. */
-#define NORMALIZE_ROUNDS 4
+/* Stage 1 batches per cycle: one, so that curl's sockets are serviced
+ * between batches (a cycle blocks the loop while it talks to PostgreSQL). */
+#define NORMALIZE_ROUNDS 1
 
 struct worker_pool {
 	struct worker *w;

@@ -58,6 +58,21 @@ void worker_check_stopped(struct worker *w);
  * handled, or a negative error (connection trouble). */
 int stage_normalize_run(struct worker *w);
 
+/* One delivery ready to be uploaded: claimed from the queue (payload set)
+ * or just created by stage 1 (conv set, a reference the item owns). */
+struct deliver_item {
+	int64_t id;
+	int32_t attempts; /* as claimed */
+	const char *destination_id;
+	int64_t conversion_id;
+	struct conversion *conv;
+	const char *payload;
+};
+
+/* Filter, batch and start uploads for items (sorted by destination);
+ * takes every item's conversion reference. */
+void stage_deliver_items(struct worker *w, struct deliver_item *items, size_t n);
+
 /* Stage 2: claim one batch and start its uploads.  Returns the number of
  * deliveries claimed, or a negative error. */
 int stage_deliver_run(struct worker *w);

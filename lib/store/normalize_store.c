@@ -21,30 +21,41 @@ static const char claim_sql[] =
 	"FROM raw_events r JOIN sources s ON s.id = r.source_id "
 	"WHERE r.state = 'pending' ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED";
 
+/* $11: lease in ms for deliveries the caller uploads at once ('in_flight',
+ * attempt 1), or 0 to leave them 'pending' for a later claim. */
 static const char write_sql[] =
 	"WITH input AS ("
 	"  SELECT * FROM unnest($1::int8[], $2::uuid[], $3::int8[], $4::text[], $5::text[],"
-	"                       $6::int8[], $7::text[], $8::text[], $9::text[], $10::jsonb[])"
-	"  AS t(raw_id, source_id, tenant_id, event, event_id, occurred_us, value, currency,"
-	"       order_id, payload)"
+	"                       $6::int8[], $7::text[], $8::text[], $9::text[], $10::json[])"
+	"  WITH ORDINALITY AS t(raw_id, source_id, tenant_id, event, event_id, occurred_us, value,"
+	"                       currency, order_id, payload, ord)"
 	"), conv AS ("
 	"  INSERT INTO conversions (tenant_id, source_id, raw_event_id, event, event_id,"
 	"                           occurred_at, value, currency, order_id, payload)"
 	"  SELECT tenant_id, source_id, raw_id, event, event_id,"
 	"         'epoch'::timestamptz + occurred_us * interval '1 microsecond',"
-	"         value::numeric, currency, order_id, payload FROM input"
+	"         value::numeric, currency, order_id, payload FROM input ORDER BY ord"
 	"  ON CONFLICT (source_id, event_id) DO NOTHING"
-	"  RETURNING id, tenant_id, source_id, event"
+	"  RETURNING id, tenant_id, source_id, event_id, event"
 	"), deliv AS ("
-	"  INSERT INTO deliveries (conversion_id, destination_id, tenant_id, state)"
+	"  INSERT INTO deliveries (conversion_id, destination_id, tenant_id, state, attempts,"
+	"                          lease_until)"
 	"  SELECT c.id, r.destination_id, c.tenant_id,"
-	"         CASE WHEN d.enabled THEN 'pending' ELSE 'held' END"
+	"         CASE WHEN NOT d.enabled THEN 'held' WHEN $11 > 0 THEN 'in_flight'"
+	"              ELSE 'pending' END,"
+	"         CASE WHEN d.enabled AND $11 > 0 THEN 1 ELSE 0 END,"
+	"         CASE WHEN d.enabled AND $11 > 0 THEN now() + $11 * interval '1 millisecond' END"
 	"  FROM conv c JOIN routes r ON r.source_id = c.source_id"
 	"                          AND (r.events IS NULL OR c.event = ANY (r.events))"
 	"  JOIN destinations d ON d.id = r.destination_id"
-	"  RETURNING 1"
+	"  RETURNING id, conversion_id, destination_id, state, attempts"
 	") "
-	"SELECT (SELECT count(*) FROM conv), (SELECT count(*) FROM deliv)";
+	"SELECT i.ord, dl.id, dl.conversion_id, dl.destination_id::text, dl.attempts, dl.state "
+	"FROM deliv dl JOIN conv c ON c.id = dl.conversion_id"
+	"  JOIN (SELECT DISTINCT ON (source_id, event_id) source_id, event_id, ord FROM input"
+	"        ORDER BY source_id, event_id, ord) i"
+	"    ON i.source_id = c.source_id AND i.event_id = c.event_id "
+	"UNION ALL SELECT 0, (SELECT count(*) FROM conv), 0, NULL, 0, NULL";
 
 static const char mark_sql[] =
 	"UPDATE raw_events r SET state = u.state, error = u.error, processed_at = now() "
@@ -124,19 +135,21 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 	return 0;
 }
 
-int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t *n_conv,
-			  int64_t *n_deliv, struct err *e)
+int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
+			  struct fresh_batch *out, int64_t *n_conv, struct err *e)
 {
 	struct pgarr a[10];
 	const uint32_t oids[10] = { PGOID_INT8, PGOID_UUID, PGOID_INT8, PGOID_TEXT, PGOID_TEXT,
-				    PGOID_INT8, PGOID_TEXT, PGOID_TEXT, PGOID_TEXT, PGOID_JSONB };
-	const char *values[10];
-	int lengths[10];
-	const int formats[10] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+				    PGOID_INT8, PGOID_TEXT, PGOID_TEXT, PGOID_TEXT, PGOID_JSON };
+	const char *values[11];
+	int lengths[11];
+	const int formats[11] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+	char lease[24];
 	PGresult *res = NULL;
 	int rc = 0;
 
-	*n_conv = *n_deliv = 0;
+	*n_conv = 0;
+	memset(out, 0, sizeof(*out));
 	if (n == 0)
 		return 0;
 	for (int i = 0; i < 10; i++)
@@ -154,15 +167,35 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 		pgarr_add_text(&a[6], rows[i].value);
 		pgarr_add_text(&a[7], rows[i].currency);
 		pgarr_add_text(&a[8], rows[i].order_id);
-		pgarr_add_jsonb(&a[9], rows[i].payload, rows[i].payload_len);
+		pgarr_add_bytes(&a[9], rows[i].payload, rows[i].payload_len);
 	}
 	for (int i = 0; i < 10; i++)
 		values[i] = pgarr_finish(&a[i], &lengths[i]);
-	res = PQexecPrepared(conn, "adseng_n_write", 10, values, lengths, formats, 0);
+	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
+	values[10] = lease;
+	lengths[10] = 0;
+	res = PQexecPrepared(conn, "adseng_n_write", 11, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not write conversions", e);
-	if (rc == 0) {
-		*n_conv = db_get_int64(res, 0, 0);
-		*n_deliv = db_get_int64(res, 0, 1);
+	if (rc != 0)
+		goto out;
+	out->v = xcalloc((size_t)PQntuples(res) + 1, sizeof(*out->v));
+	for (int r = 0; r < PQntuples(res); r++) {
+		int64_t ord = db_get_int64(res, r, 0);
+		struct fresh_delivery *f;
+
+		if (ord == 0) {
+			*n_conv = db_get_int64(res, r, 1);
+			continue;
+		}
+		out->n_deliveries++;
+		if (strcmp(PQgetvalue(res, r, 5), "in_flight") != 0)
+			continue;
+		f = &out->v[out->n++];
+		f->ord = (size_t)ord;
+		f->id = db_get_int64(res, r, 1);
+		f->conversion_id = db_get_int64(res, r, 2);
+		snprintf(f->destination_id, sizeof(f->destination_id), "%s", PQgetvalue(res, r, 3));
+		f->attempts = (int32_t)db_get_int64(res, r, 4);
 	}
 out:
 	PQclear(res);

@@ -56,17 +56,38 @@ struct raw_mark {
 	const char *error; /* or NULL */
 };
 
+/* A delivery created 'in_flight' for the caller to upload at once. */
+struct fresh_delivery {
+	int64_t id;
+	int64_t conversion_id;
+	size_t ord; /* 1-based index into the conv_row array */
+	char destination_id[37];
+	int32_t attempts;
+};
+
+struct fresh_batch {
+	struct fresh_delivery *v; /* malloc'd */
+	size_t n;		  /* in flight, returned in v */
+	int64_t n_deliveries;	  /* created in any state */
+};
+
 int normalize_store_prepare(PGconn *conn, struct err *e) WUR;
 
 /* BEGIN, then lock up to `limit` pending raw events (oldest first,
  * SKIP LOCKED).  batch->n may be 0. */
 int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e) WUR;
 
-/* Insert conversions (duplicates of (source_id, event_id) are skipped) and
- * one delivery per matching route; *n_conv / *n_deliv receive the counts
- * of new rows. */
-int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t *n_conv,
-			  int64_t *n_deliv, struct err *e) WUR;
+/*
+ * Insert conversions (duplicates of (source_id, event_id) are skipped: the
+ * first in the batch wins) and one delivery per matching route.  With
+ * lease_ms > 0, deliveries of enabled destinations are created already
+ * claimed ('in_flight', attempt 1, leased) and returned in *out so the
+ * caller uploads them without a separate claim; else they are 'pending'.
+ * Deliveries of paused destinations are 'held'.  *n_conv receives how
+ * many conversions were new.  out->v is the caller's to free.
+ */
+int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
+			  struct fresh_batch *out, int64_t *n_conv, struct err *e) WUR;
 
 /* Mark raw events, then COMMIT. */
 int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n, struct err *e) WUR;

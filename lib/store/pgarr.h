@@ -24,6 +24,7 @@
 #define PGOID_INT4   23
 #define PGOID_TEXT   25
 #define PGOID_JSONB  3802
+#define PGOID_JSON   114
 #define PGOID_UUID   2950
 #define PGOID_FLOAT8 701
 
