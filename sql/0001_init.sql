@@ -66,8 +66,12 @@ CREATE TABLE raw_events (
 	dedup_key    text NOT NULL,
 	headers      jsonb NOT NULL DEFAULT '{}',
 	body         bytea NOT NULL,
-	state        text NOT NULL DEFAULT 'pending'
-	             CHECK (state IN ('pending', 'done', 'ignored', 'error')),
+	-- Written once on success: 'received' stays (the row is never
+	-- rewritten, which keeps stage 1 cheap); 'ignored' (no conversion in
+	-- it) and 'error' (unusable, see error) are recorded.  Whether it still
+	-- waits for stage 1 is raw_queue; raw_event_status shows all four.
+	state        text NOT NULL DEFAULT 'received'
+	             CHECK (state IN ('received', 'ignored', 'error')),
 	error        text,
 	processed_at timestamptz,
 	PRIMARY KEY (id, received_at)
@@ -75,8 +79,14 @@ CREATE TABLE raw_events (
 
 ALTER SEQUENCE raw_events_id_seq OWNED BY raw_events.id;
 
-CREATE INDEX raw_events_pending ON raw_events (id) WHERE state = 'pending';
 CREATE INDEX raw_events_source ON raw_events (source_id, received_at);
+
+-- The raw events stage 1 has not handled yet: a tiny row per webhook,
+-- inserted with it and deleted by the transaction that normalizes it.
+CREATE TABLE raw_queue (
+	raw_event_id bigint PRIMARY KEY,
+	received_at  timestamptz NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000);
 
 -- Dedup keys of inbound deliveries, one small unpartitioned table (a unique
 -- key across partitions must contain the partition key).  Kept at least as
@@ -159,7 +169,11 @@ CREATE TABLE deliveries (
 -- The queue: due rows in time order, and leases to expire.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_lease ON deliveries (lease_until) WHERE state = 'in_flight';
-CREATE INDEX deliveries_dest_state ON deliveries (destination_id, state);
+-- What operators look for (replay, pause/resume), without indexing the
+-- bulk of delivered rows: an index on state would be rewritten by every
+-- state change.
+CREATE INDEX deliveries_attention ON deliveries (destination_id)
+	WHERE state IN ('failed', 'dead', 'held');
 
 CREATE TABLE delivery_attempts (
 	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -180,6 +194,16 @@ CREATE TABLE audit_log (
 	action  text NOT NULL,
 	details jsonb NOT NULL DEFAULT '{}'
 );
+
+-- Every raw event with its stage 1 state: pending (still queued), done,
+-- ignored or error.
+CREATE VIEW raw_event_status AS
+SELECT r.id, r.source_id, r.received_at, r.topic, r.dedup_key,
+       CASE WHEN q.raw_event_id IS NOT NULL THEN 'pending'
+            WHEN r.state = 'received' THEN 'done'
+            ELSE r.state END AS state,
+       r.error, r.processed_at
+FROM raw_events r LEFT JOIN raw_queue q ON q.raw_event_id = r.id;
 
 -- Wake-ups.  Statement-level triggers: one NOTIFY per statement, and
 -- PostgreSQL folds identical notifications within a transaction.

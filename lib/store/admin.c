@@ -1203,7 +1203,7 @@ static const char stats_raw_sql[] =
 	" count(*) FILTER (WHERE state = 'error') AS error,"
 	" floor(extract(epoch FROM now() - min(received_at)"
 	" FILTER (WHERE state = 'pending')))::bigint AS oldest_pending_s"
-	" FROM raw_events";
+	" FROM raw_event_status";
 
 int admin_stats(PGconn *conn, cJSON **out, struct err *e)
 {

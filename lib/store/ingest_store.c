@@ -1,6 +1,7 @@
 /*
  * ingest_store.c - the one-statement batch insert behind group commit.
  *
+ * Each stored webhook also gets a row in raw_queue, stage 1's work list.
  * Binary array parameters (pgarr.h) feed unnest(); the data-modifying CTEs
  * run exactly once whatever the outer query reads, and RETURNING lists only
  * rows that were inserted, so a NULL id in the answer means "duplicate".
@@ -28,7 +29,9 @@ static const char ingest_sql[] =
 	"  INSERT INTO raw_events (id, source_id, topic, dedup_key, headers, body)"
 	"  SELECT k.raw_event_id, i.source_id, i.topic, i.dedup_key, i.headers, i.body"
 	"  FROM keys k JOIN input i USING (source_id, dedup_key)"
-	"  RETURNING id"
+	"  RETURNING id, received_at"
+	"), queued AS ("
+	"  INSERT INTO raw_queue (raw_event_id, received_at) SELECT id, received_at FROM ins"
 	") "
 	"SELECT i.ord, k.raw_event_id FROM keys k JOIN input i USING (source_id, dedup_key)";
 

@@ -15,11 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
+ * lets workers share the queue; a rollback puts them back). */
 static const char claim_sql[] =
+	"WITH q AS ("
+	"  DELETE FROM raw_queue WHERE raw_event_id IN ("
+	"    SELECT raw_event_id FROM raw_queue ORDER BY raw_event_id LIMIT $1"
+	"    FOR UPDATE SKIP LOCKED)"
+	"  RETURNING raw_event_id, received_at"
+	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
 	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body "
-	"FROM raw_events r JOIN sources s ON s.id = r.source_id "
-	"WHERE r.state = 'pending' ORDER BY r.id LIMIT $1 FOR UPDATE OF r SKIP LOCKED";
+	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
+	"JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
 /* $11: lease in ms for deliveries the caller uploads at once ('in_flight',
  * attempt 1), or 0 to leave them 'pending' for a later claim. */
@@ -57,6 +65,7 @@ static const char write_sql[] =
 	"    ON i.source_id = c.source_id AND i.event_id = c.event_id "
 	"UNION ALL SELECT 0, (SELECT count(*) FROM conv), 0, NULL, 0, NULL";
 
+/* Only events that did not simply succeed are written (see the schema). */
 static const char mark_sql[] =
 	"UPDATE raw_events r SET state = u.state, error = u.error, processed_at = now() "
 	"FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[]) AS u(id, rus, state, error) "
@@ -212,11 +221,18 @@ int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n,
 	int lengths[4];
 	const int formats[4] = { 1, 1, 1, 1 };
 	PGresult *res;
+	size_t todo = 0;
 	int rc;
 
+	for (size_t i = 0; i < n; i++)
+		todo += strcmp(marks[i].state, "done") != 0;
+	if (todo == 0)
+		return db_exec(conn, "COMMIT", e);
 	for (int i = 0; i < 4; i++)
 		pgarr_init(&a[i], oids[i]);
 	for (size_t i = 0; i < n; i++) {
+		if (strcmp(marks[i].state, "done") == 0)
+			continue;
 		pgarr_add_int8(&a[0], marks[i].id);
 		pgarr_add_int8(&a[1], marks[i].received_us);
 		pgarr_add_text(&a[2], marks[i].state);

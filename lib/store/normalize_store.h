@@ -89,7 +89,8 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e) WUR;
 
-/* Mark raw events, then COMMIT. */
+/* Record the raw events that did not simply succeed ('ignored', 'error';
+ * 'done' ones are left as they are), then COMMIT. */
 int normalize_store_commit(PGconn *conn, const struct raw_mark *marks, size_t n, struct err *e) WUR;
 
 /* ROLLBACK (best effort) and free the batch. */

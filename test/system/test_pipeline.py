@@ -68,7 +68,7 @@ def test_create_then_paid_makes_one_conversion(stack, meta):
     stack.wait_states({"delivered": 1})
     order["financial_status"] = "paid"
     assert stack.post_shopify(order, topic="orders/paid")[0] == 200
-    wait_until(lambda: stack.count("raw_events", "state <> 'pending'") == 2,
+    wait_until(lambda: stack.count("raw_event_status", "state <> 'pending'") == 2,
                what="both raw events normalized")
     assert stack.count("raw_events") == 2
     assert stack.count("conversions") == 1
@@ -222,7 +222,7 @@ def test_ignored_topic_and_checkout(stack, meta):
     checkout = shopify_order(42, token="chk-token-1")
     assert stack.post_shopify(checkout, topic="checkouts/create")[0] == 200
     stack.wait_states({"delivered": 1})
-    assert sorted(stack.sql("SELECT topic, state FROM raw_events")) == \
+    assert sorted(stack.sql("SELECT topic, state FROM raw_event_status")) == \
         [["checkouts/create", "done"], ["customers/create", "ignored"]]
     assert stack.scalar("SELECT event FROM conversions") == "begin_checkout"
     (_, ev), = meta_events(meta)
