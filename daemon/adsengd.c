@@ -18,6 +18,7 @@
 #include "pipeline/worker.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -168,6 +169,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Batches allocate megabyte-sized buffers (a thousand bodies, a
+	 * thousand-event request) many times a second: keep them in the heap
+	 * instead of mmap/munmap (and page faults) every time. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (vault_open(cfg->master_key_file, &vault, &e) != 0) {
 		fprintf(stderr, "adsengd: %s\n", e.msg);
 		config_unref(cfg);

@@ -175,17 +175,19 @@ CREATE INDEX deliveries_lease ON deliveries (lease_until) WHERE state = 'in_flig
 CREATE INDEX deliveries_attention ON deliveries (destination_id)
 	WHERE state IN ('failed', 'dead', 'held');
 
+-- Append-only audit of every upload try; read by delivery (deliveries show)
+-- and aged out with the deliveries.  No surrogate key: nothing refers to a
+-- row, and a key index would be one more insert per event.
 CREATE TABLE delivery_attempts (
-	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	delivery_id   bigint NOT NULL,
-	at            timestamptz NOT NULL DEFAULT now(),
+	at            timestamptz NOT NULL DEFAULT clock_timestamp(),
 	outcome       text NOT NULL,
 	http_status   int,
 	platform_code text,
 	latency_ms    int,
 	error         text
 );
-CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, at);
 
 CREATE TABLE audit_log (
 	id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

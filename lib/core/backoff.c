@@ -15,10 +15,10 @@ int64_t backoff_delay_ms(const struct backoff_policy *p, int64_t attempts, doubl
 		attempts = 1;
 	/* Double up to the cap without overflowing: stop once past it. */
 	for (int64_t i = 1; i < attempts && ceiling < p->cap_ms; i++)
-		ceiling *= 2;
+		ceiling = ceiling > p->cap_ms / 2 ? p->cap_ms : ceiling * 2;
 	if (ceiling > p->cap_ms)
 		ceiling = p->cap_ms;
-	if (rand01 < 0)
+	if (!(rand01 >= 0)) /* also NaN */
 		rand01 = 0;
 	if (rand01 >= 1)
 		rand01 = 0.999999999;

@@ -276,13 +276,30 @@ struct parse_ctx {
 	int rc;
 };
 
+/*
+ * libinih reads through a fixed line buffer (200 bytes in Debian's build)
+ * and would hand us a longer line in pieces, each counted as a line.
+ * Refuse such a line by name instead: stop the parse (return NULL) with an
+ * error that says where.
+ */
 static char *reader_cb(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
-	char *r = fgets(str, num, ctx->f);
+	char *r;
+	size_t n;
 
-	if (r)
-		ctx->line++;
+	if (ctx->rc != 0)
+		return NULL;
+	r = fgets(str, num, ctx->f);
+	if (r == NULL)
+		return NULL;
+	ctx->line++;
+	n = strlen(r);
+	if (n > 0 && r[n - 1] != '\n' && !feof(ctx->f)) {
+		ctx->rc = err_set(ctx->e, ERR_CONFIG, "%s:%d: line longer than %d bytes", ctx->path,
+				  ctx->line, num - 2);
+		return NULL;
+	}
 	return r;
 }
 

@@ -24,7 +24,8 @@ enum log_level log_get_level(void);
 int log_parse_level(const char *s);
 
 /* msg is a fixed message (quoted and escaped for you); kvfmt, if not NULL,
- * is a printf format producing ` key=value` pairs appended verbatim. */
+ * is a printf format producing `key=value` pairs (space separated), appended
+ * after one space. */
 void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -779,6 +779,22 @@ static int normalize_u(enum pii_scheme s, enum pii_field f, const char *in, stru
 	return 0;
 }
 
+/*
+ * Wipe the clear PII left in the work buffers.  Only the part that can have
+ * been written: no transformation yields more than three code points per
+ * input byte, so wiping the whole 8 KiB buffers (16 KiB per field, dozens
+ * of fields per conversion) would be most of the cost of hashing.
+ */
+static void wipe_work(const char *in, struct ustr *u, struct ustr *tmp)
+{
+	size_t n = in ? 3 * strlen(in) + 8 : PII_MAX_CP;
+
+	if (n > PII_MAX_CP)
+		n = PII_MAX_CP;
+	sodium_memzero(u->cp, n * sizeof(u->cp[0]));
+	sodium_memzero(tmp->cp, n * sizeof(tmp->cp[0]));
+}
+
 int pii_normalize(enum pii_scheme s, enum pii_field f, const char *in, char *out, size_t outlen,
 		  struct err *e)
 {
@@ -789,8 +805,7 @@ int pii_normalize(enum pii_scheme s, enum pii_field f, const char *in, char *out
 	r = normalize_u(s, f, in, &u, &tmp, &hashed, e);
 	if (r == 0)
 		r = utf8_encode(&u, out, outlen, e);
-	sodium_memzero(&u, sizeof(u));
-	sodium_memzero(&tmp, sizeof(tmp));
+	wipe_work(in, &u, &tmp);
 	return r;
 }
 
@@ -802,6 +817,7 @@ int pii_prepare(enum pii_scheme s, enum pii_field f, const char *in, char *out, 
 	bool hashed;
 	int r;
 
+	clear[0] = '\0';
 	r = normalize_u(s, f, in, &u, &tmp, &hashed, e);
 	if (r < 0)
 		goto out;
@@ -818,8 +834,7 @@ int pii_prepare(enum pii_scheme s, enum pii_field f, const char *in, char *out, 
 		goto out;
 	pii_sha256_hex(clear, strlen(clear), out);
 out:
-	sodium_memzero(clear, sizeof(clear));
-	sodium_memzero(&u, sizeof(u));
-	sodium_memzero(&tmp, sizeof(tmp));
+	sodium_memzero(clear, strlen(clear));
+	wipe_work(in, &u, &tmp);
 	return r;
 }

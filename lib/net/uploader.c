@@ -14,6 +14,7 @@
 #include "core/mem.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ struct sockinfo {
 
 static void check_multi_info(struct uploader *u);
 
+/* A platform asking for more than a day is capped: the backoff cap and
+ * replay cover anything longer, and huge values must not overflow. */
+#define RETRY_AFTER_MAX_S 86400
+
 long uploader_parse_retry_after(const char *value, int64_t now_s)
 {
 	char *end;
@@ -65,15 +70,22 @@ long uploader_parse_retry_after(const char *value, int64_t now_s)
 	while (*value == ' ' || *value == '\t')
 		value++;
 	if (isdigit((unsigned char)*value)) {
+		errno = 0;
 		v = strtol(value, &end, 10);
 		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
 			end++;
-		return (*end == '\0' && v >= 0) ? v : -1;
+		if (*end != '\0' || v < 0)
+			return -1;
+		if (errno == ERANGE || v > RETRY_AFTER_MAX_S)
+			return RETRY_AFTER_MAX_S;
+		return v;
 	}
 	t = curl_getdate(value, NULL);
 	if (t == (time_t)-1)
 		return -1;
-	return t > now_s ? (long)(t - now_s) : 0;
+	if (t <= now_s)
+		return 0;
+	return t - now_s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : (long)(t - now_s);
 }
 
 static void event_cb(evutil_socket_t fd, short kind, void *arg)

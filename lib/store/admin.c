@@ -882,7 +882,7 @@ static const char show_destination_sql[] =
 	" JOIN tenants t ON t.id = x.tenant_id WHERE d.id = $1::bigint";
 static const char show_attempts_sql[] =
 	"SELECT a.at, a.outcome, a.http_status, a.platform_code, a.latency_ms, a.error"
-	" FROM delivery_attempts a WHERE a.delivery_id = $1::bigint ORDER BY a.at, a.id";
+	" FROM delivery_attempts a WHERE a.delivery_id = $1::bigint ORDER BY a.at";
 
 static int delivery_show_tx(PGconn *conn, int64_t id, cJSON *o, struct err *e)
 {

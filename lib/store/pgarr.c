@@ -82,6 +82,8 @@ int uuid_parse(const char *s, uint8_t out[16])
 {
 	int o = 0;
 
+	if (strlen(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+		return -1;
 	for (int i = 0; s[i] && o < 16; i++) {
 		if (s[i] == '-' && (i == 8 || i == 13 || i == 18 || i == 23))
 			continue;

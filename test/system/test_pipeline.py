@@ -122,7 +122,7 @@ def test_two_500s_then_200(stack, meta):
     meta.config(fail_next=[500, 500])
     stack.post_shopify(shopify_order(ORDER_ID))
     stack.wait_states({"delivered": 1})
-    rows = stack.sql("SELECT outcome, http_status FROM delivery_attempts ORDER BY id")
+    rows = stack.sql("SELECT outcome, http_status FROM delivery_attempts ORDER BY at")
     assert rows == [["retry", "500"], ["retry", "500"], ["delivered", "200"]]
     assert stack.scalar("SELECT attempts FROM deliveries") == "3"
 

@@ -10,8 +10,8 @@
  * abort the test run if it is missing. */
 char *test_read_fixture(const char *name, size_t *len);
 
-/* Write text to a new temporary file and return its path (free()); the
- * file is removed at exit. */
+/* Write text to a new temporary file in /tmp and return its path (free());
+ * the caller removes the file. */
 char *test_write_temp(const char *text);
 
 #endif
