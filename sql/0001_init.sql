@@ -79,7 +79,8 @@ CREATE TABLE raw_events (
 
 ALTER SEQUENCE raw_events_id_seq OWNED BY raw_events.id;
 
-CREATE INDEX raw_events_source ON raw_events (source_id, received_at);
+-- No index on source_id: the ingest path pays for every index, and the
+-- rare per-source scans (reprocess, redaction) are bounded by partition.
 
 -- The raw events stage 1 has not handled yet: a tiny row per webhook,
 -- inserted with it and deleted by the transaction that normalizes it.

@@ -54,8 +54,9 @@ static const struct cfg_key keys[] = {
 	  "webhooks waiting for COMMIT before the server answers 503" },
 	{ "ingest", "batch_max", T_INT, OFF(ingest_batch_max), "500", false, false, 1, 10000,
 	  "most webhooks committed in one transaction" },
-	{ "ingest", "writers", T_INT, OFF(ingest_writers), "2", false, false, 1, 16,
-	  "ingest writer threads (each one database connection)" },
+	{ "ingest", "writers", T_INT, OFF(ingest_writers), "1", false, false, 1, 16,
+	  "ingest writer threads (each one database connection); one writer makes the "
+	  "largest commits, more only help when inserting takes longer than fsync" },
 	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 0, 64,
 	  "worker threads (each one database connection and one curl multi); 0 makes an "
 	  "ingest-only node" },

@@ -169,6 +169,8 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 						.body_len = j->body_len };
 		map[nr++] = j;
 	}
+	int64_t t0 = clock_mono_us();
+
 	if (ingest_store_insert(w->conn, rows, nr, &e) != 0) {
 		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
 			log_warn("could not store webhooks",
@@ -181,6 +183,8 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 		goto out;
 	}
 	w->last_used_ms = clock_mono_ms();
+	log_debug("webhooks committed", "writer=%d n=%zu us=%lld", w->index, nr,
+		  (long long)(clock_mono_us() - t0));
 	for (size_t k = 0; k < nr; k++) {
 		map[k]->raw_id = rows[k].raw_id;
 		map[k]->status = rows[k].raw_id ? INGEST_ACCEPTED : INGEST_DUPLICATE;
