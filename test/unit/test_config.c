@@ -152,7 +152,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->master_key_file, "/etc/adsengd/master.key");
 	assert_int_equal(c->ingest_queue_max, 10000);
 	assert_int_equal(c->ingest_batch_max, 500);
-	assert_int_equal(c->ingest_writers, 2);
+	assert_int_equal(c->ingest_writers, 1);
 	assert_int_equal(c->worker_threads, 2);
 	assert_int_equal(c->worker_batch, 1000);
 	assert_int_equal(c->worker_poll_ms, 1000);
@@ -790,7 +790,7 @@ static void test_keep_restart_keys(void **state)
 	assert_ptr_not_equal(c->listen[0], old->listen[0]);
 	assert_string_equal(c->db_url, old->db_url);
 	assert_ptr_not_equal(c->db_url, old->db_url);
-	assert_int_equal(c->ingest_writers, 2);
+	assert_int_equal(c->ingest_writers, 1);
 	config_restart_keys(old, c, out, sizeof(out));
 	assert_string_equal(out, "");
 	/* …and the reloadable ones keep the new values. */

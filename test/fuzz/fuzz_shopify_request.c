@@ -1,0 +1,67 @@
+/*
+ * fuzz_shopify_request - the outside input the HTTP loop hands to a source
+ * before anything is stored: header values and the raw body through
+ * verify (base64 decoding, HMAC, constant-time compare), dedup_key and
+ * topic.  Input: "hmac\0webhook-id\0topic\0body…".
+ */
+#include "sources/source.h"
+
+#include <sodium.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+extern const struct source_ops shopify_source_ops;
+
+/* Next NUL-terminated piece of the input, copied into out. */
+static size_t take(const uint8_t *data, size_t size, size_t at, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (at < size && data[at] != 0 && n + 1 < outlen)
+		out[n++] = (char)data[at++];
+	out[n] = '\0';
+	while (at < size && data[at] != 0)
+		at++;
+	return at < size ? at + 1 : at;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned char secret[] = "fuzz-secret";
+	static int ready;
+	char hmac[256], id[512], topic[256], dedup[SOURCE_DEDUP_MAX], t[SOURCE_TOPIC_MAX];
+	struct http_header headers[3];
+	struct http_req req = { 0 };
+	struct source src = { .n_secrets = 1, .ops = &shopify_source_ops };
+	struct err e;
+	size_t at = 0;
+
+	if (!ready) {
+		if (sodium_init() < 0)
+			return 0;
+		ready = 1;
+	}
+	src.secret[0] = secret;
+	src.secret_len[0] = sizeof(secret) - 1;
+	at = take(data, size, at, hmac, sizeof(hmac));
+	at = take(data, size, at, id, sizeof(id));
+	at = take(data, size, at, topic, sizeof(topic));
+	headers[0] = (struct http_header){ "X-Shopify-Hmac-Sha256", hmac };
+	headers[1] = (struct http_header){ "x-shopify-webhook-id", id };
+	headers[2] = (struct http_header){ "X-SHOPIFY-TOPIC", topic };
+	req.method = "POST";
+	req.headers = headers;
+	req.n_headers = 3;
+	req.body = data + at;
+	req.body_len = size - at;
+	(void)shopify_source_ops.verify(&src, &req, &e);
+	if (shopify_source_ops.dedup_key(&req, dedup, sizeof(dedup), &e) == 0 &&
+	    strlen(dedup) >= sizeof(dedup))
+		__builtin_trap();
+	shopify_source_ops.topic(&req, t, sizeof(t));
+	if (strlen(t) >= sizeof(t))
+		__builtin_trap();
+	return 0;
+}
