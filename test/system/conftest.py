@@ -54,7 +54,9 @@ def make_stack(cluster, template_db, tmp_path, meta):
         # A clean SIGTERM stop must exit 0; under ASan a leak or error
         # changes the exit code, so this also catches memory bugs.
         assert rc in (None, 0), "adsengd exited %s:\n%s" % (rc, log[-4000:])
-        assert "ERROR: AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
+                       "ERROR: LeakSanitizer"):
+            assert marker not in log, log[-4000:]
 
 
 @pytest.fixture
