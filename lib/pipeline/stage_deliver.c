@@ -298,8 +298,13 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 	int suppressed;
 
 	live_unlink(w, c);
-	if (w->stopping && w->live == NULL && w->conn == NULL) {
+	if (w->conn == NULL) {
+		/* No connection to record on (lost, or released at shutdown):
+		 * the leases expire and the events are sent again, which the
+		 * platform deduplicates by event_id. */
 		ctx_free(c);
+		if (w->stopping)
+			worker_check_stopped(w);
 		return;
 	}
 	out = xcalloc(c->n, sizeof(*out));
