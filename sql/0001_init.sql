@@ -79,6 +79,16 @@ CREATE TABLE raw_events (
 
 ALTER SEQUENCE raw_events_id_seq OWNED BY raw_events.id;
 
+-- Webhook bodies are often just over the size PostgreSQL compresses inline
+-- (~2 KB): pglz then costs a fifth of the ingest path's database time,
+-- lz4 a fraction of that.  Partitions created later inherit it.
+DO $$
+BEGIN
+	ALTER TABLE raw_events ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+	RAISE NOTICE 'lz4 not available; raw bodies use the default compression';
+END $$;
+
 -- No index on source_id: the ingest path pays for every index, and the
 -- rare per-source scans (reprocess, redaction) are bounded by partition.
 
@@ -146,6 +156,15 @@ CREATE TABLE conversions (
 	created_at   timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (source_id, event_id)
 );
+
+-- Payloads are ~2 KB, just over the size PostgreSQL compresses inline:
+-- lz4 (when the server has it) costs a fraction of the default pglz.
+DO $$
+BEGIN
+	ALTER TABLE conversions ALTER COLUMN payload SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+	RAISE NOTICE 'lz4 not available; payloads use the default compression';
+END $$;
 
 CREATE TABLE deliveries (
 	id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
