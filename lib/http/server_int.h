@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "pipeline/ingest.h"
 #include "pipeline/runtime.h"
 #include "pipeline/source_set.h"
@@ -31,6 +32,7 @@ struct http_server {
 	struct ingest *ingest;
 	struct source_set *sources; /* NULL until the first load */
 	size_t max_body;
+	struct log_ratelimit rl_refused; /* refused webhooks: no log floods */
 	struct pending_slot *slots;
 	uint32_t *free_list;
 	uint32_t n_slots, n_free;

@@ -137,7 +137,12 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	hr.body_len = evbuffer_get_length(in);
 	hr.body = hr.body_len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
 	if (src->ops->verify(src, &hr, &e) != 0) {
-		log_info("webhook refused", "source=%s status=401 reason=\"%s\"", src->id, e.msg);
+		int suppressed;
+
+		if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
+			log_info("webhook refused",
+				 "source=%s status=401 reason=\"%s\" suppressed=%d", src->id, e.msg,
+				 suppressed);
 		http_reply_error(req, 401, "unauthorized", e.msg);
 		return;
 	}

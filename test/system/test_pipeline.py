@@ -239,3 +239,15 @@ def test_sighup_with_bad_config_keeps_running(stack, meta):
     assert "reload failed" in stack.logs()
     assert stack.post_shopify(shopify_order(ORDER_ID))[0] == 200
     stack.wait_states({"delivered": 1})
+
+
+def test_partitions_are_created_ahead(stack):
+    months = stack.count("pg_inherits", "inhparent = 'raw_events'::regclass")
+    assert months >= 5  # last month, this month, three ahead
+    assert stack.scalar("SELECT adseng_ensure_partitions(6)") == "3"
+    assert stack.count("pg_inherits", "inhparent = 'raw_events'::regclass") == months + 3
+    assert stack.scalar("SELECT adseng_ensure_partitions(6)") == "0"
+    # New partitions keep the parent's compression of bodies.
+    assert stack.scalar("SELECT count(DISTINCT attcompression) FROM pg_attribute a JOIN "
+                        "pg_inherits i ON i.inhrelid = a.attrelid WHERE a.attname = 'body' "
+                        "AND i.inhparent = 'raw_events'::regclass") == "1"
