@@ -15,8 +15,8 @@
 #include "core/conversion.h"
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/text.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,44 +152,10 @@ struct cJSON *conv_to_json(const struct conversion *c)
 /* A string check: true if s is acceptable. */
 typedef bool (*str_check_fn)(const char *s);
 
-static bool utf8_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		int more;
-		unsigned int c = *p++;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xC2 && c <= 0xDF)
-			more = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-			more = 2;
-		else if (c >= 0xF0 && c <= 0xF4)
-			more = 3;
-		else
-			return false;
-		/* Overlong 3/4-byte forms, surrogates and > U+10FFFF. */
-		if ((c == 0xE0 && *p < 0xA0) || (c == 0xED && *p >= 0xA0) ||
-		    (c == 0xF0 && *p < 0x90) || (c == 0xF4 && *p >= 0x90))
-			return false;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xC0) != 0x80)
-				return false;
-		}
-	}
-	return true;
-}
-
 /* Free text: valid UTF-8 without control characters. */
 static bool text_ok(const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7F)
-			return false;
-	}
-	return utf8_ok(s);
+	return text_is_clean(s, MAX_TEXT);
 }
 
 /* An opaque token: printable ASCII, no spaces, not empty. */
@@ -227,27 +193,6 @@ static bool event_name_ok(const char *s)
 	return n > 0 && n <= 64;
 }
 
-/* A decimal as money is written: -?digits(.digits)?, at most 32 chars. */
-static bool decimal_ok(const char *s)
-{
-	const char *p = s;
-
-	if (*p == '-')
-		p++;
-	if (*p < '0' || *p > '9')
-		return false;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return false;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	return *p == '\0' && p - s <= 32;
-}
-
 static bool currency_ok(const char *s)
 {
 	for (int i = 0; i < 3; i++) {
@@ -255,13 +200,6 @@ static bool currency_ok(const char *s)
 			return false;
 	}
 	return s[3] == '\0';
-}
-
-static bool ip_ok(const char *s)
-{
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
 static bool consent_ok(const char *s)
@@ -286,7 +224,7 @@ static int take_str(const cJSON *v, const char *name, size_t max, str_check_fn c
 	s = v->valuestring;
 	if (strnlen(s, max + 1) > max)
 		return err_set(e, ERR_INVALID, "%s: longer than %zu bytes", name, max);
-	if (!utf8_ok(s) || (check && !check(s))) {
+	if (!text_is_utf8(s) || (check && !check(s))) {
 		/* Echo the value only when it cannot garble a log line. */
 		if (order_id_ok(s))
 			return err_set(e, ERR_INVALID, "%s: invalid value \"%.64s\"", name, s);
@@ -444,7 +382,7 @@ static int item_cb(const cJSON *v, int idx, void *ctx, const char *path, struct 
 	case 1:
 		return take_str(v, path, MAX_TEXT, text_ok, &it->name, e);
 	case 2:
-		return take_str(v, path, 32, decimal_ok, &it->price, e);
+		return take_str(v, path, 32, text_is_decimal, &it->price, e);
 	default:
 		if (!cJSON_IsNumber(v))
 			return err_set(e, ERR_INVALID, "%s: must be a number", path);
@@ -541,7 +479,7 @@ static int top_cb(const cJSON *v, int idx, void *ctx, const char *path, struct e
 		free(ts);
 		return r;
 	case K_VALUE:
-		return take_str(v, path, 32, decimal_ok, &c->value, e);
+		return take_str(v, path, 32, text_is_decimal, &c->value, e);
 	case K_CURRENCY:
 		r = take_str(v, path, 3, currency_ok, &c->currency, e);
 		for (char *p = c->currency; r == 0 && p && *p; p++) {
@@ -554,7 +492,7 @@ static int top_cb(const cJSON *v, int idx, void *ctx, const char *path, struct e
 	case K_PAGE_URL:
 		return take_str(v, path, MAX_TEXT, text_ok, &c->page_url, e);
 	case K_CLIENT_IP:
-		return take_str(v, path, 64, ip_ok, &c->client_ip, e);
+		return take_str(v, path, 64, text_is_ip, &c->client_ip, e);
 	case K_USER_AGENT:
 		return take_str(v, path, MAX_TEXT, text_ok, &c->user_agent, e);
 	case K_IDS:

@@ -14,6 +14,7 @@
  * file makes of it is wiped before it is freed.
  */
 #include "destinations/dest.h"
+#include "core/text.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -87,19 +88,6 @@ struct meta_error {
 
 /* ---- small predicates ------------------------------------------------- */
 
-static bool is_digits(const char *s, size_t max)
-{
-	size_t i;
-
-	if (s == NULL || s[0] == '\0')
-		return false;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= max || s[i] < '0' || s[i] > '9')
-			return false;
-	}
-	return true;
-}
-
 /* "v24.0": a 'v', digits, a dot, digits. */
 static bool is_api_version(const char *s)
 {
@@ -113,7 +101,7 @@ static bool is_api_version(const char *s)
 		return false;
 	memcpy(major, s + 1, (size_t)(dot - (s + 1)));
 	major[dot - (s + 1)] = '\0';
-	return is_digits(major, sizeof(major)) && is_digits(dot + 1, 4);
+	return text_is_digits(major, sizeof(major)) && text_is_digits(dot + 1, 4);
 }
 
 /*
@@ -204,7 +192,7 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, struct err *
 
 	if (!cJSON_IsObject(settings))
 		return err_set(e, ERR_CONFIG, "meta_capi: settings must be a JSON object");
-	if (!is_digits(settings_str(settings, "pixel_id"), META_PIXEL_ID_MAX))
+	if (!text_is_digits(settings_str(settings, "pixel_id"), META_PIXEL_ID_MAX))
 		return err_set(e, ERR_CONFIG,
 			       "meta_capi: settings.pixel_id is required: a string of digits");
 	v = cJSON_GetObjectItemCaseSensitive(settings, "test_event_code");
@@ -568,7 +556,7 @@ static int meta_build(const struct destination *d, struct conversion *const *con
 		goto out;
 	}
 	result = ERR_CONFIG;
-	if (!is_digits(pixel, META_PIXEL_ID_MAX)) {
+	if (!text_is_digits(pixel, META_PIXEL_ID_MAX)) {
 		err_set(e, ERR_CONFIG, "meta_capi: destination has no valid settings.pixel_id");
 		goto out;
 	}
@@ -604,7 +592,7 @@ static long json_code(const cJSON *v)
 {
 	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= META_CODE_MAX)
 		return (long)v->valuedouble;
-	if (cJSON_IsString(v) && is_digits(v->valuestring, 9))
+	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 9))
 		return strtol(v->valuestring, NULL, 10);
 	return -1;
 }

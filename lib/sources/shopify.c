@@ -16,11 +16,11 @@
  * survives the JSON round trip through the database.
  */
 #include "sources/source.h"
+#include "core/text.h"
 #include "core/clickid.h"
 #include "core/clock.h"
 #include "core/mem.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,74 +130,12 @@ static const cJSON *jobj(const cJSON *obj, const char *key)
 	return cJSON_IsObject(v) ? v : NULL;
 }
 
-static bool utf8_text_ok(const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (strnlen(s, max + 1) > max)
-		return false;
-	while (*p) {
-		unsigned int c = *p++;
-		int more;
-
-		if (c < 0x20 || c == 0x7F)
-			return false;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xC2 && c <= 0xDF)
-			more = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-			more = 2;
-		else if (c >= 0xF0 && c <= 0xF4)
-			more = 3;
-		else
-			return false;
-		if ((c == 0xE0 && *p < 0xA0) || (c == 0xED && *p >= 0xA0) ||
-		    (c == 0xF0 && *p < 0x90) || (c == 0xF4 && *p >= 0x90))
-			return false;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xC0) != 0x80)
-				return false;
-		}
-	}
-	return true;
-}
-
-static bool decimal_ok(const char *s)
-{
-	const char *p = s;
-
-	if (*p == '-')
-		p++;
-	if (*p < '0' || *p > '9')
-		return false;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return false;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	return *p == '\0' && p - s <= 32;
-}
-
-static bool digits_ok(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	while (s[n] >= '0' && s[n] <= '9')
-		n++;
-	return n > 0 && n <= max && s[n] == '\0';
-}
-
 /* An id value as decimal text into out (24 bytes): a JSON number that is
  * a whole number below 2^53 (above it, a double has lost digits), or a
  * string of at most 19 digits (int64 range). */
 static bool exact_id(const cJSON *v, char out[24])
 {
-	if (cJSON_IsString(v) && digits_ok(v->valuestring, 19)) {
+	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 19)) {
 		memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
 		return true;
 	}
@@ -222,7 +160,7 @@ static int shopify_id(const cJSON *obj, const char *gid_prefix, char out[24])
 	const cJSON *v;
 	size_t plen = strlen(gid_prefix);
 
-	if (gid && strncmp(gid, gid_prefix, plen) == 0 && digits_ok(gid + plen, 19)) {
+	if (gid && strncmp(gid, gid_prefix, plen) == 0 && text_is_digits(gid + plen, 19)) {
 		memcpy(out, gid + plen, strlen(gid + plen) + 1);
 		return 0;
 	}
@@ -319,7 +257,7 @@ static int set_money(const cJSON *root, struct conversion *c, struct err *e)
 	if (v && !cJSON_IsNull(v)) {
 		/* Money is never guessed: a total that is not a decimal string
 		 * makes the event an error, kept for reprocessing. */
-		if (!cJSON_IsString(v) || !decimal_ok(v->valuestring))
+		if (!cJSON_IsString(v) || !text_is_decimal(v->valuestring))
 			return err_set(e, ERR_INVALID, "total_price is not a decimal string");
 		c->value = xstrdup(v->valuestring);
 	}
@@ -334,24 +272,17 @@ static int set_money(const cJSON *root, struct conversion *c, struct err *e)
 	return 0;
 }
 
-static bool ip_ok(const char *s)
-{
-	unsigned char a[16];
-
-	return s && (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1);
-}
-
 static void set_client(const cJSON *root, struct conversion *c)
 {
 	const cJSON *cd = jobj(root, "client_details");
 	const char *ip = jstr(cd, "browser_ip");
 	const char *ua = jstr(cd, "user_agent");
 
-	if (!ip_ok(ip))
+	if (!text_is_ip(ip))
 		ip = jstr(root, "browser_ip");
-	if (ip_ok(ip))
+	if (text_is_ip(ip))
 		c->client_ip = xstrdup(ip);
-	if (ua && ua[0] && utf8_text_ok(ua, SHOPIFY_MAX_TEXT))
+	if (ua && ua[0] && text_is_clean(ua, SHOPIFY_MAX_TEXT))
 		c->user_agent = xstrdup(ua);
 }
 
@@ -374,7 +305,8 @@ static void set_attribution(const cJSON *root, struct conversion *c, const char 
 			clickid_from_attribute(c, jstr(a, "name"), jstr(a, "value"), seen_ms);
 		}
 	}
-	if (landing == NULL || landing[0] == '\0' || !utf8_text_ok(landing, SHOPIFY_MAX_TEXT - 300))
+	if (landing == NULL || landing[0] == '\0' ||
+	    !text_is_clean(landing, SHOPIFY_MAX_TEXT - 300))
 		return;
 	if (domain) {
 		snprintf(base, sizeof(base), "https://%s/", domain);
@@ -454,9 +386,9 @@ static void set_items(const cJSON *root, struct conversion *c)
 			continue;
 		it = &c->items[c->n_items++];
 		it->id = xstrdup(id);
-		if (title && title[0] && utf8_text_ok(title, SHOPIFY_MAX_TEXT))
+		if (title && title[0] && text_is_clean(title, SHOPIFY_MAX_TEXT))
 			it->name = xstrdup(title);
-		if (price && decimal_ok(price))
+		if (price && text_is_decimal(price))
 			it->price = xstrdup(price);
 		it->quantity = 1;
 		if (cJSON_IsNumber(q) && q->valuedouble >= 0 && q->valuedouble < 1e9 &&

@@ -1,0 +1,30 @@
+/*
+ * text.h - checks on strings that come from outside (webhook bodies, stored
+ * payloads, API input): UTF-8 validity, control characters, decimal money,
+ * digit strings, IP addresses.  Shared by sources, the conversion model and
+ * destinations so every layer refuses the same things.
+ */
+#ifndef ADSENG_CORE_TEXT_H
+#define ADSENG_CORE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Well-formed UTF-8: shortest forms only, no surrogates, ≤ U+10FFFF. */
+bool text_is_utf8(const char *s);
+
+/* At most max bytes of well-formed UTF-8 without control characters
+ * (below U+0020, and DEL). */
+bool text_is_clean(const char *s, size_t max);
+
+/* A decimal number as money travels: optional '-', digits, optional '.'
+ * and digits; at most 32 characters.  "129.90" yes; "1e3", ".5", "" no. */
+bool text_is_decimal(const char *s);
+
+/* 1..max ASCII digits and nothing else; NULL is false. */
+bool text_is_digits(const char *s, size_t max);
+
+/* An IPv4 or IPv6 address in text form; NULL is false. */
+bool text_is_ip(const char *s);
+
+#endif
