@@ -49,10 +49,15 @@ static const char record_sql[] =
 	") "
 	"SELECT count(*) FROM upd";
 
+/* The daemon pausing a destination is recorded like an operator's pause. */
 static const char pause_sql[] =
 	"WITH dest AS ("
 	"  UPDATE destinations SET enabled = false, paused_reason = $2, updated_at = now()"
 	"  WHERE id = $1::uuid RETURNING id"
+	"), audit AS ("
+	"  INSERT INTO audit_log (actor, action, details)"
+	"  SELECT 'adsengd', 'destination.pause',"
+	"         jsonb_build_object('id', $1::text, 'reason', $2::text) FROM dest"
 	") "
 	"UPDATE deliveries SET state = 'held', updated_at = now() "
 	"WHERE destination_id = $1::uuid AND state = 'pending'";

@@ -187,6 +187,8 @@ def test_token_error_pauses_the_destination(stack, meta):
     stack.wait_states({"held": 1})
     enabled, reason = stack.sql("SELECT enabled, paused_reason FROM destinations")[0]
     assert enabled == "f" and "access token" in reason
+    assert stack.sql("SELECT actor, action FROM audit_log WHERE action = 'destination.pause'") == \
+        [["adsengd", "destination.pause"]]
     # The attempt was given back: pausing does not burn attempts.
     assert stack.scalar("SELECT attempts FROM deliveries") == "0"
     meta.config(token=stack.TOKEN)
