@@ -97,6 +97,16 @@ class Setup:
         psql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
 
+def cpu_seconds(pid):
+    """user + system CPU time of a process, from /proc (0 if it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")

@@ -173,15 +173,15 @@ static char *webhook_url(const struct config *cfg, const char *kind, const char 
 	return xasprintf("%s/v1/webhooks/%s/%s", cfg->public_url, kind, id);
 }
 
-/* Seal secret for source id and insert the row. */
-static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s, const char *secret,
-			size_t secret_len, struct err *e)
+/* Seal plain for column `column` of row `id` of `table` with the master key.
+ * *sealed is malloc'd (the caller frees it). */
+static int ctl_seal(struct ctl *c, const char *table, const char *id, const char *column,
+		    const char *plain, size_t plain_len, uint8_t **sealed, size_t *sealed_len,
+		    struct err *e)
 {
 	struct config *cfg;
 	struct vault *v = NULL;
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	char ad[80];
+	char ad[VAULT_AD_MAX];
 	int rc;
 
 	rc = ctl_config(c, &cfg, e);
@@ -189,17 +189,26 @@ static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s,
 		rc = vault_open(cfg->master_key_file, &v, e);
 	if (rc != 0)
 		return rc;
-	snprintf(ad, sizeof(ad), "source:%s:secret", s->id);
-	rc = vault_seal(v, secret, secret_len, ad, &sealed, &sealed_len, e);
+	vault_ad(ad, table, id, column);
+	rc = vault_seal(v, plain, plain_len, ad, sealed, sealed_len, e);
+	vault_free(v);
+	return rc;
+}
+
+/* Seal secret for source s->id and insert the row. */
+static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s, const char *secret,
+			size_t secret_len, struct err *e)
+{
+	uint8_t *sealed = NULL;
+	int rc;
+
+	rc = ctl_seal(c, "source", s->id, "secret", secret, secret_len, &sealed, &s->sealed_len, e);
 	if (rc != 0)
-		goto out_vault;
+		return rc;
 	s->sealed = sealed;
-	s->sealed_len = sealed_len;
 	rc = admin_source_add(conn, ctl_actor(), s, e);
 	s->sealed = NULL;
 	free(sealed);
-out_vault:
-	vault_free(v);
 	return rc;
 }
 
@@ -357,29 +366,17 @@ static int check_credentials(const struct dest_ops *ops, const cJSON *settings,
 static int destination_store(struct ctl *c, PGconn *conn, struct admin_destination_new *x,
 			     const char *creds, size_t creds_len, struct err *e)
 {
-	struct config *cfg;
-	struct vault *v = NULL;
 	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	char ad[96];
 	int rc;
 
-	rc = ctl_config(c, &cfg, e);
-	if (rc == 0)
-		rc = vault_open(cfg->master_key_file, &v, e);
+	rc = ctl_seal(c, "destination", x->id, "credentials", creds, creds_len, &sealed,
+		      &x->sealed_len, e);
 	if (rc != 0)
 		return rc;
-	snprintf(ad, sizeof(ad), "destination:%s:credentials", x->id);
-	rc = vault_seal(v, creds, creds_len, ad, &sealed, &sealed_len, e);
-	if (rc != 0)
-		goto out_vault;
 	x->sealed = sealed;
-	x->sealed_len = sealed_len;
 	rc = admin_destination_add(conn, ctl_actor(), x, e);
 	x->sealed = NULL;
 	free(sealed);
-out_vault:
-	vault_free(v);
 	return rc;
 }
 

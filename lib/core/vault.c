@@ -106,6 +106,11 @@ int vault_open(const char *path, struct vault **out, struct err *e)
 	return rc;
 }
 
+void vault_ad(char out[VAULT_AD_MAX], const char *table, const char *id, const char *column)
+{
+	snprintf(out, VAULT_AD_MAX, "%s:%s:%s", table, id, column);
+}
+
 void vault_free(struct vault *v)
 {
 	if (v == NULL)

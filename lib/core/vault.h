@@ -29,6 +29,12 @@ int vault_open(const char *path, struct vault **out, struct err *e) WUR;
 int vault_open_key(const unsigned char key[32], struct vault **out, struct err *e) WUR;
 void vault_free(struct vault *v);
 
+/* The associated data of a sealed column: "<table>:<row id>:<column>",
+ * e.g. "source:<uuid>:secret", "destination:<uuid>:credentials".  Every
+ * writer and reader builds it here so they cannot drift apart. */
+#define VAULT_AD_MAX 128
+void vault_ad(char out[VAULT_AD_MAX], const char *table, const char *id, const char *column);
+
 /* Seal plaintext; *out is malloc'd (caller frees), *outlen its size. */
 int vault_seal(const struct vault *v, const void *plain, size_t plain_len, const char *ad,
 	       uint8_t **out, size_t *outlen, struct err *e) WUR;

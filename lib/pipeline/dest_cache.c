@@ -52,7 +52,7 @@ static int build_entry(const struct dest_row *row, const struct config *cfg,
 	const char *base;
 	unsigned char *creds = NULL;
 	size_t creds_len = 0;
-	char ad[96];
+	char ad[VAULT_AD_MAX];
 	int rc;
 
 	d->refcnt = 1;
@@ -84,7 +84,7 @@ static int build_entry(const struct dest_row *row, const struct config *cfg,
 		d->d.api_version = xstrdup(ver->valuestring);
 	else if (strcmp(d->d.ops->endpoint_key, "meta") == 0)
 		d->d.api_version = xstrdup(cfg->meta_api_version);
-	snprintf(ad, sizeof(ad), "destination:%s:credentials", row->id);
+	vault_ad(ad, "destination", row->id, "credentials");
 	rc = vault_unseal(vault, row->credentials, row->credentials_len, ad, &creds, &creds_len, e);
 	if (rc != 0)
 		goto fail;

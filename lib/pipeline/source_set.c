@@ -14,9 +14,9 @@ static int open_secret(const struct vault *vault, const struct source_row *r, co
 		       const uint8_t *sealed, size_t len, unsigned char **plain, size_t *plain_len,
 		       struct err *e)
 {
-	char ad[96];
+	char ad[VAULT_AD_MAX];
 
-	snprintf(ad, sizeof(ad), "source:%s:%s", r->id, which);
+	vault_ad(ad, "source", r->id, which);
 	return vault_unseal(vault, sealed, len, ad, plain, plain_len, e);
 }
 
