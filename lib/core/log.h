@@ -23,9 +23,17 @@ enum log_level log_get_level(void);
 /* "debug"/"info"/"warn"/"error" → level; -1 if unknown. */
 int log_parse_level(const char *s);
 
-/* msg is a fixed message (quoted and escaped for you); kvfmt, if not NULL,
+/*
+ * msg is a fixed message (quoted and escaped for you); kvfmt, if not NULL,
  * is a printf format producing `key=value` pairs (space separated), appended
- * after one space. */
+ * after one space.  Every argument is escaped where it lands, so no value
+ * can split the line or forge a key: inside a quoted value (`err=\"%s\"`)
+ * quotes and backslashes are escaped; a newline becomes `\n` and other
+ * control characters spaces; a bare value (`kind=%s`) that is empty or holds
+ * a space, quote, `=` or backslash is quoted.  Conversions: d i u x X o c s p
+ * f e g with flags, width, precision ('*' too) and hh h l ll z j t; %n and
+ * anything else end the line there.  Any thread may call it.
+ */
 void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -463,16 +463,184 @@ static void test_log_write_long(void **state)
 	free(out);
 }
 
+/*
+ * A minimal logfmt reader: split line (one line, no '\n') into at most max
+ * keys and decoded values.  Returns the number of pairs, or -1 when the
+ * line does not parse (an unterminated quote, a key without '=').
+ */
+struct kv {
+	char key[32];
+	char val[512];
+};
+
+static int logfmt_parse(const char *line, struct kv *kv, int max)
+{
+	const char *p = line;
+	int n = 0;
+
+	while (*p) {
+		size_t k = 0, v = 0;
+
+		if (n == max)
+			return -1;
+		while (*p && *p != '=' && *p != ' ' && k + 1 < sizeof(kv[n].key))
+			kv[n].key[k++] = *p++;
+		kv[n].key[k] = '\0';
+		if (*p != '=' || k == 0)
+			return -1;
+		p++;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				char c = *p;
+
+				if (c == '\\') {
+					p++;
+					if (*p == '\0')
+						return -1;
+					c = *p == 'n' ? '\n' : *p;
+				}
+				if (v + 1 < sizeof(kv[n].val))
+					kv[n].val[v++] = c;
+			}
+			if (*p != '"')
+				return -1;
+			p++;
+		} else {
+			while (*p && *p != ' ') {
+				if (v + 1 < sizeof(kv[n].val))
+					kv[n].val[v++] = *p;
+				p++;
+			}
+		}
+		kv[n].val[v] = '\0';
+		n++;
+		if (*p == ' ')
+			p++;
+		else if (*p != '\0')
+			return -1;
+	}
+	return n;
+}
+
+#define FORGED "x\" level=error msg=\"forged"
+
+static void write_hostile_lines(void)
+{
+	log_set_level(LOG_INFO);
+	/* A libpq message: several lines, the last with a forged key. */
+	log_warn("could not store webhooks", "writer=%d err=\"%s\" n=%zu", 1,
+		 "ERROR:  deadlock detected\nDETAIL:  Process 1 waits\n" FORGED, (size_t)7);
+	/* The same text as a bare value. */
+	log_warn("source has an unknown kind; ignoring it", "source=%s kind=%s", "s1",
+		 "a\r\nlevel=error " FORGED);
+	/* An empty bare value, a backslash, a percent, a precision. */
+	log_info("odd", "empty=%s path=\"%s\" pct=%d%% part=%.*s", "", "C:\\x\\", 50, 3, "abcdef");
+}
+
+/*
+ * Defect 12: a value holding newlines or `" level=error msg="forged` must
+ * stay one line with one level= key, and read back as exactly what was
+ * logged.
+ */
+static void test_log_write_escapes_values(void **state)
+{
+	enum log_level saved = log_get_level();
+	struct kv kv[12];
+	size_t len;
+	char *out, *line, *next;
+	int n;
+
+	(void)state;
+	out = capture_stderr(write_hostile_lines, &len);
+	log_set_level(saved);
+	{
+		int lines = 0;
+
+		for (size_t i = 0; i < len; i++)
+			lines += out[i] == '\n';
+		if (lines != 3)
+			fail_msg("want 3 lines, got %d:\n%s", lines, out);
+	}
+	line = out;
+	next = strchr(line, '\n');
+	*next = '\0';
+	n = logfmt_parse(line, kv, 12);
+	if (n != 6)
+		fail_msg("line 1 parsed into %d pairs: %s", n, line);
+	assert_string_equal(kv[1].key, "level");
+	assert_string_equal(kv[1].val, "warn");
+	assert_string_equal(kv[3].key, "writer");
+	assert_string_equal(kv[4].key, "err");
+	assert_string_equal(kv[4].val,
+			    "ERROR:  deadlock detected\nDETAIL:  Process 1 waits\n" FORGED);
+	assert_string_equal(kv[5].key, "n");
+	assert_string_equal(kv[5].val, "7");
+
+	line = next + 1;
+	next = strchr(line, '\n');
+	*next = '\0';
+	n = logfmt_parse(line, kv, 12);
+	if (n != 5)
+		fail_msg("line 2 parsed into %d pairs: %s", n, line);
+	assert_string_equal(kv[1].val, "warn");
+	assert_string_equal(kv[3].key, "source");
+	assert_string_equal(kv[3].val, "s1");
+	assert_string_equal(kv[4].key, "kind");
+	/* \r folds to a space, \n to an escape. */
+	assert_string_equal(kv[4].val, "a \nlevel=error " FORGED);
+	assert_contains(line,
+			" source=s1 kind=\"a \\nlevel=error x\\\" level=error msg=\\\"forged\"");
+
+	line = next + 1;
+	next = strchr(line, '\n');
+	*next = '\0';
+	assert_contains(line, " empty=\"\" path=\"C:\\\\x\\\\\" pct=50% part=abc");
+	free(out);
+}
+
+static void write_conversions(void)
+{
+	log_set_level(LOG_INFO);
+	log_info("conv", "a=%5d b=%-3u| c=%lld d=%zu e=%ld f=%x g=%08.3f h=%c i=%*d j=%hhd k=%jd",
+		 -42, 7u, (long long)-9000000000LL, (size_t)123456789, -5L, 255u, 3.14159, 'Z', 4,
+		 9, (signed char)-3, (intmax_t)77);
+}
+
+/* log_write formats kvfmt itself: the usual conversions match printf. */
+static void test_log_write_conversions(void **state)
+{
+	enum log_level saved = log_get_level();
+	size_t len;
+	char *out;
+
+	(void)state;
+	out = capture_stderr(write_conversions, &len);
+	log_set_level(saved);
+	/* "b=7  |" holds spaces inside a bare value: it is quoted. */
+	assert_contains(out, " a=\"  -42\" b=\"7  \"| c=-9000000000 d=123456789 e=-5 f=ff "
+			     "g=0003.142 h=Z i=\"   9\" j=-3 k=77\n");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_set),		cmocka_unit_test(test_err_set_truncates),
-		cmocka_unit_test(test_err_wrap),	cmocka_unit_test(test_err_wrap_truncates),
-		cmocka_unit_test(test_err_clear),	cmocka_unit_test(test_err_code_name),
-		cmocka_unit_test(test_log_quote),	cmocka_unit_test(test_log_quote_truncation),
-		cmocka_unit_test(test_log_parse_level), cmocka_unit_test(test_log_level_set_get),
-		cmocka_unit_test(test_ratelimit),	cmocka_unit_test(test_ratelimit_zero),
-		cmocka_unit_test(test_log_write),	cmocka_unit_test(test_log_write_long),
+		cmocka_unit_test(test_err_set),
+		cmocka_unit_test(test_err_set_truncates),
+		cmocka_unit_test(test_err_wrap),
+		cmocka_unit_test(test_err_wrap_truncates),
+		cmocka_unit_test(test_err_clear),
+		cmocka_unit_test(test_err_code_name),
+		cmocka_unit_test(test_log_quote),
+		cmocka_unit_test(test_log_quote_truncation),
+		cmocka_unit_test(test_log_parse_level),
+		cmocka_unit_test(test_log_level_set_get),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_ratelimit_zero),
+		cmocka_unit_test(test_log_write),
+		cmocka_unit_test(test_log_write_long),
+		cmocka_unit_test(test_log_write_escapes_values),
+		cmocka_unit_test(test_log_write_conversions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
