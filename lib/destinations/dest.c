@@ -33,13 +33,18 @@ void upload_req_init(struct upload_req *r)
 
 void upload_req_cleanup(struct upload_req *r)
 {
-	/* The URL may carry an access token (Meta): wipe before freeing. */
+	/* The URL, a header or the body may carry a credential (Meta's
+	 * access token is a body field): wipe before freeing. */
 	if (r->url)
 		sodium_memzero(r->url, strlen(r->url));
 	free(r->url);
 	free(r->log_url);
-	for (size_t i = 0; i < r->n_headers; i++)
+	for (size_t i = 0; i < r->n_headers; i++) {
+		sodium_memzero(r->headers[i], strlen(r->headers[i]));
 		free(r->headers[i]);
+	}
+	if (r->body.data)
+		sodium_memzero(r->body.data, r->body.cap);
 	buf_cleanup(&r->body);
 	upload_req_init(r);
 }

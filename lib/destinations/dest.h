@@ -42,11 +42,11 @@ struct destination {
 
 /* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
 struct upload_req {
-	char *url;			   /* full URL, may carry a token: never log it */
+	char *url;			   /* full URL, may carry a secret: never log it */
 	char *log_url;			   /* the same URL with secrets removed, for logs */
 	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
 	size_t n_headers;
-	struct buf body;
+	struct buf body; /* may carry a credential (Meta): never log it; wiped */
 	long timeout_ms; /* 0 = the uploader's default */
 };
 

@@ -9,9 +9,11 @@
  * and the pipeline bisects until the bad events stand alone and fail.
  *
  * Both entry points are pure (no network, no globals) and may be called
- * from any thread.  The access token is read from the destination's
- * credentials JSON for the duration of build() only, and every copy this
- * file makes of it is wiped before it is freed.
+ * from any thread.  The access token (and the optional app secret) are
+ * read from the destination's credentials JSON for the duration of build()
+ * only, and every copy this file makes of them is wiped before it is
+ * freed.  The token travels in the request body, never in the URL, where
+ * proxies and load balancers log it.
  */
 #include "destinations/dest.h"
 #include "core/text.h"
@@ -27,6 +29,8 @@
 #define META_MAX_AGE_S	    (7 * 24 * 3600)
 #define META_PIXEL_ID_MAX   32
 #define META_TOKEN_MAX	    4096
+#define META_SECRET_MAX	    256
+#define META_PROOF_HEX	    (2 * crypto_auth_hmacsha256_BYTES)
 #define META_DECIMAL_MAX    40
 #define META_BODY_SNIPPET   120
 #define META_CODE_MAX	    1000000000L
@@ -215,6 +219,13 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, struct err *
 	if (strlen(v->valuestring) > META_TOKEN_MAX)
 		return err_set(e, ERR_CONFIG, "meta_capi: access_token is longer than %d bytes",
 			       META_TOKEN_MAX);
+	v = cJSON_GetObjectItemCaseSensitive(creds, "app_secret");
+	if (v && (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
+		  strlen(v->valuestring) > META_SECRET_MAX))
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: credentials.app_secret must be a non-empty string of at "
+			       "most %d bytes",
+			       META_SECRET_MAX);
 	return 0;
 }
 
@@ -240,18 +251,28 @@ static void wipe_strings(cJSON *node)
 	}
 }
 
+/* A usable secret string from the credentials tree: present, a string,
+ * non-empty and at most max bytes. */
+static bool is_usable_secret(const cJSON *v, size_t max)
+{
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' && strlen(v->valuestring) <= max;
+}
+
 /*
- * Copy the access token out of the credentials JSON into *out (caller
- * frees with secret_free).  The parsed tree's copy is wiped before it is
- * freed; messages never quote the credentials.
+ * Copy the access token and, when the credentials have one, the app secret
+ * out of the credentials JSON into *token and *secret (NULL when absent;
+ * caller frees both with secret_free).  The parsed tree's copies are wiped
+ * before it is freed; messages never quote the credentials.
  */
-static int read_token(const char *creds, char **out, struct err *e)
+static int read_creds(const char *creds, char **token, char **secret, struct err *e)
 {
 	cJSON *root = NULL;
 	cJSON *tok;
+	cJSON *sec;
 	int result = ERR_CONFIG;
 
-	*out = NULL;
+	*token = NULL;
+	*secret = NULL;
 	if (creds == NULL) {
 		err_set(e, ERR_CONFIG, "meta_capi: destination has no credentials");
 		goto out;
@@ -262,12 +283,18 @@ static int read_token(const char *creds, char **out, struct err *e)
 		goto out;
 	}
 	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-	if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0' ||
-	    strlen(tok->valuestring) > META_TOKEN_MAX) {
+	if (!is_usable_secret(tok, META_TOKEN_MAX)) {
 		err_set(e, ERR_CONFIG, "meta_capi: credentials have no usable access_token");
 		goto out;
 	}
-	*out = xstrdup(tok->valuestring);
+	sec = cJSON_GetObjectItemCaseSensitive(root, "app_secret");
+	if (sec && !is_usable_secret(sec, META_SECRET_MAX)) {
+		err_set(e, ERR_CONFIG, "meta_capi: credentials have an unusable app_secret");
+		goto out;
+	}
+	*token = xstrdup(tok->valuestring);
+	if (sec)
+		*secret = xstrdup(sec->valuestring);
 	result = 0;
 out:
 	wipe_strings(root);
@@ -275,7 +302,26 @@ out:
 	return result;
 }
 
-/* Percent-encode everything but RFC 3986 unreserved characters. */
+/*
+ * appsecret_proof: the lowercase hex HMAC-SHA256 of the access token keyed
+ * with the app secret (https://developers.facebook.com/docs/graph-api/guides/secure-requests).
+ * out receives META_PROOF_HEX digits and a NUL.  The MAC state is wiped.
+ */
+static void appsecret_proof(const char *token, const char *secret, char out[META_PROOF_HEX + 1])
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, strlen(token));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(out, META_PROOF_HEX + 1, mac, sizeof(mac));
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(mac, sizeof(mac));
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters: valid in
+ * a URL and in an application/x-www-form-urlencoded body alike. */
 static char *url_encode(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -301,22 +347,58 @@ static char *url_encode(const char *s)
 
 /*
  * The events edge
- * (https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api): POST
- * {base}/{version}/{pixel}/events?access_token={token}.  log_url is the same without the query.
+ * (https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api):
+ * POST {base}/{version}/{pixel}/events.  No query string: the token goes
+ * in the body (see build_form), so url and log_url are the same.
  */
-static void build_urls(const struct destination *d, const char *pixel, const char *token,
-		       struct upload_req *req)
+static void build_urls(const struct destination *d, const char *pixel, struct upload_req *req)
 {
 	size_t base_len = strlen(d->base_url);
-	char *enc;
 
 	while (base_len > 0 && d->base_url[base_len - 1] == '/')
 		base_len--;
 	req->log_url =
 		xasprintf("%.*s/%s/%s/events", (int)base_len, d->base_url, d->api_version, pixel);
-	enc = url_encode(token);
-	req->url = xasprintf("%s?access_token=%s", req->log_url, enc);
-	secret_free(enc);
+	req->url = xstrdup(req->log_url);
+}
+
+/*
+ * The request body, application/x-www-form-urlencoded:
+ *   data=<JSON array>[&test_event_code=…]&access_token=…[&appsecret_proof=…]
+ * Meta's own example of the events edge sends data and access_token as
+ * form fields (curl -F, using-the-api page above); a JSON body carrying
+ * access_token is not documented, a form body is.  The secrets come last
+ * and the buffer is sized first, so no realloc leaves an unwiped copy;
+ * upload_req_cleanup wipes the body.
+ */
+static void build_form(struct upload_req *req, const char *data_json, const char *tec,
+		       const char *token, const char *proof)
+{
+	char *data = url_encode(data_json);
+	char *tec_enc = tec ? url_encode(tec) : NULL;
+	char *tok = url_encode(token);
+	size_t need = strlen("data=") + strlen(data) + strlen("&access_token=") + strlen(tok);
+
+	if (tec_enc)
+		need += strlen("&test_event_code=") + strlen(tec_enc);
+	if (proof)
+		need += strlen("&appsecret_proof=") + strlen(proof);
+	buf_reserve(&req->body, need);
+	buf_puts(&req->body, "data=");
+	buf_puts(&req->body, data);
+	if (tec_enc) {
+		buf_puts(&req->body, "&test_event_code=");
+		buf_puts(&req->body, tec_enc);
+	}
+	buf_puts(&req->body, "&access_token=");
+	buf_puts(&req->body, tok);
+	if (proof) {
+		buf_puts(&req->body, "&appsecret_proof=");
+		buf_puts(&req->body, proof);
+	}
+	free(data);
+	free(tec_enc);
+	secret_free(tok);
 }
 
 /* ---- build: the JSON body ------------------------------------------------ */
@@ -514,24 +596,19 @@ static cJSON *build_event(const struct destination *d, const struct conversion *
 	return ev;
 }
 
-/* {"data": [...], "test_event_code": "..."} as text (caller frees with
- * cJSON_free), or NULL when out of memory. */
-static char *build_body(const struct destination *d, struct conversion *const *convs, size_t n)
+/* The events as a JSON array, as text (caller frees with cJSON_free), or
+ * NULL when out of memory. */
+static char *build_data(const struct destination *d, struct conversion *const *convs, size_t n)
 {
-	cJSON *root = cJSON_CreateObject();
 	cJSON *data = cJSON_CreateArray();
-	const char *tec = settings_str(d->settings, "test_event_code");
-	bool ok = true;
+	bool ok = data != NULL;
 	char *text = NULL;
 
 	for (size_t i = 0; i < n && data && ok; i++)
 		attach(data, NULL, build_event(d, convs[i], &ok), &ok);
-	attach(root, "data", data, &ok);
-	if (tec && tec[0] != '\0')
-		add_string(root, "test_event_code", tec, &ok);
-	if (ok && root)
-		text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
+	if (ok)
+		text = cJSON_PrintUnformatted(data);
+	cJSON_Delete(data);
 	return text;
 }
 
@@ -539,15 +616,19 @@ static char *build_body(const struct destination *d, struct conversion *const *c
  * Build one request for n conversions.  req must be freshly initialized
  * (upload_req_init); it is filled only on success.  The conversions and d
  * are borrowed.  ERR_CONFIG when the destination lacks pixel_id, the
- * token, base_url or api_version; ERR_INVALID for a batch size out of
- * 1..max_batch; ERR_NOMEM when the body could not be built.
+ * token, base_url or api_version, or has an unusable app_secret;
+ * ERR_INVALID for a batch size out of 1..max_batch; ERR_NOMEM when the
+ * body could not be built.
  */
 static int meta_build(const struct destination *d, struct conversion *const *convs, size_t n,
 		      struct upload_req *req, struct err *e)
 {
 	const char *pixel = settings_str(d->settings, "pixel_id");
+	const char *tec = settings_str(d->settings, "test_event_code");
 	char *token = NULL;
-	char *body = NULL;
+	char *secret = NULL;
+	char *data = NULL;
+	char proof[META_PROOF_HEX + 1];
 	int result = ERR_INVALID;
 
 	if (n == 0 || n > META_MAX_BATCH) {
@@ -566,22 +647,26 @@ static int meta_build(const struct destination *d, struct conversion *const *con
 			"version like \"v24.0\"");
 		goto out;
 	}
-	result = read_token(d->creds, &token, e);
+	result = read_creds(d->creds, &token, &secret, e);
 	if (result < 0)
 		goto out;
-	body = build_body(d, convs, n);
-	if (body == NULL) {
+	data = build_data(d, convs, n);
+	if (data == NULL) {
 		result =
 			err_set(e, ERR_NOMEM, "meta_capi: out of memory building the request body");
 		goto out;
 	}
-	build_urls(d, pixel, token, req);
-	upload_req_add_header(req, "Content-Type: application/json");
-	buf_puts(&req->body, body);
+	if (secret)
+		appsecret_proof(token, secret, proof);
+	build_urls(d, pixel, req);
+	upload_req_add_header(req, "Content-Type: application/x-www-form-urlencoded");
+	build_form(req, data, tec && tec[0] != '\0' ? tec : NULL, token, secret ? proof : NULL);
 	result = 0;
 out:
+	sodium_memzero(proof, sizeof(proof));
 	secret_free(token);
-	cJSON_free(body);
+	secret_free(secret);
+	cJSON_free(data);
 	return result;
 }
 

@@ -2,18 +2,28 @@
 """A fake Meta Graph API (Conversions API events edge) for system tests,
 the demo and the benchmark.
 
-It answers ``POST /v{X}/{pixel_id}/events?access_token=...`` like Meta does
-for the parts AdsEngineer relies on (PLATFORMS.md, "Meta Conversions API"):
-a JSON body ``{"data": [...], "test_event_code": ...}`` is validated, a
-batch with one bad event is rejected as a whole with HTTP 400 / error code
-100, and an accepted batch gets ``{"events_received": N, "messages": [],
-"fbtrace_id": ...}``.  Failures can be injected through a small JSON
+It answers ``POST /v{X}/{pixel_id}/events`` like Meta does for the parts
+AdsEngineer relies on (PLATFORMS.md, "Meta Conversions API"): the body is
+a form (``data=<JSON array>&test_event_code=...&access_token=...
+&appsecret_proof=...``, application/x-www-form-urlencoded) or a JSON
+object with the same top-level fields; it is validated, a batch with one
+bad event is rejected as a whole with HTTP 400 / error code 100, and an
+accepted batch gets ``{"events_received": N, "messages": [],
+"fbtrace_id": ...}``.
+
+The access token must travel in the body.  A token in the query string is
+refused (400 / code 190), stricter than Meta, because proxies log URLs:
+a client that puts it there fails the tests.  With an app secret
+(``--app-secret`` or the ``app_secret`` config key) every request must
+carry ``appsecret_proof`` = hex HMAC-SHA256 of the token keyed with the
+secret, else 400 / code 100 as Meta answers.  Failures can be injected through a small JSON
 control API, and everything it answered is recorded so tests can check
 what reached "Meta" exactly once.
 
 Usage::
 
-    fake_meta.py --port 0 [--host 127.0.0.1] [--token T] [--no-bodies]
+    fake_meta.py --port 0 [--host 127.0.0.1] [--token T] [--app-secret S]
+                 [--no-bodies]
 
 The first line on stdout is ``PORT=<n>`` (flushed), so a test can start it
 with ``--port 0`` and read the port it got.
@@ -27,12 +37,15 @@ Control API (JSON in and out):
     ``reject_event_ids_containing`` (substring: a batch holding such an
     event_id is rejected whole with 400 / code 100), ``stall_seconds``
     (sleep before answering event requests), ``token`` (expected access
-    token; null accepts any non-empty token).  Answers the whole config.
+    token; null accepts any non-empty token), ``app_secret`` (null: no
+    appsecret_proof check).  Answers the whole config.
 ``POST /_control/reset``
     Back to the startup config; forget every record.
 ``GET /_control/requests``
     Every event request: time, path (no token), pixel, status, events,
-    event_ids, test_event_code and, unless ``--no-bodies``, the body.
+    event_ids, test_event_code, proof (whether appsecret_proof was sent)
+    and, unless ``--no-bodies``, the body: the payload as JSON text
+    without access_token and appsecret_proof.
     ``?since=K`` skips the first K.
 ``GET /_control/events``
     ``{"accepted": {event_id: times accepted}, "total": n}``.
@@ -43,6 +56,8 @@ Standard library only; run by /usr/bin/python3.
 """
 
 import argparse
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -78,7 +93,10 @@ INJECTED_ERRORS = {
 }
 
 CONFIG_KEYS = {"fail_next", "retry_after", "reject_event_ids_containing",
-               "stall_seconds", "token"}
+               "stall_seconds", "token", "app_secret"}
+
+# Body fields that are credentials: never recorded.
+SECRET_FIELDS = ("access_token", "appsecret_proof")
 
 
 def fbtrace_id():
@@ -120,9 +138,10 @@ class State:
     Every access goes through ``lock``; sleeping happens outside it.
     """
 
-    def __init__(self, token, record_bodies):
+    def __init__(self, token, record_bodies, app_secret=None):
         self.lock = threading.Lock()
         self.start_token = token
+        self.start_app_secret = app_secret
         self.record_bodies = record_bodies
         self.reset()
 
@@ -130,7 +149,8 @@ class State:
         with self.lock:
             self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
                            "reject_event_ids_containing": None,
-                           "stall_seconds": 0, "token": self.start_token}
+                           "stall_seconds": 0, "token": self.start_token,
+                           "app_secret": self.start_app_secret}
             self.requests = []
             self.accepted = {}
             self.total_accepted = 0
@@ -151,7 +171,7 @@ class State:
                 v = changes[key]
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                     raise ValueError("%s must be a number >= 0" % key)
-        for key in ("reject_event_ids_containing", "token"):
+        for key in ("reject_event_ids_containing", "token", "app_secret"):
             if key in changes and changes[key] is not None and (
                     not isinstance(changes[key], str) or changes[key] == ""):
                 raise ValueError("%s must be a non-empty string or null" % key)
@@ -246,6 +266,39 @@ def validate_event(i, ev, now):
     eid = ev.get("event_id")
     if eid is not None and not isinstance(eid, str):
         raise invalid("Event %d: event_id must be a string." % i)
+
+
+def decode_body(raw, content_type):
+    """The request's top-level fields as a dict, or None if unreadable.
+
+    A form body (what AdsEngineer sends) holds ``data`` as JSON text; a
+    JSON body holds the same fields as an object.
+    """
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        try:
+            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True,
+                            strict_parsing=True)
+        except ValueError:
+            return None
+        if any(len(v) != 1 for v in form.values()):
+            return None
+        fields = {k: v[0] for k, v in form.items()}
+        if "data" in fields:
+            try:
+                fields["data"] = json.loads(fields["data"])
+            except ValueError:
+                return None
+        return fields
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def appsecret_proof(token, app_secret):
+    """Meta's appsecret_proof: hex HMAC-SHA256 of the token keyed with the secret."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -356,9 +409,10 @@ class Handler(BaseHTTPRequestHandler):
     def events(self, url, raw):
         state = self.server.state
         query = parse_qs(url.query)
-        token = query.get("access_token", [None])[0]
+        token_in_query = "access_token" in query
         logged_query = urlencode([(k, v) for k, vs in query.items()
-                                  if k != "access_token" for v in vs])
+                                  if k not in SECRET_FIELDS for v in vs])
+        payload = decode_body(raw, self.headers.get("Content-Type", ""))
         entry = {
             "time": time.time(),
             "path": url.path + ("?" + logged_query if logged_query else ""),
@@ -367,16 +421,22 @@ class Handler(BaseHTTPRequestHandler):
             "events": 0,
             "event_ids": [],
             "test_event_code": None,
+            "proof": bool(payload and "appsecret_proof" in payload),
         }
         if state.record_bodies:
-            entry["body"] = raw.decode("utf-8", "replace")
+            if payload is None:
+                entry["body"] = raw.decode("utf-8", "replace")
+            else:
+                entry["body"] = json.dumps({k: v for k, v in payload.items()
+                                            if k not in SECRET_FIELDS})
         config, forced = state.begin_event_request()
         if config["stall_seconds"]:
             time.sleep(config["stall_seconds"])
         accepted = []
         headers = {}
         try:
-            payload = self.check_request(url.path, token, raw, config, forced, entry)
+            payload = self.check_request(url.path, token_in_query, payload, config,
+                                         forced, entry)
             data = payload["data"]
             accepted = [ev.get("event_id") or "" for ev in data]
             status, body = 200, {"events_received": len(data), "messages": [],
@@ -389,20 +449,16 @@ class Handler(BaseHTTPRequestHandler):
         state.record(entry, accepted)
         self.send_json(status, body, headers)
 
-    def check_request(self, path, token, raw, config, forced, entry):
+    def check_request(self, path, token_in_query, payload, config, forced, entry):
         """Decide the answer to one event request; raise Rejection to refuse.
 
-        Fills entry's pixel, events, event_ids and test_event_code as far as
-        the request could be read.
+        payload is the decoded body (None if unreadable).  Fills entry's
+        pixel, events, event_ids and test_event_code as far as the request
+        could be read.
         """
         m = EVENTS_PATH.match(path)
         if m:
             entry["pixel"] = m.group(2)
-        payload = None
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            pass
         if isinstance(payload, dict):
             data = payload.get("data")
             if isinstance(data, list):
@@ -417,16 +473,29 @@ class Handler(BaseHTTPRequestHandler):
         if not m:
             raise Rejection(400, error_body(
                 100, "Unsupported post request.", "GraphMethodException", subcode=33))
+        if token_in_query:
+            raise Rejection(400, error_body(
+                190, "access_token in the URL: send it in the request body "
+                "(refused by the fake Meta: proxies log query strings)"))
+        token = payload.get("access_token") if isinstance(payload, dict) else None
         expected = config["token"]
-        if not token or (expected is not None and token != expected):
+        if not isinstance(token, str) or not token or (
+                expected is not None and token != expected):
             raise Rejection(400, error_body(
                 190, "Invalid OAuth access token - Cannot parse access token"))
+        if config["app_secret"] is not None:
+            proof = payload.get("appsecret_proof")
+            if not isinstance(proof, str) or not hmac.compare_digest(
+                    proof, appsecret_proof(token, config["app_secret"])):
+                raise Rejection(400, error_body(
+                    100, "Invalid appsecret_proof provided in the API argument",
+                    "GraphMethodException"))
         if not m.group(2).isdigit():
             raise Rejection(400, error_body(
                 100, "Unsupported post request. Object with ID '%s' does not exist"
                 % m.group(2), "GraphMethodException", subcode=33))
         if payload is None:
-            raise invalid("The request body is not valid JSON.")
+            raise invalid("The request body is neither a form nor a JSON object.")
         data = validate_batch(payload, int(time.time()))
         needle = config["reject_event_ids_containing"]
         if needle:
@@ -448,12 +517,14 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=0, help="port, 0 picks a free one")
     ap.add_argument("--token", default=None,
                     help="expected access token (default: any non-empty token)")
+    ap.add_argument("--app-secret", default=None,
+                    help="app secret: require a matching appsecret_proof")
     ap.add_argument("--no-bodies", action="store_true",
                     help="do not keep request bodies (benchmarks)")
     args = ap.parse_args(argv)
 
     server = Server((args.host, args.port), Handler)
-    server.state = State(args.token, not args.no_bodies)
+    server.state = State(args.token, not args.no_bodies, args.app_secret)
     print("PORT=%d" % server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

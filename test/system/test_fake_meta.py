@@ -6,19 +6,22 @@ bodies, and rejects a whole batch the way Meta does.
 Run with: pytest test/system/test_fake_meta.py
 """
 
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import subprocess
 import sys
 import time
+from urllib.parse import urlencode
 
 import pytest
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_meta.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 TOKEN = "tok/en+1"
-EVENTS_PATH = "/v24.0/123/events?access_token=tok%2Fen%2B1"
+EVENTS_PATH = "/v24.0/123/events"
 
 
 @pytest.fixture
@@ -35,13 +38,33 @@ def fake():
         proc.wait(timeout=10)
 
 
-def request(port, method, path, obj=None, conn=None):
-    """One request; returns (status, headers, decoded JSON body)."""
+def form(obj, token=TOKEN, **extra):
+    """An events request as AdsEngineer sends it: a form, data as JSON text,
+    the token (and any extra field) as fields."""
+    fields = {k: (json.dumps(v) if k == "data" else v) for k, v in obj.items()}
+    if token is not None:
+        fields["access_token"] = token
+    fields.update(extra)
+    return urlencode(fields).encode()
+
+
+def request(port, method, path, obj=None, conn=None, raw=None):
+    """One request; returns (status, headers, decoded JSON body).
+
+    obj goes as JSON to the control API and as a form (with the token) to
+    the events edge; raw (bytes) is sent as a form unchanged."""
     own = conn is None
     if own:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    body = json.dumps(obj).encode() if obj is not None else None
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = {}
+    body = raw
+    if obj is not None and path.startswith("/_control/"):
+        body = json.dumps(obj).encode()
+        headers = {"Content-Type": "application/json"}
+    elif obj is not None:
+        body = form(obj)
+    if body is not None and not headers:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
     conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     data = resp.read()
@@ -76,6 +99,7 @@ def test_accepts_and_records(fake):
     assert reqs[0]["pixel"] == "123" and reqs[0]["status"] == 200
     assert reqs[0]["event_ids"] == ["a", "b"] and reqs[0]["test_event_code"] == "TEST1"
     assert TOKEN not in json.dumps(reqs) and "tok%2F" not in json.dumps(reqs)
+    assert reqs[0]["proof"] is False
     assert json.loads(reqs[0]["body"]) == batch
     _, _, stats = request(fake, "GET", "/_control/stats")
     assert stats["duplicates"] == 1 and stats["by_status"] == {"200": 2}
@@ -114,7 +138,6 @@ def test_rejects_whole_batch(fake):
 
 def test_validates_like_meta(fake):
     cases = [
-        ("/v24.0/123/events?access_token=wrong", {"data": [event("t")]}, 400, 190),
         (EVENTS_PATH, {"data": [event("old", age_s=8 * 24 * 3600)]}, 400, 100),
         (EVENTS_PATH, {"data": []}, 400, 100),
         (EVENTS_PATH, {"data": [event(str(i)) for i in range(1001)]}, 400, 100),
@@ -125,5 +148,52 @@ def test_validates_like_meta(fake):
     for path, batch, want_status, want_code in cases:
         status, _, body = request(fake, "POST", path, batch)
         assert (status, body["error"]["code"]) == (want_status, want_code), batch
+    ok = {"data": [event("t")]}
+    for raw in (form(ok, token="wrong"), form(ok, token=None), form(ok, token=""), b"junk"):
+        status, _, body = request(fake, "POST", EVENTS_PATH, raw=raw)
+        assert (status, body["error"]["code"]) == (400, 190), raw
     _, _, events = request(fake, "GET", "/_control/events")
     assert events["total"] == 0
+
+
+def test_token_only_in_the_body(fake):
+    """A token in the query string is refused even when the body has it
+    too (proxies log URLs); a JSON body with access_token is read too."""
+    ok = {"data": [event("q")]}
+    for path in ("/v24.0/123/events?access_token=tok%2Fen%2B1",
+                 "/v24.0/123/events?access_token=other"):
+        status, _, body = request(fake, "POST", path, raw=form(ok))
+        assert (status, body["error"]["code"]) == (400, 190)
+        assert "URL" in body["error"]["message"]
+    conn = http.client.HTTPConnection("127.0.0.1", fake, timeout=10)
+    conn.request("POST", EVENTS_PATH, body=json.dumps(dict(ok, access_token=TOKEN)),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    resp.read()
+    conn.close()
+    _, _, events = request(fake, "GET", "/_control/events")
+    assert events["accepted"] == {"q": 1}
+
+
+def test_appsecret_proof(fake):
+    """With an app secret, only a matching appsecret_proof passes."""
+    secret = "app-secret-1"
+    good = hmac.new(secret.encode(), TOKEN.encode(), hashlib.sha256).hexdigest()
+    ok = {"data": [event("p")]}
+    # No secret configured: a proof is not required.
+    status, _, _ = request(fake, "POST", EVENTS_PATH, raw=form(ok))
+    assert status == 200
+    request(fake, "POST", "/_control/config", {"app_secret": secret})
+    for raw in (form(ok), form(ok, appsecret_proof="0" * 64),
+                form(ok, appsecret_proof=good.upper()),
+                form(ok, appsecret_proof=hmac.new(b"other", TOKEN.encode(),
+                                                  hashlib.sha256).hexdigest())):
+        status, _, body = request(fake, "POST", EVENTS_PATH, raw=raw)
+        assert (status, body["error"]["code"]) == (400, 100), raw
+        assert "appsecret_proof" in body["error"]["message"]
+    status, _, _ = request(fake, "POST", EVENTS_PATH, raw=form(ok, appsecret_proof=good))
+    assert status == 200
+    _, _, reqs = request(fake, "GET", "/_control/requests")
+    assert [r["proof"] for r in reqs] == [False, False, True, True, True, True]
+    assert good not in json.dumps(reqs) and TOKEN not in json.dumps(reqs)

@@ -119,6 +119,93 @@ static void dest_cleanup(struct destination *d)
 #define STD_SETTINGS "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}"
 #define STD_CREDS    "{\"access_token\":\"" TOKEN "\"}"
 
+/* %XX and '+' decoded; n bytes of s.  Caller frees. */
+static char *url_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t o = 0;
+
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			unsigned int v;
+
+			assert_true(i + 2 < n + 1 && sscanf(s + i + 1, "%2x", &v) == 1);
+			out[o++] = (char)v;
+			i += 2;
+		} else {
+			out[o++] = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The decoded value of field name in an application/x-www-form-urlencoded
+ * body, or NULL when absent; a field may appear only once.  Caller frees. */
+static char *form_field(const char *body, const char *name)
+{
+	size_t nlen = strlen(name);
+	char *found = NULL;
+	const char *p = body;
+
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			assert_null(found);
+			found = url_decode(p + nlen + 1, len - nlen - 1);
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return found;
+}
+
+/*
+ * Replace req's form body by the JSON object it carries,
+ * {"data": <data>, "test_event_code": …}, so the payload tests below read
+ * (and compare with the fixture) the JSON Meta receives.  The credential
+ * fields are checked by the callers and left out.
+ */
+static void form_to_json_body(struct upload_req *req)
+{
+	char *data = form_field(req->body.data, "data");
+	char *tec = form_field(req->body.data, "test_event_code");
+
+	assert_non_null(data);
+	buf_cleanup(&req->body);
+	buf_printf(&req->body, "{\"data\":%s", data);
+	if (tec) {
+		char *q = cJSON_PrintUnformatted(cJSON_CreateString(tec));
+
+		/* A string item prints as the quoted, escaped string. */
+		buf_printf(&req->body, ",\"test_event_code\":%s", q);
+		cJSON_free(q);
+	}
+	buf_puts(&req->body, "}");
+	free(data);
+	free(tec);
+}
+
+/* The token never rides in the URL; it is the form's access_token field. */
+static void assert_token_in_body_only(const struct upload_req *req, const char *token)
+{
+	char *tok = form_field(req->body.data, "access_token");
+
+	assert_non_null(req->url);
+	assert_null(strstr(req->url, "access_token"));
+	assert_null(strchr(req->url, '?'));
+	assert_string_equal(req->url, req->log_url);
+	assert_non_null(tok);
+	assert_string_equal(tok, token);
+	free(tok);
+	assert_int_equal(req->n_headers, 1);
+	assert_string_equal(req->headers[0], "Content-Type: application/x-www-form-urlencoded");
+}
+
 /* Build n conversions with the standard destination; the body parsed. */
 static cJSON *build_ok(const char *settings, struct conversion **convs, size_t n,
 		       struct upload_req *req)
@@ -133,6 +220,8 @@ static cJSON *build_ok(const char *settings, struct conversion **convs, size_t n
 	assert_int_equal(meta_capi_dest_ops.build(&d, convs, n, req, &e), 0);
 	dest_cleanup(&d);
 	assert_non_null(req->body.data);
+	assert_token_in_body_only(req, TOKEN);
+	form_to_json_body(req);
 	body = cJSON_Parse(req->body.data);
 	assert_non_null(body);
 	return body;
@@ -185,18 +274,15 @@ static void test_build_matches_fixture(void **state)
 		cJSON_free(got);
 		fail();
 	}
-	assert_string_equal(req.url,
-			    "http://127.0.0.1:1/v24.0/123/events?access_token=tok%2Fen%2B1");
+	/* Defect 11: the token is a body field, never in the URL (build_ok
+	 * checked the form before turning it into JSON). */
+	assert_string_equal(req.url, "http://127.0.0.1:1/v24.0/123/events");
 	assert_string_equal(req.log_url, "http://127.0.0.1:1/v24.0/123/events");
-	assert_null(strstr(req.log_url, "tok"));
-	assert_int_equal(req.n_headers, 1);
-	assert_string_equal(req.headers[0], "Content-Type: application/json");
 	/* Money keeps its exact text: never through a double. */
 	assert_non_null(strstr(req.body.data, "\"value\":129.90,"));
 	assert_non_null(strstr(req.body.data, "\"item_price\":20.00}"));
 	assert_non_null(strstr(req.body.data, "\"item_price\":49.95}"));
 	assert_null(strstr(req.body.data, "google-only"));
-	assert_null(strstr(req.body.data, TOKEN));
 	cJSON_Delete(body);
 	cJSON_Delete(expected);
 	free(expected_text);
@@ -396,28 +482,87 @@ static void test_action_source_setting_wins(void **state)
 	conv_free(c);
 }
 
-static void test_url_encoding(void **state)
+/* Build one bare event with creds; req filled. */
+static void build_with_creds(const char *creds, struct upload_req *req)
 {
 	struct conversion *c = bare_conversion("lead", "u:1");
 	struct destination d;
-	struct upload_req req;
 	struct err e;
 
-	(void)state;
-	dest_init(&d, "{\"pixel_id\":\"987654321012345\"}",
-		  "{\"access_token\":\"a b&c=d%\\u00e9~_.-Z9\",\"app_secret\":\"s\"}");
+	dest_init(&d, "{\"pixel_id\":\"987654321012345\",\"test_event_code\":\"T 1&x\"}", creds);
 	free(d.base_url);
 	d.base_url = xstrdup("https://graph.example//");
 	free(d.api_version);
 	d.api_version = xstrdup("v27.0");
-	upload_req_init(&req);
-	assert_int_equal(meta_capi_dest_ops.build(&d, &c, 1, &req, &e), 0);
-	assert_string_equal(req.url, "https://graph.example/v27.0/987654321012345/events"
-				     "?access_token=a%20b%26c%3Dd%25%C3%A9~_.-Z9");
-	assert_string_equal(req.log_url, "https://graph.example/v27.0/987654321012345/events");
-	upload_req_cleanup(&req);
+	upload_req_init(req);
+	err_clear(&e);
+	assert_int_equal(meta_capi_dest_ops.build(&d, &c, 1, req, &e), 0);
 	dest_cleanup(&d);
 	conv_free(c);
+}
+
+/*
+ * Defect 11: the URL carries no token; the form body does, percent-encoded,
+ * after the data; with an app_secret, appsecret_proof follows.  The proof
+ * was computed independently:
+ *   python3 -c 'import hmac,hashlib; print(hmac.new(b"s",
+ *     "a b&c=d%\u00e9~_.-Z9".encode(), hashlib.sha256).hexdigest())'
+ */
+static void test_token_in_body(void **state)
+{
+	struct upload_req req;
+	char *proof;
+	char *tec;
+
+	(void)state;
+	build_with_creds("{\"access_token\":\"a b&c=d%\\u00e9~_.-Z9\",\"app_secret\":\"s\"}", &req);
+	assert_string_equal(req.url, "https://graph.example/v27.0/987654321012345/events");
+	assert_string_equal(req.log_url, req.url);
+	assert_token_in_body_only(&req, "a b&c=d%\xc3\xa9~_.-Z9");
+	assert_non_null(strstr(req.body.data, "&access_token=a%20b%26c%3Dd%25%C3%A9~_.-Z9&"));
+	assert_memory_equal(req.body.data, "data=%5B%7B%22event_name%22", 27);
+	tec = form_field(req.body.data, "test_event_code");
+	assert_string_equal(tec, "T 1&x");
+	free(tec);
+	proof = form_field(req.body.data, "appsecret_proof");
+	assert_non_null(proof);
+	assert_string_equal(proof,
+			    "76b3f8aa8f0b67c1f62114556587e681a9c4e4af7b4996c8bcbe61de09e17b44");
+	free(proof);
+	upload_req_cleanup(&req);
+
+	/* Without an app_secret: no proof. */
+	build_with_creds("{\"access_token\":\"t0k\"}", &req);
+	assert_token_in_body_only(&req, "t0k");
+	assert_null(form_field(req.body.data, "appsecret_proof"));
+	assert_null(strstr(req.body.data, "appsecret_proof"));
+	upload_req_cleanup(&req);
+}
+
+/*
+ * appsecret_proof against a published vector: HMAC-SHA256 keyed "key" of
+ * "The quick brown fox jumps over the lazy dog" is f7bc83f4…3cd8 (the
+ * RFC 2104 example of Wikipedia's HMAC article; also
+ * python3 -c 'import hmac,hashlib; print(hmac.new(b"key", b"The quick
+ * brown fox jumps over the lazy dog", hashlib.sha256).hexdigest())').
+ */
+static void test_appsecret_proof_vector(void **state)
+{
+	struct upload_req req;
+	char *proof;
+
+	(void)state;
+	build_with_creds("{\"access_token\":\"The quick brown fox jumps over the lazy dog\","
+			 "\"app_secret\":\"key\"}",
+			 &req);
+	proof = form_field(req.body.data, "appsecret_proof");
+	assert_non_null(proof);
+	assert_string_equal(proof,
+			    "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+	free(proof);
+	/* The secret itself never leaves. */
+	assert_null(strstr(req.body.data, "app_secret="));
+	upload_req_cleanup(&req);
 }
 
 static void test_build_errors(void **state)
@@ -438,6 +583,10 @@ static void test_build_errors(void **state)
 		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"\"}", "v24.0", 1, ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":42}", "v24.0", 1, ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"" TOKEN "\"", "v24.0", 1,
+		  ERR_CONFIG },
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":\"\"}", "v24.0",
+		  1, ERR_CONFIG },
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":7}", "v24.0", 1,
 		  ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", STD_CREDS, NULL, 1, ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", STD_CREDS, "24", 1, ERR_CONFIG },
@@ -659,6 +808,15 @@ static void test_validate(void **state)
 		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"\"}", ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":true}", ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\"}", NULL, ERR_CONFIG },
+		/* app_secret is optional; when present, a non-empty string. */
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":\"s3cr3t\"}",
+		  0 },
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":\"\"}",
+		  ERR_CONFIG },
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":5}",
+		  ERR_CONFIG },
+		{ "{\"pixel_id\":\"123\"}", "{\"access_token\":\"t\",\"app_secret\":null}",
+		  ERR_CONFIG },
 	};
 
 	(void)state;
@@ -695,7 +853,8 @@ int main(void)
 		cmocka_unit_test(test_value_text_exact),
 		cmocka_unit_test(test_event_name_mapping),
 		cmocka_unit_test(test_action_source_setting_wins),
-		cmocka_unit_test(test_url_encoding),
+		cmocka_unit_test(test_token_in_body),
+		cmocka_unit_test(test_appsecret_proof_vector),
 		cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_result_table),
 		cmocka_unit_test(test_result_message_truncation),
