@@ -8,6 +8,15 @@ import pytest
 import harness
 
 
+def pytest_configure(config):
+    """Without pytest-timeout, pytest.ini's timeout would be ignored and a
+    hang would block CI for ever: refuse to run instead."""
+    if not config.pluginmanager.hasplugin("timeout"):
+        raise pytest.UsageError(
+            "the system tests need pytest-timeout (Debian: python3-pytest-timeout; "
+            "scripts/dev deps installs it)")
+
+
 @pytest.fixture(scope="session")
 def cluster():
     c = harness.Cluster()
