@@ -180,11 +180,13 @@ static void form_to_json_body(struct upload_req *req)
 	buf_cleanup(&req->body);
 	buf_printf(&req->body, "{\"data\":%s", data);
 	if (tec) {
-		char *q = cJSON_PrintUnformatted(cJSON_CreateString(tec));
+		cJSON *item = cJSON_CreateString(tec);
+		char *q = cJSON_PrintUnformatted(item);
 
 		/* A string item prints as the quoted, escaped string. */
 		buf_printf(&req->body, ",\"test_event_code\":%s", q);
 		cJSON_free(q);
+		cJSON_Delete(item);
 	}
 	buf_puts(&req->body, "}");
 	free(data);
