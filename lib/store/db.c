@@ -206,7 +206,7 @@ int db_link_ensure(struct db_link *l, const char *url, const struct db_session *
 	return 0;
 }
 
-void db_link_drop(struct db_link *l)
+void db_link_forget(struct db_link *l)
 {
 	PGcancel *cancel;
 
@@ -217,9 +217,16 @@ void db_link_drop(struct db_link *l)
 	l->cancel = NULL;
 	pthread_mutex_unlock(&l->cancel_mu);
 	PQfreeCancel(cancel);
-	PQfinish(l->conn);
 	l->conn = NULL;
 	link_wait_more(l);
+}
+
+void db_link_drop(struct db_link *l)
+{
+	PGconn *conn = l->conn;
+
+	db_link_forget(l);
+	PQfinish(conn);
 }
 
 bool db_link_recover(struct db_link *l)
