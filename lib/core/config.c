@@ -46,16 +46,14 @@ static const struct cfg_key keys[] = {
 	  1000, DAY_MS, "idle/read timeout of a client connection" },
 	{ "server", "shutdown_timeout", T_DURATION, OFF(shutdown_timeout_ms), "10s", true, false,
 	  1000, 3600000,
-	  "SIGTERM to exit, at most: answer queued webhooks, finish or hand back uploads; "
-	  "then statements still running are canceled and the daemon exits anyway (leases "
-	  "bring the work back); keep it below systemd's TimeoutStopSec" },
+	  "longest stop after SIGTERM; statements still running near its end are canceled "
+	  "and the daemon exits (leases bring work back); below systemd's TimeoutStopSec" },
 	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
 	  false, true, 0, 0, "libpq connection string or URI" },
 	{ "database", "statement_timeout", T_DURATION, OFF(db_statement_timeout_ms), "15s", false,
 	  false, 0, DAY_MS,
-	  "longest statement of the daemon's sessions: a worker waits no longer for a stalled "
-	  "database; capped at half of [workers] lease (0 = that), so a lease outlives a "
-	  "stalled statement; adsengctl (migrations) does not use it" },
+	  "longest statement of the daemon's sessions (not adsengctl's), so a stalled "
+	  "database cannot freeze a thread; at most half of [workers] lease (0 = that)" },
 	{ "database", "lock_timeout", T_DURATION, OFF(db_lock_timeout_ms), "5s", false, false, 0,
 	  DAY_MS,
 	  "longest wait for a lock (0 = none): a table locked by a migration or by hand fails "

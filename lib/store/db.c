@@ -80,8 +80,7 @@ int db_params_build(struct db_params *p, const char *url, const char *applicatio
 	return 0;
 }
 
-/* The "options" that url sets itself (a malloc'd copy), or NULL. */
-static char *url_options(const char *url)
+char *db_url_options(const char *url)
 {
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	char *found = NULL;
@@ -100,7 +99,7 @@ int db_connect_session(const char *url, const char *application_name, const stru
 		       PGconn **out, struct err *e)
 {
 	struct db_params *p = calloc(1, sizeof(*p));
-	char *uopts = s ? url_options(url) : NULL;
+	char *uopts = s ? db_url_options(url) : NULL;
 	PGconn *conn = NULL;
 	int rc = ERR_NOMEM;
 

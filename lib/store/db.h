@@ -62,6 +62,10 @@ struct db_params {
 int db_params_build(struct db_params *p, const char *url, const char *application_name,
 		    const struct db_session *s, const char *url_options) WUR;
 
+/* The "options" a libpq URI or key=value string sets (malloc'd, free()),
+ * or NULL when none or the url does not parse. */
+char *db_url_options(const char *url);
+
 /* Connect (blocking) with `application_name` set; ERR_DB on failure. */
 int db_connect(const char *url, const char *application_name, PGconn **out, struct err *e) WUR;
 
