@@ -364,7 +364,7 @@ bool db_link_join(pthread_t thread, struct db_link *const *links, size_t n, int6
 	if (cancel_at_ms == 0)
 		return pthread_join(thread, NULL) == 0;
 	left = cancel_at_ms - clock_mono_ms();
-	if (left > 0 && join_for(thread, left))
+	if (join_for(thread, left > 0 ? left : 0))
 		return true;
 	cs = calloc(n ? n : 1, sizeof(*cs));
 	for (size_t i = 0; i < n && cs; i++)
