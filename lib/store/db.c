@@ -16,6 +16,9 @@
 #define LINK_BACKOFF_MIN_MS  1000
 #define LINK_BACKOFF_MAX_MS  5000
 #define LINK_CANCEL_EVERY_MS 100
+/* A thread asked to stop late (an earlier one took all the time) still
+ * gets this long to notice before it is left behind. */
+#define LINK_LAST_CHANCE_MS 50
 
 void db_session_from_config(struct db_session *s, const struct config *cfg)
 {
@@ -364,13 +367,13 @@ bool db_link_join(pthread_t thread, struct db_link *const *links, size_t n, int6
 	if (cancel_at_ms == 0)
 		return pthread_join(thread, NULL) == 0;
 	left = cancel_at_ms - clock_mono_ms();
-	if (join_for(thread, left > 0 ? left : 0))
+	if (join_for(thread, left > LINK_LAST_CHANCE_MS ? left : LINK_LAST_CHANCE_MS))
 		return true;
 	cs = calloc(n ? n : 1, sizeof(*cs));
 	for (size_t i = 0; i < n && cs; i++)
 		cs[i] = link_shut(links[i], give_up_ms);
 	left = give_up_ms - clock_mono_ms();
-	joined = join_for(thread, left > 0 ? left : 0);
+	joined = join_for(thread, left > LINK_LAST_CHANCE_MS ? left : LINK_LAST_CHANCE_MS);
 	for (size_t i = 0; i < n && cs; i++) {
 		if (cs[i]) {
 			atomic_store(&cs[i]->done, true);

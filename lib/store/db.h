@@ -125,9 +125,11 @@ bool db_link_is_shut(struct db_link *l);
  * Main thread: join `thread`, which uses the n links.  Waits until
  * cancel_at_ms (monotonic); then shuts the links (no reconnects) and
  * cancels their statements every 100 ms (from a helper thread: PQcancel
- * blocks while it connects) until give_up_ms.  Returns true when joined;
- * false when the thread is still running then (it is left behind: the
- * caller must not free what it uses).  cancel_at_ms == 0: wait for ever.
+ * blocks while it connects) until give_up_ms.  Each wait lasts at least
+ * 50 ms, so a thread asked late still has a moment.  Returns true when
+ * joined; false when the thread is still running then (it is left
+ * behind: the caller must not free what it uses).  cancel_at_ms == 0:
+ * wait for ever.
  */
 bool db_link_join(pthread_t thread, struct db_link *const *links, size_t n, int64_t cancel_at_ms,
 		  int64_t give_up_ms);
