@@ -49,7 +49,7 @@ struct db_params {
 	const char *keys[DB_PARAMS_MAX + 1];
 	const char *vals[DB_PARAMS_MAX + 1];
 	char options[1024];
-	char num[5][24];
+	char num[4][24];
 };
 
 /*

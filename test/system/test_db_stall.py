@@ -142,6 +142,9 @@ def test_sigterm_during_a_stall_exits_in_time(make_stack, meta):
     # once (the canceled statement is not the event's fault: with defect 2's
     # fix it stays pending).
     stack.start()
+    wait_until(lambda: stack.count("raw_event_status", "state = 'pending'") == 0, timeout=40,
+               what="raw events normalized")
+    errors = stack.sql("SELECT id, error FROM raw_event_status WHERE state = 'error'")
+    assert errors == [], errors
     stack.wait_states({"delivered": 2}, timeout=40)
     assert meta.accepted() == {event_id(7100): 1, event_id(7101): 1}
-    assert stack.count("raw_event_status", "state = 'error'") == 0
