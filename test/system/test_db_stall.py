@@ -148,3 +148,42 @@ def test_sigterm_during_a_stall_exits_in_time(make_stack, meta):
     assert errors == [], errors
     stack.wait_states({"delivered": 2}, timeout=40)
     assert meta.accepted() == {event_id(7100): 1, event_id(7101): 1}
+
+
+def test_sigterm_with_frozen_backends_exits_in_time(make_stack, meta):
+    # The workers' server processes are stopped (SIGSTOP): their statements
+    # get no answer, not even to a cancel.  The daemon leaves those threads
+    # behind at the deadline and still exits 0 (the leases bring the work
+    # back).
+    stack = make_stack(workers__lease="2m", database__statement_timeout="60s",
+                       server__shutdown_timeout="3s").setup_demo().start()
+    assert stack.post_shopify(shopify_order(7200))[0] == 200
+    stack.wait_states({"delivered": 1})
+    pids = [int(r[0]) for r in stack.sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name LIKE 'adsengd-worker-%'")]
+    assert len(pids) == 2, pids
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        # Work for them: their next statements hang.
+        assert stack.post_shopify(shopify_order(7201))[0] == 200
+        time.sleep(1.0)  # (not for correctness: lets a poll cycle start a statement)
+        t0 = time.monotonic()
+        stack.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = stack.proc.wait(3 + 6)
+        except subprocess.TimeoutExpired:
+            rc = None
+        elapsed = time.monotonic() - t0
+        final = stack.stop(timeout=1)
+        assert rc is not None, "adsengd still running %.1fs after SIGTERM" % elapsed
+        assert final == 0, final
+        assert elapsed < 3 + 2.5, "SIGTERM took %.1fs (shutdown_timeout = 3s)" % elapsed
+        assert "did not stop in time; leaving it" in stack.logs()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    stack.start()
+    stack.wait_states({"delivered": 2}, timeout=40)
+    assert meta.accepted() == {event_id(7200): 1, event_id(7201): 1}
