@@ -6,7 +6,9 @@
  * worker pool; signals are handled here with evsignal (never with work in
  * a handler).  SIGHUP reloads what can change live; SIGTERM/SIGINT stop in
  * order: stop listening, answer what is queued, let uploads finish (or
- * give their leases back), join threads, close connections.
+ * give their leases back), join threads, close connections -- within
+ * [server] shutdown_timeout: statements that hold a thread up past it are
+ * canceled, and a thread stuck even then is left behind.
  */
 #include "core/clock.h"
 #include "core/config.h"
@@ -22,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -30,8 +33,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#define DEFAULT_CONFIG	  "/etc/adsengd/adsengd.conf"
-#define SHUTDOWN_GRACE_MS 10000
+#define DEFAULT_CONFIG "/etc/adsengd/adsengd.conf"
 
 struct daemon_state {
 	const char *config_path;
@@ -39,7 +41,6 @@ struct daemon_state {
 	struct runtime rt;
 	struct http_server *http;
 	struct event *drain_ev;
-	int64_t drain_deadline_ms;
 };
 
 static void usage(FILE *f)
@@ -91,11 +92,21 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (http_server_is_idle(d->http) || clock_mono_ms() >= d->drain_deadline_ms) {
+	if (http_server_is_idle(d->http) ||
+	    clock_mono_ms() >= atomic_load(&d->rt.stop_cancel_at_ms)) {
 		event_base_loopbreak(d->base);
 		return;
 	}
 	evtimer_add(d->drain_ev, &tv);
+}
+
+/* The stop deadline: [server] shutdown_timeout from now. */
+static void begin_stop(struct daemon_state *d)
+{
+	struct config *cfg = runtime_config(&d->rt);
+
+	runtime_begin_stop(&d->rt, cfg->shutdown_timeout_ms);
+	config_unref(cfg);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -112,7 +123,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("shutting down", "signal=%d", (int)sig);
 	sd_notify(0, "STOPPING=1");
 	http_server_stop_listening(d->http);
-	d->drain_deadline_ms = clock_mono_ms() + SHUTDOWN_GRACE_MS;
+	begin_stop(d);
 	d->drain_ev = evtimer_new(d->base, drain_cb, d);
 	drain_cb(-1, 0, d);
 }
@@ -211,10 +222,20 @@ int main(int argc, char **argv)
 out:
 	/* Order: uploads finish or give their leases back, housekeeping stops,
 	 * then the ingest writers finish what is queued and the last replies
-	 * are written. */
-	worker_pool_stop(workers, SHUTDOWN_GRACE_MS);
+	 * are written, all by the deadline begun at the signal. */
+	begin_stop(&d); /* no-op after a signal; a failed start had none */
+	worker_pool_stop(workers);
 	control_stop(control);
 	http_server_free(d.http);
+	if (atomic_load(&d.rt.stuck) > 0) {
+		/* A thread is still blocked in libpq (a database that does not
+		 * answer, not even a cancel): the leases bring its work back.
+		 * Exit without freeing what it uses. */
+		log_warn("exiting with threads still waiting for the database", "threads=%d",
+			 atomic_load(&d.rt.stuck));
+		fflush(stderr);
+		_exit(rc);
+	}
 	for (int i = 0; i < 3; i++) {
 		if (sigs[i])
 			event_free(sigs[i]);

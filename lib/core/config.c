@@ -44,8 +44,32 @@ static const struct cfg_key keys[] = {
 	  64LL * 1024 * 1024, "largest request body accepted (413 above it)" },
 	{ "server", "request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", false, false,
 	  1000, DAY_MS, "idle/read timeout of a client connection" },
+	{ "server", "shutdown_timeout", T_DURATION, OFF(shutdown_timeout_ms), "10s", true, false,
+	  1000, 3600000,
+	  "longest stop after SIGTERM; statements still running near its end are canceled "
+	  "and the daemon exits (leases bring work back); below systemd's TimeoutStopSec" },
 	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
 	  false, true, 0, 0, "libpq connection string or URI" },
+	{ "database", "statement_timeout", T_DURATION, OFF(db_statement_timeout_ms), "15s", false,
+	  false, 0, DAY_MS,
+	  "longest statement of the daemon's sessions (not adsengctl's), so a stalled "
+	  "database cannot freeze a thread; at most half of [workers] lease (0 = that)" },
+	{ "database", "lock_timeout", T_DURATION, OFF(db_lock_timeout_ms), "5s", false, false, 0,
+	  DAY_MS,
+	  "longest wait for a lock (0 = none): a table locked by a migration or by hand fails "
+	  "the statement, which is retried later, instead of freezing the thread" },
+	{ "database", "tcp_user_timeout", T_DURATION, OFF(db_tcp_user_timeout_ms), "30s", false,
+	  false, 0, DAY_MS,
+	  "drop a TCP connection whose sent data stays unacknowledged this long (0 = the "
+	  "kernel's, about 15 minutes); no effect on Unix sockets" },
+	{ "database", "keepalives_idle", T_DURATION, OFF(db_keepalives_idle_ms), "15s", false,
+	  false, 1000, DAY_MS,
+	  "TCP keepalive: idle time before the first probe (whole seconds); with interval and "
+	  "count, a silent dead server is noticed within idle + interval * count" },
+	{ "database", "keepalives_interval", T_DURATION, OFF(db_keepalives_interval_ms), "5s",
+	  false, false, 1000, DAY_MS, "TCP keepalive: time between probes (whole seconds)" },
+	{ "database", "keepalives_count", T_INT, OFF(db_keepalives_count), "3", false, false, 1,
+	  100, "TCP keepalive: unanswered probes before the connection is dropped" },
 	{ "security", "master_key_file", T_STRING, OFF(master_key_file), "/etc/adsengd/master.key",
 	  false, false, 0, 0,
 	  "32 random bytes (raw or 64 hex); a relative name is looked up in "

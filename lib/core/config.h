@@ -30,8 +30,15 @@ struct config {
 	char *public_url;
 	int64_t max_body;
 	int64_t request_timeout_ms;
+	int64_t shutdown_timeout_ms;
 	/* [database] */
 	char *db_url;
+	int64_t db_statement_timeout_ms; /* 0 = none */
+	int64_t db_lock_timeout_ms;	 /* 0 = none */
+	int64_t db_tcp_user_timeout_ms;	 /* 0 = the kernel's */
+	int64_t db_keepalives_idle_ms;
+	int64_t db_keepalives_interval_ms;
+	int64_t db_keepalives_count;
 	/* [security] */
 	char *master_key_file;
 	/* [ingest] */

@@ -241,6 +241,7 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(s->http, gen_cb, s);
 	io.db_url = cfg->db_url;
+	io.rt = rt;
 	io.writers = (int)cfg->ingest_writers;
 	io.queue_max = (size_t)cfg->ingest_queue_max;
 	io.batch_max = (size_t)cfg->ingest_batch_max;

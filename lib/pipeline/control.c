@@ -22,13 +22,13 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
-#define RECONNECT_MS	    1000
 
 struct control {
 	struct runtime *rt;
 	pthread_t thread;
 	int stop_fd;
-	PGconn *conn;
+	PGconn *conn; /* link.conn, or NULL while disconnected */
+	struct db_link link;
 	struct event *publish_ev; /* on the loop */
 	pthread_mutex_t mu;	  /* guards pending */
 	struct source_set *pending;
@@ -71,28 +71,42 @@ static void fail(struct control *c, const char *what, const struct err *e)
 
 	if (log_ratelimit_allow(&c->rl, 6, &suppressed))
 		log_warn(what, "err=\"%s\" suppressed=%d", e->msg, suppressed);
-	if (c->conn && db_is_broken(c->conn)) {
-		PQfinish(c->conn);
+	/* Broken: reconnect later; a statement or lock timeout: roll back. */
+	if (c->conn && !db_link_recover(&c->link))
 		c->conn = NULL;
-	}
+}
+
+static int setup_conn_cb(PGconn *conn, void *arg, struct err *e)
+{
+	(void)arg;
+	if (delivery_store_prepare(conn, e) != 0)
+		return ERR_DB;
+	return db_exec(conn, "LISTEN adseng_catalog", e);
 }
 
 static bool ensure_conn(struct control *c, const struct config *cfg)
 {
-	struct err e = { 0 };
+	struct db_session s;
+	bool fresh;
 
+	if (db_link_is_shut(&c->link))
+		return false; /* stopping late: no more statements */
 	if (c->conn)
 		return true;
-	if (db_connect(cfg->db_url, "adsengd-control", &c->conn, &e) != 0 ||
-	    delivery_store_prepare(c->conn, &e) != 0 ||
-	    db_exec(c->conn, "LISTEN adseng_catalog", &e) != 0) {
-		PQfinish(c->conn);
-		c->conn = NULL;
-		fail(c, "control thread cannot reach the database", &e);
+	db_session_from_config(&s, cfg);
+	if (db_link_ensure(&c->link, cfg->db_url, &s, setup_conn_cb, NULL, &fresh) != 0)
 		return false;
-	}
+	c->conn = c->link.conn;
 	c->next_reload_ms = 0; /* reload now: changes may have been missed */
 	return true;
+}
+
+/* How long to sleep while disconnected: until the next try. */
+static int reconnect_wait_ms(struct control *c)
+{
+	int64_t ms = db_link_wait_ms(&c->link);
+
+	return ms < 50 ? 50 : (int)ms;
 }
 
 static void reload_sources(struct control *c)
@@ -180,14 +194,14 @@ static void *control_main(void *arg)
 			pfd[1].events = POLLIN;
 			nfds = 2;
 		}
-		if (poll(pfd, (nfds_t)nfds, c->conn ? 500 : RECONNECT_MS) < 0)
+		if (poll(pfd, (nfds_t)nfds, c->conn ? 500 : reconnect_wait_ms(c)) < 0)
 			continue;
 		if (pfd[0].revents)
 			break;
 		if (nfds == 2 && pfd[1].revents && drain_notifies(c))
 			c->next_reload_ms = 0;
 	}
-	PQfinish(c->conn);
+	db_link_drop(&c->link);
 	c->conn = NULL;
 	return NULL;
 }
@@ -201,6 +215,7 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 	c->rt = rt;
 	c->cb = cb;
 	c->cb_arg = arg;
+	db_link_init(&c->link, "adsengd-control");
 	pthread_mutex_init(&c->mu, NULL);
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	c->publish_ev = event_new(loop, -1, 0, publish_cb, c);
@@ -209,6 +224,7 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 			close(c->stop_fd);
 		if (c->publish_ev)
 			event_free(c->publish_ev);
+		db_link_cleanup(&c->link);
 		free(c);
 		return err_set(e, ERR_IO, "could not set up the control thread");
 	}
@@ -218,6 +234,7 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		close(c->stop_fd);
 		event_free(c->publish_ev);
+		db_link_cleanup(&c->link);
 		free(c);
 		return err_set(e, ERR_NOMEM, "could not start the control thread");
 	}
@@ -228,13 +245,21 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 
 void control_stop(struct control *c)
 {
+	struct db_link *link;
 	uint64_t one = 1;
 
 	if (c == NULL)
 		return;
+	link = &c->link;
 	if (write(c->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_error("could not signal the control thread", NULL);
-	pthread_join(c->thread, NULL);
+	if (!db_link_join(c->thread, &link, 1, atomic_load(&c->rt->stop_cancel_at_ms),
+			  atomic_load(&c->rt->stop_deadline_ms))) {
+		log_warn("control thread did not stop in time; leaving it", NULL);
+		runtime_note_stuck(c->rt);
+		return; /* it still uses c */
+	}
+	db_link_cleanup(&c->link);
 	close(c->stop_fd);
 	event_free(c->publish_ev);
 	source_set_unref(c->pending);

@@ -24,7 +24,9 @@ typedef void (*control_sources_cb)(struct source_set *set, void *arg);
 int control_start(struct runtime *rt, struct event_base *loop, control_sources_cb cb, void *arg,
 		  struct control **out, struct err *e) WUR;
 
-/* Stop and join the thread; free everything. */
+/* Stop and join the thread; free everything.  Bounded by the runtime's
+ * stop deadline (see worker_pool_stop): a thread still stuck in a
+ * statement then is left behind with what it uses. */
 void control_stop(struct control *c);
 
 #endif

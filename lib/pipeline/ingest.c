@@ -21,17 +21,15 @@
 #include <string.h>
 #include <time.h>
 
-#define RECONNECT_INTERVAL_MS 1000
-#define IDLE_PING_MS	      2000
+#define IDLE_PING_MS 2000
 
 struct writer {
 	struct ingest *in;
 	pthread_t thread;
 	int index;
-	PGconn *conn;
-	int64_t next_connect_ms;
+	PGconn *conn;	     /* link.conn, or NULL while disconnected */
+	struct db_link link; /* connects, reconnects, cancels on stop */
 	int64_t last_used_ms;
-	bool connected_once;
 	struct log_ratelimit rl;
 };
 
@@ -54,6 +52,7 @@ struct ingest {
 	atomic_int n_ready; /* writers with a working connection */
 	struct writer *writers;
 	int n_writers;
+	bool stuck; /* a writer was left behind by ingest_stop */
 };
 
 void ingest_job_free(struct ingest_job *job)
@@ -77,42 +76,44 @@ static void set_ready(struct writer *w, bool ready)
 		atomic_fetch_sub(&w->in->n_ready, 1);
 }
 
+/* Close; the next connection is tried after the link's backoff.  (The
+ * writer's statements run in implicit transactions: a timeout or cancel
+ * leaves a live connection usable, nothing to roll back.) */
 static void drop_conn(struct writer *w)
 {
 	if (w->conn == NULL)
 		return;
 	set_ready(w, false);
-	PQfinish(w->conn);
+	db_link_drop(&w->link);
 	w->conn = NULL;
-	w->next_connect_ms = clock_mono_ms() + RECONNECT_INTERVAL_MS;
+}
+
+static int setup_conn_cb(PGconn *conn, void *arg, struct err *e)
+{
+	(void)arg;
+	return ingest_store_prepare(conn, e);
 }
 
 static bool ensure_conn(struct writer *w)
 {
-	struct err e = { 0 };
-	PGconn *conn = NULL;
-	char name[64];
-	int suppressed;
+	struct db_session s, *sp = NULL;
+	bool fresh;
 
+	if (db_link_is_shut(&w->link))
+		return false; /* stopping late: answer 503, write nothing */
 	if (w->conn)
 		return true;
-	if (clock_mono_ms() < w->next_connect_ms)
-		return false;
-	snprintf(name, sizeof(name), "adsengd-ingest-%d", w->index);
-	if (db_connect(w->in->db_url, name, &conn, &e) != 0 ||
-	    ingest_store_prepare(conn, &e) != 0) {
-		PQfinish(conn);
-		w->next_connect_ms = clock_mono_ms() + RECONNECT_INTERVAL_MS;
-		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
-			log_warn("ingest writer cannot reach the database",
-				 "writer=%d err=\"%s\" suppressed=%d", w->index, e.msg, suppressed);
-		return false;
+	if (w->in->opts.rt) {
+		struct config *cfg = runtime_config(w->in->opts.rt);
+
+		db_session_from_config(&s, cfg);
+		config_unref(cfg);
+		sp = &s;
 	}
-	if (w->connected_once)
-		log_info("ingest writer reconnected to the database", "writer=%d", w->index);
-	w->connected_once = true;
+	if (db_link_ensure(&w->link, w->in->db_url, sp, setup_conn_cb, NULL, &fresh) != 0)
+		return false;
 	set_ready(w, true);
-	w->conn = conn;
+	w->conn = w->link.conn;
 	w->last_used_ms = clock_mono_ms();
 	return true;
 }
@@ -302,6 +303,10 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < in->n_writers; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "adsengd-ingest-%d", i);
+		db_link_init(&in->writers[i].link, name);
 		in->writers[i].in = in;
 		in->writers[i].index = i;
 		if (pthread_create(&in->writers[i].thread, NULL, writer_main, &in->writers[i]) !=
@@ -363,8 +368,18 @@ void ingest_stop(struct ingest *in)
 	in->stopping = true;
 	pthread_cond_broadcast(&in->cv);
 	pthread_mutex_unlock(&in->mu);
-	for (int i = 0; i < in->n_writers; i++)
-		pthread_join(in->writers[i].thread, NULL);
+	for (int i = 0; i < in->n_writers; i++) {
+		struct db_link *link = &in->writers[i].link;
+		struct runtime *rt = in->opts.rt;
+
+		if (db_link_join(in->writers[i].thread, &link, 1,
+				 rt ? atomic_load(&rt->stop_cancel_at_ms) : 0,
+				 rt ? atomic_load(&rt->stop_deadline_ms) : 0))
+			continue;
+		log_warn("ingest writer did not stop in time; leaving it", "writer=%d", i);
+		runtime_note_stuck(rt);
+		in->stuck = true;
+	}
 }
 
 void ingest_free(struct ingest *in)
@@ -372,6 +387,10 @@ void ingest_free(struct ingest *in)
 	if (in == NULL)
 		return;
 	wake_cb(-1, 0, in); /* answer (or drop) what finished last */
+	if (in->stuck)
+		return; /* a writer left behind still uses it */
+	for (int i = 0; i < in->n_writers; i++)
+		db_link_cleanup(&in->writers[i].link);
 	event_free(in->wake);
 	pthread_mutex_destroy(&in->mu);
 	pthread_cond_destroy(&in->cv);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "pipeline/runtime.h"
 
 struct event_base;
 
@@ -55,6 +56,10 @@ typedef void (*ingest_done_cb)(struct ingest_job *job, void *arg);
 
 struct ingest_opts {
 	const char *db_url;
+	/* The daemon's runtime (or NULL): the writers' sessions get the
+	 * [database] limits of its config, and ingest_stop is bounded by its
+	 * stop deadline. */
+	struct runtime *rt;
 	int writers;
 	size_t queue_max;
 	size_t batch_max;
@@ -81,7 +86,11 @@ bool ingest_is_ready(const struct ingest *in);
 size_t ingest_queued(struct ingest *in);
 
 /* Stop: refuse new jobs, let writers finish what is queued, join them.
- * Finished jobs are still delivered to done_cb when the loop next runs. */
+ * Finished jobs are still delivered to done_cb when the loop next runs.
+ * Bounded by the runtime's stop deadline (see worker_pool_stop): past its
+ * cancel point writers' statements are canceled and what is left queued
+ * is failed (503); a writer still stuck at the deadline is left behind
+ * (ingest_free then frees nothing it uses). */
 void ingest_stop(struct ingest *in);
 
 /* Free after ingest_stop (runs remaining completions' callbacks first). */

@@ -1,13 +1,17 @@
 /*
- * runtime.c - the shared config snapshot.
+ * runtime.c - the shared config snapshot and the stop deadline.
  */
 #include "pipeline/runtime.h"
+#include "core/clock.h"
 
 void runtime_init(struct runtime *rt, struct config *cfg, struct vault *vault)
 {
 	pthread_mutex_init(&rt->cfg_mu, NULL);
 	rt->cfg = cfg;
 	rt->vault = vault;
+	atomic_init(&rt->stop_cancel_at_ms, 0);
+	atomic_init(&rt->stop_deadline_ms, 0);
+	atomic_init(&rt->stuck, 0);
 }
 
 void runtime_cleanup(struct runtime *rt)
@@ -36,4 +40,26 @@ void runtime_set_config(struct runtime *rt, struct config *cfg)
 	rt->cfg = cfg;
 	pthread_mutex_unlock(&rt->cfg_mu);
 	config_unref(old);
+}
+
+void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms)
+{
+	int64_t now = clock_mono_ms();
+	int64_t margin = timeout_ms / 5;
+
+	if (atomic_load(&rt->stop_deadline_ms) != 0)
+		return;
+	if (margin < 500)
+		margin = 500;
+	if (margin > 3000)
+		margin = 3000;
+	if (margin > timeout_ms)
+		margin = timeout_ms;
+	atomic_store(&rt->stop_cancel_at_ms, now + timeout_ms - margin);
+	atomic_store(&rt->stop_deadline_ms, now + timeout_ms);
+}
+
+void runtime_note_stuck(struct runtime *rt)
+{
+	atomic_fetch_add(&rt->stuck, 1);
 }

@@ -1,12 +1,15 @@
 /*
  * runtime.h - what every thread of the daemon shares: the current config
  * snapshot (swapped on SIGHUP, read under a short lock and then used
- * through a reference) and the vault (immutable after start).
+ * through a reference), the vault (immutable after start) and, once the
+ * daemon stops, the deadline every thread's stop is bounded by.
  */
 #ifndef ADSENG_PIPELINE_RUNTIME_H
 #define ADSENG_PIPELINE_RUNTIME_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/vault.h"
@@ -15,6 +18,11 @@ struct runtime {
 	pthread_mutex_t cfg_mu;
 	struct config *cfg;
 	struct vault *vault;
+	/* Monotonic ms, 0 until runtime_begin_stop(): wait for threads until
+	 * cancel_at, then cancel their statements; give up at deadline. */
+	_Atomic int64_t stop_cancel_at_ms;
+	_Atomic int64_t stop_deadline_ms;
+	atomic_int stuck; /* threads left running at the deadline */
 };
 
 /* Takes ownership of one reference to cfg; vault stays the caller's. */
@@ -26,5 +34,14 @@ struct config *runtime_config(struct runtime *rt);
 
 /* Publish a new config (takes ownership of one reference). */
 void runtime_set_config(struct runtime *rt, struct config *cfg);
+
+/* Main thread: the daemon stops; everything must be done within
+ * timeout_ms from now (the last fifth, 0.5 to 3 s, is left for canceling
+ * statements that hold threads up).  Only the first call counts. */
+void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms);
+
+/* Note a thread that did not stop by the deadline and was left behind:
+ * the process must exit without freeing what threads share. */
+void runtime_note_stuck(struct runtime *rt);
 
 #endif

@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECONNECT_MS 1000
+/* Uploads still running this long before the cancel point of the stop
+ * deadline are given up (their leases released) so that the release
+ * itself has time. */
+#define RELEASE_MARGIN_MS 1000
 /* Stage 1 batches per cycle: one, so that curl's sockets are serviced
  * between batches (a cycle blocks the loop while it talks to PostgreSQL). */
 #define NORMALIZE_ROUNDS 1
@@ -47,6 +50,8 @@ void worker_kick(struct worker *w)
 	}
 }
 
+/* Forget the connection (already closed by the link, or close it) and
+ * come back when the link's backoff allows another try. */
 static void drop_conn(struct worker *w)
 {
 	struct timeval tv;
@@ -55,9 +60,9 @@ static void drop_conn(struct worker *w)
 		event_free(w->pg_ev);
 		w->pg_ev = NULL;
 	}
-	PQfinish(w->conn);
+	db_link_drop(&w->link);
 	w->conn = NULL;
-	tv_ms(&tv, RECONNECT_MS);
+	tv_ms(&tv, db_link_wait_ms(&w->link));
 	evtimer_add(w->retry_ev, &tv);
 }
 
@@ -68,7 +73,7 @@ void worker_db_error(struct worker *w, const char *what, const struct err *e)
 	if (log_ratelimit_allow(&w->rl_db, 10, &suppressed))
 		log_warn(what, "worker=%d err=\"%s\" suppressed=%d", w->index, e ? e->msg : "",
 			 suppressed);
-	if (w->conn && db_is_broken(w->conn))
+	if (w->conn && !db_link_recover(&w->link))
 		drop_conn(w);
 }
 
@@ -108,31 +113,38 @@ static void pg_cb(evutil_socket_t fd, short what, void *arg)
 		worker_kick(w);
 }
 
+static int setup_conn_cb(PGconn *conn, void *arg, struct err *e)
+{
+	(void)arg;
+	if (normalize_store_prepare(conn, e) != 0 || delivery_store_prepare(conn, e) != 0)
+		return ERR_DB;
+	return db_exec(conn, "LISTEN adseng_raw; LISTEN adseng_deliveries; LISTEN adseng_catalog",
+		       e);
+}
+
 static bool ensure_conn(struct worker *w)
 {
-	struct err e = { 0 };
-	char name[64];
-	PGconn *conn = NULL;
+	struct db_session s;
+	bool fresh;
 
+	if (db_link_is_shut(&w->link))
+		return false; /* stopping late: no more statements */
 	if (w->conn)
 		return true;
 	if (event_pending(w->retry_ev, EV_TIMEOUT, NULL))
 		return false;
-	snprintf(name, sizeof(name), "adsengd-worker-%d", w->index);
-	if (db_connect(w->cfg->db_url, name, &conn, &e) != 0 ||
-	    normalize_store_prepare(conn, &e) != 0 || delivery_store_prepare(conn, &e) != 0 ||
-	    db_exec(conn, "LISTEN adseng_raw; LISTEN adseng_deliveries; LISTEN adseng_catalog",
-		    &e) != 0) {
+	db_session_from_config(&s, w->cfg);
+	if (db_link_ensure(&w->link, w->cfg->db_url, &s, setup_conn_cb, NULL, &fresh) != 0) {
 		struct timeval tv;
 
-		PQfinish(conn);
-		worker_db_error(w, "worker cannot reach the database", &e);
-		tv_ms(&tv, RECONNECT_MS);
-		evtimer_add(w->retry_ev, &tv);
+		if (!db_link_is_shut(&w->link)) {
+			tv_ms(&tv, db_link_wait_ms(&w->link));
+			evtimer_add(w->retry_ev, &tv);
+		}
 		return false;
 	}
-	w->conn = conn;
-	w->pg_ev = event_new(w->base, PQsocket(conn), EV_READ | EV_PERSIST, pg_cb, w);
+	w->conn = w->link.conn;
+	w->pg_ev = event_new(w->base, PQsocket(w->conn), EV_READ | EV_PERSIST, pg_cb, w);
 	event_add(w->pg_ev, NULL);
 	dest_cache_clear(&w->dests);
 	/* Whatever was notified while we were away: look. */
@@ -253,7 +265,10 @@ static void *worker_main(void *arg)
 	if (w->pg_ev)
 		event_free(w->pg_ev);
 	w->pg_ev = NULL;
-	PQfinish(w->conn);
+	/* stage_deliver_release_all closes the connection it used. */
+	if (w->conn == NULL)
+		db_link_forget(&w->link);
+	db_link_drop(&w->link);
 	w->conn = NULL;
 	return NULL;
 }
@@ -274,6 +289,7 @@ static void worker_cleanup(struct worker *w)
 	config_unref(w->cfg);
 	if (w->base)
 		event_base_free(w->base);
+	db_link_cleanup(&w->link);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -287,10 +303,13 @@ static int worker_init(struct worker *w, struct runtime *rt, int index, struct e
 {
 	struct config *cfg = runtime_config(rt);
 	struct uploader_opts uo = { 0 };
+	char name[64];
 	int rc;
 
 	w->rt = rt;
 	w->index = index;
+	snprintf(name, sizeof(name), "adsengd-worker-%d", index);
+	db_link_init(&w->link, name);
 	dest_cache_init(&w->dests);
 	w->base = event_base_new();
 	if (w->base == NULL) {
@@ -334,7 +353,7 @@ int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *
 		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			p->n = i;
-			worker_pool_stop(p, 0);
+			worker_pool_stop(p);
 			return err_set(e, ERR_NOMEM, "could not start worker threads");
 		}
 	}
@@ -351,23 +370,45 @@ fail:
 	return rc;
 }
 
-void worker_pool_stop(struct worker_pool *p, long grace_ms)
+void worker_pool_stop(struct worker_pool *p)
 {
+	struct runtime *rt;
+	int64_t cancel_at, deadline, grace;
+	int stuck = 0;
+
 	if (p == NULL)
 		return;
+	if (p->n == 0)
+		goto out;
+	rt = p->w[0].rt;
+	cancel_at = atomic_load(&rt->stop_cancel_at_ms);
+	deadline = atomic_load(&rt->stop_deadline_ms);
+	grace = cancel_at - RELEASE_MARGIN_MS - clock_mono_ms();
 	for (int i = 0; i < p->n; i++) {
 		struct timeval tv;
 
-		tv_ms(&tv, grace_ms);
+		tv_ms(&tv, grace > 0 ? grace : 0);
 		/* Both are safe from this thread: the bases are thread-aware
 		 * (evthread_use_pthreads). */
 		evtimer_add(p->w[i].grace_ev, &tv);
 		event_active(p->w[i].stop_ev, EV_READ, 0);
 	}
 	for (int i = 0; i < p->n; i++) {
-		pthread_join(p->w[i].thread, NULL);
+		struct db_link *link = &p->w[i].link;
+
+		/* A worker stuck in a statement is canceled at cancel_at and
+		 * left behind at the deadline: its leases bring the work back. */
+		if (!db_link_join(p->w[i].thread, &link, 1, cancel_at, deadline)) {
+			log_warn("worker did not stop in time; leaving it", "worker=%d", i);
+			runtime_note_stuck(rt);
+			stuck++;
+			continue;
+		}
 		worker_cleanup(&p->w[i]);
 	}
+	if (stuck)
+		return; /* the stuck threads still use p->w */
+out:
 	free(p->w);
 	free(p);
 }

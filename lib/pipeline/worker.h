@@ -19,11 +19,15 @@ struct worker_pool;
 int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *e) WUR;
 
 /*
- * Stop: each worker stops claiming, waits up to grace_ms for its uploads
- * to finish and be recorded, releases the leases of what is still in
- * flight (back to pending, attempt refunded), closes its connection; then
- * the threads are joined and everything freed.
+ * Stop, bounded by the runtime's stop deadline (runtime_begin_stop; none
+ * set: no grace, wait for ever): each worker stops claiming, waits until
+ * shortly before the cancel point for its uploads to finish and be
+ * recorded, releases the leases of what is still in flight (back to
+ * pending, attempt refunded), closes its connection; then the threads are
+ * joined and everything freed.  A worker stuck in a statement past the
+ * cancel point has it canceled; one still running at the deadline is left
+ * behind (runtime_note_stuck) with what it uses.  Main thread only.
  */
-void worker_pool_stop(struct worker_pool *p, long grace_ms);
+void worker_pool_stop(struct worker_pool *p);
 
 #endif

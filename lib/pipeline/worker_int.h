@@ -15,6 +15,7 @@
 #include "net/uploader.h"
 #include "pipeline/dest_cache.h"
 #include "pipeline/runtime.h"
+#include "store/db.h"
 
 struct event;
 struct event_base;
@@ -26,7 +27,8 @@ struct worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct uploader *up;
-	PGconn *conn;
+	PGconn *conn;		/* link.conn, or NULL while disconnected */
+	struct db_link link;	/* connects, reconnects, cancels on stop */
 	struct event *pg_ev;	/* LISTEN socket readable */
 	struct event *poll_ev;	/* poll interval */
 	struct event *kick_ev;	/* run a cycle soon */
@@ -47,8 +49,9 @@ struct worker {
 /* Ask for a cycle on the next loop iteration (coalesced). */
 void worker_kick(struct worker *w);
 
-/* Note a failed statement: drops the connection if it is broken (a
- * reconnect is scheduled) and logs, rate limited. */
+/* Note a failed statement: logs, rate limited; drops the connection if it
+ * is broken (a reconnect is scheduled), else rolls back a transaction the
+ * failure aborted (a statement or lock timeout is not fatal to it). */
 void worker_db_error(struct worker *w, const char *what, const struct err *e);
 
 /* During shutdown: once no upload is left, release and leave the loop. */

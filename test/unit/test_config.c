@@ -1059,6 +1059,69 @@ static void test_parse_size(void **state)
 			sizeof(size_cases) / sizeof(size_cases[0]));
 }
 
+/* The database session limits and the shutdown deadline (defect 4):
+ * defaults, values from a file and the environment, bounds, and which of
+ * them a SIGHUP may change. */
+static void test_session_and_shutdown_keys(void **state)
+{
+	struct config *a = NULL, *b = NULL;
+	struct err e = { 0 };
+	char out[512];
+
+	(void)state;
+	assert_int_equal(config_load(NULL, &a, &e), 0);
+	assert_int_equal(a->shutdown_timeout_ms, 10000);
+	assert_int_equal(a->db_statement_timeout_ms, 15000);
+	assert_int_equal(a->db_lock_timeout_ms, 5000);
+	assert_int_equal(a->db_tcp_user_timeout_ms, 30000);
+	assert_int_equal(a->db_keepalives_idle_ms, 15000);
+	assert_int_equal(a->db_keepalives_interval_ms, 5000);
+	assert_int_equal(a->db_keepalives_count, 3);
+	/* Well below the default lease: a stalled statement ends first. */
+	assert_true(a->db_statement_timeout_ms * 4 <= a->worker_lease_ms);
+
+	setenv("ADSENGD_DATABASE_LOCK_TIMEOUT", "250ms", 1);
+	if (load_text("[server]\nshutdown_timeout = 30s\n"
+		      "[database]\nstatement_timeout = 1m\nlock_timeout = 2s\n"
+		      "tcp_user_timeout = 0\nkeepalives_idle = 1m\nkeepalives_interval = 2s\n"
+		      "keepalives_count = 9\n",
+		      &b, &e, NULL) != 0)
+		fail_msg("config_load: %s", e.msg);
+	unsetenv("ADSENGD_DATABASE_LOCK_TIMEOUT");
+	assert_int_equal(b->shutdown_timeout_ms, 30000);
+	assert_int_equal(b->db_statement_timeout_ms, 60000);
+	assert_int_equal(b->db_lock_timeout_ms, 250); /* the environment wins */
+	assert_int_equal(b->db_tcp_user_timeout_ms, 0);
+	assert_int_equal(b->db_keepalives_idle_ms, 60000);
+	assert_int_equal(b->db_keepalives_interval_ms, 2000);
+	assert_int_equal(b->db_keepalives_count, 9);
+
+	/* Sessions are made at start: restart keys; the deadline is read at
+	 * SIGTERM: reloadable. */
+	config_restart_keys(a, b, out, sizeof(out));
+	assert_contains(out, "database.statement_timeout");
+	assert_contains(out, "database.lock_timeout");
+	assert_contains(out, "database.tcp_user_timeout");
+	assert_contains(out, "database.keepalives_idle");
+	assert_contains(out, "database.keepalives_interval");
+	assert_contains(out, "database.keepalives_count");
+	assert_not_contains(out, "shutdown_timeout");
+	config_unref(a);
+	config_unref(b);
+	a = NULL;
+
+	/* Bounds. */
+	assert_int_equal(load_text("[server]\nshutdown_timeout = 500ms\n", &a, &e, NULL),
+			 ERR_CONFIG);
+	assert_contains(e.msg, "[server] shutdown_timeout");
+	assert_int_equal(load_text("[database]\nkeepalives_idle = 0\n", &a, &e, NULL), ERR_CONFIG);
+	assert_contains(e.msg, "[database] keepalives_idle");
+	assert_int_equal(load_text("[database]\nkeepalives_count = 0\n", &a, &e, NULL), ERR_CONFIG);
+	assert_int_equal(load_text("[database]\nlock_timeout = soon\n", &a, &e, NULL), ERR_CONFIG);
+	assert_contains(e.msg, "invalid duration");
+	assert_null(a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, clear_env, clear_env)
 
 int main(void)
@@ -1086,6 +1149,7 @@ int main(void)
 		T(test_print_example),
 		T(test_parse_duration),
 		T(test_parse_size),
+		T(test_session_and_shutdown_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,185 @@
+/*
+ * test_db.c - the pure parts of store/db.c: the session limits taken from
+ * the config (statement_timeout capped by the lease) and the keyword/value
+ * arrays a daemon session connects with (issue 5, defect 4).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "store/db.h"
+
+/* The value of key in p, or NULL (also checks the arrays end in NULL). */
+static const char *param(const struct db_params *p, const char *key)
+{
+	const char *found = NULL;
+	size_t i;
+
+	for (i = 0; p->keys[i]; i++) {
+		assert_true(i < DB_PARAMS_MAX);
+		if (strcmp(p->keys[i], key) == 0)
+			found = p->vals[i];
+	}
+	assert_null(p->vals[i]);
+	return found;
+}
+
+static const struct db_session limits = {
+	.statement_timeout_ms = 15000,
+	.lock_timeout_ms = 5000,
+	.tcp_user_timeout_ms = 30000,
+	.keepalives_idle_ms = 15000,
+	.keepalives_interval_ms = 5000,
+	.keepalives_count = 3,
+};
+
+static void test_params_without_session(void **state)
+{
+	struct db_params p;
+
+	(void)state;
+	assert_int_equal(db_params_build(&p, "postgresql:///x", "adsengctl", NULL, NULL), 0);
+	assert_string_equal(param(&p, "dbname"), "postgresql:///x");
+	assert_string_equal(param(&p, "application_name"), "adsengctl");
+	assert_string_equal(param(&p, "connect_timeout"), "5");
+	/* adsengctl (migrations) gets no limits. */
+	assert_null(param(&p, "options"));
+	assert_null(param(&p, "keepalives"));
+	assert_null(param(&p, "tcp_user_timeout"));
+}
+
+static void test_params_with_session(void **state)
+{
+	struct db_params p;
+
+	(void)state;
+	assert_int_equal(db_params_build(&p, "dbname=x", "adsengd-worker-0", &limits, NULL), 0);
+	/* dbname first: expand_dbname expands it, the later keywords win. */
+	assert_string_equal(p.keys[0], "dbname");
+	assert_string_equal(param(&p, "application_name"), "adsengd-worker-0");
+	assert_string_equal(param(&p, "options"),
+			    "-c statement_timeout=15000 -c lock_timeout=5000");
+	assert_string_equal(param(&p, "keepalives"), "1");
+	assert_string_equal(param(&p, "keepalives_idle"), "15");
+	assert_string_equal(param(&p, "keepalives_interval"), "5");
+	assert_string_equal(param(&p, "keepalives_count"), "3");
+	assert_string_equal(param(&p, "tcp_user_timeout"), "30000");
+}
+
+static void test_params_round_keepalives_up(void **state)
+{
+	struct db_session s = limits;
+	struct db_params p;
+
+	(void)state;
+	s.keepalives_idle_ms = 1500;
+	s.keepalives_interval_ms = 1;
+	s.statement_timeout_ms = 0;
+	s.lock_timeout_ms = 0;
+	s.tcp_user_timeout_ms = 0;
+	assert_int_equal(db_params_build(&p, "dbname=x", "a", &s, ""), 0);
+	assert_string_equal(param(&p, "keepalives_idle"), "2");
+	assert_string_equal(param(&p, "keepalives_interval"), "1");
+	assert_string_equal(param(&p, "tcp_user_timeout"), "0");
+	/* "" options: no leading blank. */
+	assert_string_equal(param(&p, "options"), "-c statement_timeout=0 -c lock_timeout=0");
+}
+
+static void test_params_keep_url_options(void **state)
+{
+	struct db_params p;
+	char big[1100];
+
+	(void)state;
+	assert_int_equal(db_params_build(&p, "dbname=x", "a", &limits,
+					 "-c search_path=adseng -c statement_timeout=0"),
+			 0);
+	/* The url's switches stay; ours come after them, so ours win. */
+	assert_string_equal(param(&p, "options"),
+			    "-c search_path=adseng -c statement_timeout=0 "
+			    "-c statement_timeout=15000 -c lock_timeout=5000");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(db_params_build(&p, "dbname=x", "a", &limits, big), ERR_INVALID);
+}
+
+static void test_url_options(void **state)
+{
+	static const struct {
+		const char *url, *want;
+	} cases[] = {
+		{ "postgresql:///adseng?host=/run/postgresql", NULL },
+		{ "postgresql:///adseng?options=-c%20search_path%3Dx", "-c search_path=x" },
+		{ "dbname=adseng options='-c geqo=off'", "-c geqo=off" },
+		{ "not a = valid 'conninfo", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = db_url_options(cases[i].url);
+
+		if (cases[i].want == NULL && got != NULL)
+			fail_msg("%s: got \"%s\", want none", cases[i].url, got);
+		if (cases[i].want && (got == NULL || strcmp(got, cases[i].want) != 0))
+			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].url, got ? got : "(null)",
+				 cases[i].want);
+		free(got);
+	}
+}
+
+static void test_session_from_config(void **state)
+{
+	struct config *c = NULL;
+	struct db_session s;
+	struct err e = { 0 };
+
+	(void)state;
+	unsetenv("ADSENGD_DATABASE_STATEMENT_TIMEOUT");
+	unsetenv("ADSENGD_WORKERS_LEASE");
+	assert_int_equal(config_load(NULL, &c, &e), 0);
+	db_session_from_config(&s, c);
+	assert_int_equal(s.statement_timeout_ms, 15000);
+	assert_int_equal(s.lock_timeout_ms, 5000);
+	assert_int_equal(s.tcp_user_timeout_ms, 30000);
+	assert_int_equal(s.keepalives_idle_ms, 15000);
+	assert_int_equal(s.keepalives_interval_ms, 5000);
+	assert_int_equal(s.keepalives_count, 3);
+	config_unref(c);
+
+	/* A short lease caps the statement timeout at half of it... */
+	setenv("ADSENGD_WORKERS_LEASE", "4s", 1);
+	setenv("ADSENGD_WORKERS_UPLOAD_TIMEOUT", "2s", 1);
+	assert_int_equal(config_load(NULL, &c, &e), 0);
+	db_session_from_config(&s, c);
+	assert_int_equal(s.statement_timeout_ms, 2000);
+	config_unref(c);
+	/* ...and 0 means that cap, never "wait for ever". */
+	setenv("ADSENGD_DATABASE_STATEMENT_TIMEOUT", "0", 1);
+	assert_int_equal(config_load(NULL, &c, &e), 0);
+	db_session_from_config(&s, c);
+	assert_int_equal(s.statement_timeout_ms, 2000);
+	config_unref(c);
+	unsetenv("ADSENGD_DATABASE_STATEMENT_TIMEOUT");
+	unsetenv("ADSENGD_WORKERS_LEASE");
+	unsetenv("ADSENGD_WORKERS_UPLOAD_TIMEOUT");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_params_without_session),
+		cmocka_unit_test(test_params_with_session),
+		cmocka_unit_test(test_params_round_keepalives_up),
+		cmocka_unit_test(test_params_keep_url_options),
+		cmocka_unit_test(test_url_options),
+		cmocka_unit_test(test_session_from_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
