@@ -43,7 +43,6 @@ struct upload_ctx {
 	struct conversion **convs; /* owned */
 	int64_t *ids;
 	int32_t *claimed;
-	bool waited; /* was queued: refresh the leases before sending */
 };
 
 /* A growing list of records and the strings they point at. */
@@ -247,7 +246,6 @@ static void submit_upload(struct worker *w, struct upload_ctx *c)
 		start_upload(w, c);
 		return;
 	}
-	c->waited = true;
 	queue_push(w, c);
 }
 
@@ -567,8 +565,8 @@ int stage_deliver_run(struct worker *w)
 void stage_deliver_release_all(struct worker *w)
 {
 	struct recs r = { 0 };
-
 	struct upload_ctx *c;
+	size_t n;
 
 	for (c = w->live; c; c = c->next) {
 		for (size_t i = 0; i < c->n; i++) {
@@ -585,11 +583,12 @@ void stage_deliver_release_all(struct worker *w)
 		}
 	}
 	recs_write(w, &r, NULL, NULL);
+	n = r.n;
 	recs_cleanup(&r);
 	while ((c = queue_pop(w)) != NULL)
 		ctx_free(c);
-	if (r.n)
-		log_info("released unfinished deliveries", "worker=%d", w->index);
+	if (n)
+		log_info("released unfinished deliveries", "worker=%d n=%zu", w->index, n);
 	/* Their transfers are aborted by uploader_free; make the callbacks
 	 * only free their contexts. */
 	PQfinish(w->conn);
