@@ -116,7 +116,7 @@ def test_record_after_the_lease_was_lost_writes_no_attempt(make_stack, meta):
     stack = make_stack(workers__threads="1", workers__upload_timeout="15s",
                        workers__lease="30s", log__level="debug") \
         .setup_demo(paused=True).start()
-    meta.config(reject_event_ids_containing="666", stall_seconds=3)
+    meta.config(reject_event_ids_containing="666", stall_seconds=5)
     for i in (4001, 6664):
         assert stack.post_shopify(shopify_order(i))[0] == 200
     stack.wait_states({"held": 2})
