@@ -13,6 +13,12 @@
  * one bad event fails the request) is bisected so the good events still go
  * and only the bad ones end failed.  Credential errors pause the destination
  * and hold its deliveries without spending their attempts.
+ *
+ * [workers] max_inflight bounds the uploads a worker has running: one
+ * claim (or one stage 1 batch) can make more requests than there are free
+ * slots, so the surplus waits in the worker's queue, in order, and starts
+ * as uploads finish.  Its leases are refreshed when it starts.  A stop
+ * gives queued deliveries back to pending like unfinished ones.
  */
 #include "core/backoff.h"
 #include "core/clock.h"
@@ -30,7 +36,7 @@
 #define RELEASE_DELAY_MS 5000
 
 struct upload_ctx {
-	struct upload_ctx *next, *prev; /* the worker's live list */
+	struct upload_ctx *next, *prev; /* the worker's live list or queue */
 	struct worker *w;
 	struct dest_entry *dest; /* one reference */
 	size_t n;
@@ -148,6 +154,39 @@ static void live_unlink(struct worker *w, struct upload_ctx *c)
 
 static void upload_done_cb(const struct upload_resp *resp, void *arg);
 
+static void queue_push(struct worker *w, struct upload_ctx *c)
+{
+	c->next = c->prev = NULL;
+	if (w->queued_tail)
+		w->queued_tail->next = c;
+	else
+		w->queued_head = c;
+	w->queued_tail = c;
+}
+
+static struct upload_ctx *queue_pop(struct worker *w)
+{
+	struct upload_ctx *c = w->queued_head;
+
+	if (c == NULL)
+		return NULL;
+	w->queued_head = c->next;
+	if (w->queued_head == NULL)
+		w->queued_tail = NULL;
+	c->next = NULL;
+	return c;
+}
+
+static bool slot_free(const struct worker *w)
+{
+	return uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight;
+}
+
+bool stage_deliver_has_room(const struct worker *w)
+{
+	return w->queued_head == NULL && slot_free(w);
+}
+
 /* Hold every delivery of c and pause its destination (build failures). */
 static void hold_and_pause(struct worker *w, struct upload_ctx *c, const char *why)
 {
@@ -198,6 +237,35 @@ static void start_upload(struct worker *w, struct upload_ctx *c)
 	live_link(w, c);
 }
 
+/* Send c now if a slot is free and nobody is waiting, else queue it (FIFO,
+ * so a bisected batch's halves do not overtake older groups); takes
+ * ownership of c. */
+static void submit_upload(struct worker *w, struct upload_ctx *c)
+{
+	if (stage_deliver_has_room(w)) {
+		start_upload(w, c);
+		return;
+	}
+	queue_push(w, c);
+}
+
+void stage_deliver_start_queued(struct worker *w)
+{
+	struct upload_ctx *c;
+	struct err e = { 0 };
+
+	while (w->queued_head && !w->stopping && w->conn && slot_free(w)) {
+		c = queue_pop(w);
+		/* Its lease ran while it waited.  Where it was lost already the
+		 * record will be fenced off; the send is then a duplicate the
+		 * platform drops by event_id. */
+		if (delivery_store_extend(w->conn, c->ids, c->claimed, c->n,
+					  w->cfg->worker_lease_ms, &e) != 0)
+			worker_db_error(w, "could not extend leases", &e);
+		start_upload(w, c);
+	}
+}
+
 /* Split c into halves and send both (a whole-batch rejection). */
 static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_resp *resp,
 		   const struct outcome *out)
@@ -223,8 +291,8 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 	for (size_t i = 0; i < c->n; i++)
 		ctx_push(half[i < mid ? 0 : 1], c->convs[i], c->ids[i], c->claimed[i]);
 	c->n = 0; /* the halves own the conversions now */
-	start_upload(w, half[0]);
-	start_upload(w, half[1]);
+	submit_upload(w, half[0]);
+	submit_upload(w, half[1]);
 }
 
 static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct upload_resp *resp,
@@ -259,7 +327,22 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 					 c->claimed[i], o->message);
 			}
 			break;
-		case OUTCOME_SPLIT: /* a single event rejected: it is the bad one */
+		case OUTCOME_SPLIT:
+			if (c->n > 1) {
+				/* Only while stopping (otherwise bisected): the
+				 * bad event is not known yet, so none of them
+				 * is failed.  Back to pending, attempt given
+				 * back; the next run bisects. */
+				state = "pending";
+				refund = true;
+				snprintf(msg, sizeof(msg),
+					 "batch rejected while stopping, not split: %s",
+					 o->message);
+				break;
+			}
+			/* A single event rejected: it is the bad one. */
+			state = "failed";
+			break;
 		case OUTCOME_FAILED:
 			state = "failed";
 			break;
@@ -329,9 +412,12 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 		record_outcomes(w, c, resp, out);
 	free(out);
 	ctx_free(c);
-	if (w->stopping)
+	if (w->stopping) {
 		worker_check_stopped(w);
-	else if (w->more_due)
+		return;
+	}
+	stage_deliver_start_queued(w);
+	if (w->more_due && stage_deliver_has_room(w))
 		worker_kick(w);
 }
 
@@ -415,13 +501,13 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 			c = ctx_new(w, dest, ops->max_batch);
 		ctx_push(c, conv, items[i].id, items[i].attempts);
 		if (c->n == ops->max_batch) {
-			start_upload(w, c);
+			submit_upload(w, c);
 			c = NULL;
 		}
 	}
 	recs_write(w, &r, NULL, NULL);
 	if (c)
-		start_upload(w, c);
+		submit_upload(w, c);
 out:
 	for (size_t i = from; i < to; i++) {
 		conv_free(items[i].conv);
@@ -479,18 +565,30 @@ int stage_deliver_run(struct worker *w)
 void stage_deliver_release_all(struct worker *w)
 {
 	struct recs r = { 0 };
+	struct upload_ctx *c;
+	size_t n;
 
-	for (struct upload_ctx *c = w->live; c; c = c->next) {
+	for (c = w->live; c; c = c->next) {
 		for (size_t i = 0; i < c->n; i++) {
 			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
 				 "daemon stopped before the platform answered");
 			r.v[r.n - 1].refund = true;
 		}
 	}
+	for (c = w->queued_head; c; c = c->next) {
+		for (size_t i = 0; i < c->n; i++) {
+			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
+				 "daemon stopped before it was sent");
+			r.v[r.n - 1].refund = true;
+		}
+	}
 	recs_write(w, &r, NULL, NULL);
+	n = r.n;
 	recs_cleanup(&r);
-	if (r.n)
-		log_info("released unfinished deliveries", "worker=%d", w->index);
+	while ((c = queue_pop(w)) != NULL)
+		ctx_free(c);
+	if (n)
+		log_info("released unfinished deliveries", "worker=%d n=%zu", w->index, n);
 	/* Their transfers are aborted by uploader_free; make the callbacks
 	 * only free their contexts. */
 	PQfinish(w->conn);

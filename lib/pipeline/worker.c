@@ -164,6 +164,10 @@ static void run_cycle(struct worker *w)
 	w->cfg = cfg;
 	if (!ensure_conn(w))
 		goto out;
+	/* Slots may have been freed by a reload raising max_inflight, or
+	 * uploads have waited for a lost connection to come back. */
+	if (!w->stopping)
+		stage_deliver_start_queued(w);
 	drain_notifies(w);
 	if (!w->stopping) {
 		for (int i = 0; i < NORMALIZE_ROUNDS && w->conn; i++) {
@@ -176,8 +180,10 @@ static void run_cycle(struct worker *w)
 			w->more_raw = true;
 		}
 	}
-	while (!w->stopping && w->conn &&
-	       uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight) {
+	/* Claim only while an upload can start: what one claim makes beyond
+	 * the free slots waits in the queue, and nothing more is claimed
+	 * until the queue is empty (max_inflight bounds uploads, not claims). */
+	while (!w->stopping && w->conn && stage_deliver_has_room(w)) {
 		int n;
 
 		w->more_due = false;
@@ -190,9 +196,7 @@ static void run_cycle(struct worker *w)
 		drain_notifies(w);
 	/* Full batches mean more is waiting: come back after the loop has
 	 * serviced uploads and sockets. */
-	if (!w->stopping && w->conn &&
-	    (w->more_raw ||
-	     (w->more_due && uploader_inflight(w->up) < (size_t)w->cfg->worker_max_inflight)))
+	if (!w->stopping && w->conn && (w->more_raw || (w->more_due && stage_deliver_has_room(w))))
 		worker_kick(w);
 out:
 	w->in_cycle = false;

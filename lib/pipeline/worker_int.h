@@ -38,6 +38,9 @@ struct worker {
 	struct config *cfg;	/* snapshot for the current cycle */
 	struct dest_cache dests;
 	struct upload_ctx *live; /* uploads in flight (for release on stop) */
+	/* Built groups waiting for an upload slot ([workers] max_inflight),
+	 * oldest first; their deliveries are claimed (in_flight). */
+	struct upload_ctx *queued_head, *queued_tail;
 	bool stopping;
 	bool more_raw; /* last stage 1 batch was full */
 	bool more_due; /* last claim was full */
@@ -80,7 +83,16 @@ void stage_deliver_items(struct worker *w, struct deliver_item *items, size_t n)
  * deliveries claimed, or a negative error. */
 int stage_deliver_run(struct worker *w);
 
-/* Stage 2 shutdown: give back the leases of everything still in flight. */
+/* Whether another upload may start now: a free slot under max_inflight
+ * and nothing already waiting for one.  Claim only while this is true. */
+bool stage_deliver_has_room(const struct worker *w);
+
+/* Start waiting uploads while slots are free (not while stopping or
+ * without a connection). */
+void stage_deliver_start_queued(struct worker *w);
+
+/* Stage 2 shutdown: give back the leases of everything still in flight or
+ * waiting for a slot. */
 void stage_deliver_release_all(struct worker *w);
 
 #endif

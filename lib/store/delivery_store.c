@@ -25,6 +25,12 @@ static const char claim_sql[] =
 	"FROM upd u JOIN conversions c ON c.id = u.conversion_id "
 	"ORDER BY u.destination_id, u.id";
 
+/*
+ * An attempt row is written only with what it describes: a state change
+ * that passed the lease fence (upd), or a log-only row (state NULL: a
+ * split) whose lease is still held (held).  A worker whose lease was lost
+ * must not leave "delivered" in the audit of a row that is pending again.
+ */
 static const char record_sql[] =
 	"WITH u AS ("
 	"  SELECT * FROM unnest($1::int8[], $2::int4[], $3::text[], $4::int8[], $5::bool[],"
@@ -42,10 +48,16 @@ static const char record_sql[] =
 	"  FROM u WHERE d.id = u.id AND u.state IS NOT NULL"
 	"    AND d.state = 'in_flight' AND d.attempts = u.claimed"
 	"  RETURNING d.id"
+	"), held AS ("
+	"  SELECT u.id FROM u JOIN deliveries d ON d.id = u.id"
+	"  WHERE u.state IS NULL AND d.state = 'in_flight' AND d.attempts = u.claimed"
+	"  FOR SHARE OF d"
 	"), log AS ("
 	"  INSERT INTO delivery_attempts (delivery_id, outcome, http_status, platform_code,"
 	"                                 latency_ms, error)"
-	"  SELECT id, outcome, status, code, latency, error FROM u"
+	"  SELECT u.id, u.outcome, u.status, u.code, u.latency, u.error FROM u"
+	"  WHERE (u.state IS NOT NULL AND u.id IN (SELECT id FROM upd))"
+	"     OR (u.state IS NULL AND u.id IN (SELECT id FROM held))"
 	") "
 	"SELECT count(*) FROM upd";
 
@@ -67,19 +79,32 @@ static const char extend_sql[] =
 	"FROM unnest($1::int8[], $2::int4[]) AS u(id, claimed) "
 	"WHERE d.id = u.id AND d.state = 'in_flight' AND d.attempts = u.claimed";
 
+/*
+ * An expired lease means "outcome unknown": the upload may have gone
+ * through and only its record been lost.  So the delivery goes back to
+ * pending and is sent once more (the platforms deduplicate on event_id),
+ * even when that was its last attempt.  The expired attempt still counts
+ * (no refund): the claim that follows makes attempts = max_attempts + 1 at
+ * most, and that extra attempt is the only one.  A retryable failure of it
+ * is dead by the backoff rule (attempts >= max), and should its lease
+ * expire too (a worker that dies on this very delivery every time), the
+ * sweep makes it dead here: attempts > max.  A delivery is thus sent at
+ * most max_attempts + 1 times; it never loops.
+ */
 static const char expire_sql[] =
 	"WITH exp AS ("
 	"  UPDATE deliveries d SET"
-	"    state = CASE WHEN d.attempts >= $1 THEN 'dead' ELSE 'pending' END,"
+	"    state = CASE WHEN d.attempts > $1 THEN 'dead' ELSE 'pending' END,"
 	"    lease_until = NULL, next_attempt_at = now(), updated_at = now(),"
-	"    last_error = 'lease expired: the worker holding it stopped or stalled'"
+	"    last_error = CASE WHEN d.attempts > $1"
+	"      THEN 'lease expired on the extra attempt after the last one: giving up'"
+	"      ELSE 'lease expired: the worker holding it stopped or stalled' END"
 	"  WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'in_flight'"
 	"                 AND lease_until < now() LIMIT 10000 FOR UPDATE SKIP LOCKED)"
-	"  RETURNING d.id"
+	"  RETURNING d.id, d.last_error"
 	"), log AS ("
 	"  INSERT INTO delivery_attempts (delivery_id, outcome, error)"
-	"  SELECT id, 'lease_expired', 'lease expired: the worker holding it stopped or stalled'"
-	"  FROM exp"
+	"  SELECT id, 'lease_expired', last_error FROM exp"
 	") "
 	"SELECT count(*) FROM exp";
 

@@ -56,8 +56,9 @@ int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim
 void claim_batch_cleanup(struct claim_batch *b);
 
 /*
- * Apply records (state changes guarded by lease ownership) and insert one
- * delivery_attempts row per record.  When pause_destination is not NULL the
+ * Apply records (state changes guarded by lease ownership) and insert a
+ * delivery_attempts row for each record that passed the fence: its state
+ * change applied, or (state NULL) its lease is still held.  When pause_destination is not NULL the
  * same transaction pauses that destination with pause_reason and holds its
  * other pending deliveries.  *applied receives how many state changes took
  * effect (fewer than asked = leases lost).
@@ -70,8 +71,10 @@ int delivery_store_record(PGconn *conn, const struct delivery_record *recs, size
 int delivery_store_extend(PGconn *conn, const int64_t *ids, const int32_t *claimed, size_t n,
 			  int64_t lease_ms, struct err *e) WUR;
 
-/* Return expired leases to pending (or dead when attempts are used up),
- * logging an attempt row for each.  *n receives how many. */
+/* Return expired leases to pending, logging an attempt row for each: the
+ * outcome is unknown, so even the last attempt is sent once more.  Dead only
+ * when that extra attempt (attempts > max_attempts) expired too.  *n
+ * receives how many. */
 int delivery_store_expire_leases(PGconn *conn, int64_t max_attempts, int64_t *n, struct err *e) WUR;
 
 #endif

@@ -50,7 +50,10 @@ Control API (JSON in and out):
 ``GET /_control/events``
     ``{"accepted": {event_id: times accepted}, "total": n}``.
 ``GET /_control/stats``
-    Counts only: requests, by status, events accepted, duplicates.
+    Counts only: requests, by status, events accepted, duplicates, and
+    ``inflight`` / ``max_inflight``: event requests being answered now and
+    the most at once since startup or the last reset (tests that bound the
+    client's concurrency, or act while a request is stalled, read these).
 
 Standard library only; run by /usr/bin/python3.
 """
@@ -144,6 +147,8 @@ class State:
         self.start_token = token
         self.start_app_secret = app_secret
         self.record_bodies = record_bodies
+        # Not cleared by reset: requests still stalling will leave.
+        self.inflight = 0
         self.reset()
 
     def reset(self):
@@ -156,6 +161,18 @@ class State:
             self.accepted = {}
             self.total_accepted = 0
             self.by_status = {}
+            self.max_inflight = self.inflight
+
+    def enter(self):
+        """An event request arrived (before any stall)."""
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+    def leave(self):
+        """An event request was answered (or its client went away)."""
+        with self.lock:
+            self.inflight -= 1
 
     def update_config(self, changes):
         """Validate and merge a config change; raise ValueError if bad."""
@@ -212,6 +229,8 @@ class State:
                 "events_accepted": self.total_accepted,
                 "unique_event_ids": len(self.accepted),
                 "duplicates": sum(c - 1 for c in self.accepted.values()),
+                "inflight": self.inflight,
+                "max_inflight": self.max_inflight,
             }
 
 
@@ -400,7 +419,11 @@ class Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/_control/"):
             self.control(url.path, raw)
             return
-        self.events(url, raw)
+        self.server.state.enter()
+        try:
+            self.events(url, raw)
+        finally:
+            self.server.state.leave()
 
     def control(self, path, raw):
         state = self.server.state
