@@ -5,12 +5,17 @@
  * workers share the backlog), parse each with its source's parser, write
  * the conversions (one per (source, event_id): orders/create and
  * orders/paid of one order make one conversion) and their deliveries, mark
- * the raw events, commit.  If the write fails for a reason other than the
- * connection (data the database refuses), the batch is redone one event at
- * a time so only the offending event ends in state 'error'.
+ * the raw events, commit.  If the database refuses the rows themselves (a
+ * data error by SQLSTATE, db_sqlstate_is_data_error), the batch is redone
+ * one event at a time so only the offending event ends in state 'error'.
+ * Any other failure (lost connection, deadlock, serialization failure,
+ * lock or statement timeout, disk full, shutdown) is not the events'
+ * fault: the transaction rolls back, the events stay queued, and the
+ * batch is tried again on a later cycle.
  */
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
 #include "store/db.h"
@@ -41,6 +46,22 @@ static void prepared_cleanup(struct prepared *p)
 		free(p->errors[i]);
 	free(p->errors);
 	free(p->marks);
+}
+
+/* The message recorded with an 'error' mark.  A parser may quote input
+ * cut at a byte count; text PostgreSQL refuses (invalid UTF-8) would fail
+ * the mark, and with it the batch, on every retry. */
+static char *mark_text(const char *msg)
+{
+	char *copy = xstrdup(msg);
+
+	if (!text_is_utf8(copy)) {
+		for (char *p = copy; *p; p++) {
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		}
+	}
+	return copy;
 }
 
 static void add_row(struct prepared *p, const struct raw_row *r, const struct conversion *c)
@@ -100,7 +121,7 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
 		} else if (ops->parse(&ev, &p->convs, &e) != 0) {
 			p->marks[i].state = "error";
-			p->errors[i] = xstrdup(e.msg);
+			p->errors[i] = mark_text(e.msg);
 		} else if (p->convs.n == before) {
 			p->marks[i].state = "ignored";
 		} else {
@@ -143,7 +164,8 @@ static void start_fresh(struct worker *w, struct prepared *p, const struct fresh
 }
 
 /* One transaction over up to `limit` raw events.  *write_failed is set
- * when the database refused the rows themselves (not the connection). */
+ * when the database refused the rows themselves (a data error), never for
+ * a transient failure. */
 static int normalize_once(struct worker *w, int limit, bool *write_failed)
 {
 	struct raw_batch b;
@@ -178,12 +200,14 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	t2 = clock_mono_us();
 	rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
 	if (rc != 0) {
-		*write_failed = w->conn && !db_is_broken(w->conn);
+		*write_failed = rc == ERR_INVALID;
 		normalize_store_rollback(w->conn);
 		if (*write_failed && limit == 1) {
 			/* The one event the database refuses: record why. */
-			char *msg = xasprintf("could not store its conversion: %s", e.msg);
+			char *why = mark_text(e.msg);
+			char *msg = xasprintf("could not store its conversion: %s", why);
 
+			free(why);
 			free(p.errors[0]);
 			p.errors[0] = msg;
 			p.marks[0].state = "error";

@@ -185,8 +185,11 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 	lengths[10] = 0;
 	res = PQexecPrepared(conn, "adseng_n_write", 11, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not write conversions", e);
-	if (rc != 0)
+	if (rc != 0) {
+		if (!db_is_broken(conn) && db_sqlstate_is_data_error(db_sqlstate(res)))
+			rc = e->code = ERR_INVALID;
 		goto out;
+	}
 	out->v = xcalloc((size_t)PQntuples(res) + 1, sizeof(*out->v));
 	for (int r = 0; r < PQntuples(res); r++) {
 		int64_t ord = db_get_int64(res, r, 0);

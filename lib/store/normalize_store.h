@@ -85,6 +85,10 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
  * caller uploads them without a separate claim; else they are 'pending'.
  * Deliveries of paused destinations are 'held'.  *n_conv receives how
  * many conversions were new.  out->v is the caller's to free.
+ * ERR_INVALID when the database refused the rows themselves (a data error
+ * in the sense of db_sqlstate_is_data_error: the same rows would fail
+ * again); ERR_DB for anything else (lost connection, deadlock, timeout,
+ * ...), which a later retry of the same rows may get past.
  */
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e) WUR;

@@ -1,0 +1,120 @@
+"""Stage 1 (raw events -> conversions + deliveries) end to end: transient
+database errors are retried and never turn a good event into 'error',
+events of disabled or deleted sources are never silently consumed,
+`adsengctl reprocess` puts 'error' events back in the queue, and test
+orders reach only destinations in test mode."""
+
+import json
+import uuid
+
+from harness import shopify_order, wait_until
+
+
+def raw_states(stack):
+    return dict((r[0], int(r[1])) for r in stack.sql(
+        "SELECT state, count(*) FROM raw_event_status GROUP BY state"))
+
+
+def fail_conversions_with(stack, sqlstate, times, event_id=None):
+    """A BEFORE INSERT trigger on conversions raising `sqlstate` the first
+    `times` times it fires (a sequence counts them: nextval survives the
+    rollback), only for event_id when given."""
+    stack.sql("CREATE SEQUENCE t_fail_seq")
+    stack.sql("""
+        CREATE FUNCTION t_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF (%s) AND nextval('t_fail_seq') <= %d THEN
+                RAISE EXCEPTION 'injected failure' USING ERRCODE = '%s';
+            END IF;
+            RETURN NEW;
+        END $$""" % ("NEW.event_id = '%s'" % event_id if event_id else "true", times,
+                     sqlstate))
+    stack.sql("CREATE TRIGGER t_fail BEFORE INSERT ON conversions"
+              " FOR EACH ROW EXECUTE FUNCTION t_fail()")
+
+
+def fired(stack):
+    return int(stack.scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                            " FROM t_fail_seq"))
+
+
+# ---- defect 2: transient errors are retried, data errors isolated -------------------------
+
+
+def test_deadlock_on_insert_is_retried_not_error(make_stack, meta):
+    stack = make_stack().setup_demo()
+    fail_conversions_with(stack, "40P01", 3)
+    stack.start()
+    assert stack.post_shopify(shopify_order(3001))[0] == 200
+    stack.wait_states({"delivered": 1}, timeout=30)
+    assert fired(stack) >= 4  # three refusals, then the insert that went through
+    assert raw_states(stack) == {"done": 1}
+    assert meta.accepted() == {"shopify:order:3001": 1}
+
+
+def test_other_transient_states_are_retried(make_stack, meta):
+    # Serialization failure, lock timeout, statement timeout, disk full,
+    # admin shutdown: none is the event's fault.
+    stack = make_stack().setup_demo()
+    states = ["40001", "55P03", "57014", "53100", "57P01"]
+    stack.sql("CREATE TABLE t_states (n serial, s text)")
+    stack.sql("INSERT INTO t_states (s) VALUES %s" % ",".join("('%s')" % s for s in states))
+    stack.sql("CREATE SEQUENCE t_fail_seq")
+    stack.sql("""
+        CREATE FUNCTION t_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            k bigint := nextval('t_fail_seq');
+            st text;
+        BEGIN
+            SELECT s INTO st FROM t_states WHERE n = k;
+            IF st IS NOT NULL THEN
+                RAISE EXCEPTION 'injected %', st USING ERRCODE = st;
+            END IF;
+            RETURN NEW;
+        END $$""")
+    stack.sql("CREATE TRIGGER t_fail BEFORE INSERT ON conversions"
+              " FOR EACH ROW EXECUTE FUNCTION t_fail()")
+    stack.start()
+    assert stack.post_shopify(shopify_order(3002))[0] == 200
+    stack.wait_states({"delivered": 1}, timeout=40)
+    assert fired(stack) >= len(states) + 1
+    assert raw_states(stack) == {"done": 1}
+
+
+def test_data_error_fails_only_its_event(make_stack, meta):
+    stack = make_stack().setup_demo()
+    ids = [3101, 3102, 3103, 3104, 3105]
+    # While the flag is set every insert fails transiently, so the five
+    # events pile up in the queue and are then taken as one batch, in which
+    # one event is refused for its data (class 22).
+    stack.sql("CREATE TABLE t_flag (on_ boolean)")
+    stack.sql("INSERT INTO t_flag VALUES (true)")
+    stack.sql("""
+        CREATE FUNCTION t_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF (SELECT on_ FROM t_flag) THEN
+                RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
+            END IF;
+            IF NEW.event_id = 'shopify:order:3103' THEN
+                RAISE EXCEPTION 'injected bad value' USING ERRCODE = '22023';
+            END IF;
+            RETURN NEW;
+        END $$""")
+    stack.sql("CREATE TRIGGER t_fail BEFORE INSERT ON conversions"
+              " FOR EACH ROW EXECUTE FUNCTION t_fail()")
+    stack.start()
+    for i in ids:
+        assert stack.post_shopify(shopify_order(i))[0] == 200
+    wait_until(lambda: "injected deadlock" in stack.logs(), what="a refused batch")
+    wait_until(lambda: stack.logs().count("injected deadlock") >= 3, timeout=30,
+               what="several refused batches")
+    assert raw_states(stack) == {"pending": len(ids)}
+    stack.sql("UPDATE t_flag SET on_ = false")
+    stack.wait_states({"delivered": len(ids) - 1}, timeout=30)
+    wait_until(lambda: raw_states(stack) == {"done": len(ids) - 1, "error": 1},
+               what="one raw event in error")
+    err = stack.scalar("SELECT translate(error, E'\\n', ' ') FROM raw_events"
+                       " WHERE state = 'error'")
+    assert "injected bad value" in err
+    assert sorted(meta.accepted()) == sorted(
+        "shopify:order:%d" % i for i in ids if i != 3103)
