@@ -103,7 +103,7 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 	conv_list_init(&p->convs);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct raw_row *r = &b->rows[i];
-		const struct source_ops *ops = source_ops_find(r->kind);
+		const struct source_ops *ops = r->kind ? source_ops_find(r->kind) : NULL;
 		struct raw_event ev = { .id = r->id,
 					.source_id = r->source_id,
 					.topic = r->topic,
@@ -116,7 +116,12 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 
 		p->marks[i].id = r->id;
 		p->marks[i].received_us = r->received_us;
-		if (ops == NULL) {
+		if (r->kind == NULL) {
+			/* Not 'error': nothing is wrong with the event, and no
+			 * parser fix would give it a destination. */
+			p->marks[i].state = "ignored";
+			p->errors[i] = xasprintf("source %s no longer exists", r->source_id);
+		} else if (ops == NULL) {
 			p->marks[i].state = "error";
 			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
 		} else if (ops->parse(&ev, &p->convs, &e) != 0) {

@@ -15,19 +15,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
- * lets workers share the queue; a rollback puts them back). */
+/*
+ * Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
+ * lets workers share the queue; a rollback puts them back).  Events of a
+ * disabled source are passed over and stay queued until it is enabled
+ * again.  Events whose source no longer exists are claimed with a NULL
+ * kind (the caller marks them 'ignored' with a reason), so nothing leaves
+ * the queue without a recorded fate.  A queue row whose raw event is gone
+ * (purged) is simply dropped.
+ */
 static const char claim_sql[] =
-	"WITH q AS ("
-	"  DELETE FROM raw_queue WHERE raw_event_id IN ("
-	"    SELECT raw_event_id FROM raw_queue ORDER BY raw_event_id LIMIT $1"
-	"    FOR UPDATE SKIP LOCKED)"
+	"WITH c AS ("
+	"  SELECT q.raw_event_id FROM raw_queue q"
+	"  LEFT JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at"
+	"  LEFT JOIN sources s ON s.id = r.source_id"
+	"  WHERE s.enabled IS NOT FALSE"
+	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED"
+	"), q AS ("
+	"  DELETE FROM raw_queue WHERE raw_event_id IN (SELECT raw_event_id FROM c)"
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
 	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body "
 	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
-	"JOIN sources s ON s.id = r.source_id ORDER BY r.id";
+	"LEFT JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
 /* $11: lease in ms for deliveries the caller uploads at once ('in_flight',
  * attempt 1), or 0 to leave them 'pending' for a later claim. */
@@ -132,10 +143,11 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 		r->received_us = be64(PQgetvalue(res, i, 1));
 		snprintf(r->source_id, sizeof(r->source_id), "%.*s", PQgetlength(res, i, 2),
 			 PQgetvalue(res, i, 2));
-		r->tenant_id = be64(PQgetvalue(res, i, 3));
+		/* The source was deleted: no tenant, no kind (see claim_sql). */
+		r->tenant_id = PQgetisnull(res, i, 3) ? 0 : be64(PQgetvalue(res, i, 3));
 		/* Binary text values are not NUL-terminated by contract, but libpq
 		 * always appends a NUL after every value, so they are C strings. */
-		r->kind = PQgetvalue(res, i, 4);
+		r->kind = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
 		r->topic = PQgetvalue(res, i, 5);
 		r->headers_json = PQgetvalue(res, i, 6);
 		r->body = (const uint8_t *)PQgetvalue(res, i, 7);

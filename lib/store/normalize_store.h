@@ -19,8 +19,8 @@ struct raw_row {
 	int64_t id;
 	int64_t received_us;
 	char source_id[37];
-	int64_t tenant_id;
-	const char *kind;
+	int64_t tenant_id; /* 0 when the source no longer exists */
+	const char *kind;  /* NULL when the source no longer exists */
 	const char *topic;
 	const char *headers_json;
 	const uint8_t *body;
@@ -74,7 +74,9 @@ struct fresh_batch {
 int normalize_store_prepare(PGconn *conn, struct err *e) WUR;
 
 /* BEGIN, then lock up to `limit` pending raw events (oldest first,
- * SKIP LOCKED).  batch->n may be 0. */
+ * SKIP LOCKED), passing over those of disabled sources (they stay queued).
+ * Events of a deleted source come back with kind NULL: the caller must
+ * mark them.  batch->n may be 0. */
 int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e) WUR;
 
 /*

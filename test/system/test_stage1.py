@@ -118,3 +118,55 @@ def test_data_error_fails_only_its_event(make_stack, meta):
     assert "injected bad value" in err
     assert sorted(meta.accepted()) == sorted(
         "shopify:order:%d" % i for i in ids if i != 3103)
+
+
+# ---- defect 7: events of disabled or deleted sources ----------------------------------------
+
+
+def add_source(stack, name):
+    out = stack.ctl("source", "add", "--tenant", "acme", "--kind", "shopify", "--name", name,
+                    "--secret-file", stack.dir + "/shopify.secret", json_out=True)
+    stack.ctl("route", "add", out["id"], stack.dest_id)
+    return out["id"]
+
+
+def queue_raw_event(stack, source_id, order):
+    """A raw event as ingest stores it (headers copied from a real one),
+    queued for stage 1: as if it had arrived before its source changed."""
+    body = json.dumps(order).replace("'", "''")
+    return int(stack.scalar(
+        "WITH r AS (INSERT INTO raw_events (source_id, topic, dedup_key, headers, body)"
+        " SELECT '%s', 'orders/create', '%s', headers, convert_to('%s', 'UTF8')"
+        " FROM raw_events ORDER BY id LIMIT 1 RETURNING id, received_at),"
+        " q AS (INSERT INTO raw_queue SELECT id, received_at FROM r)"
+        " SELECT id FROM r" % (source_id, uuid.uuid4(), body)))
+
+
+def test_disabled_source_waits_deleted_source_is_ignored(make_stack, meta):
+    stack = make_stack().setup_demo()
+    shop2 = add_source(stack, "shop2")
+    shop3 = add_source(stack, "shop3")
+    stack.start()
+    assert stack.post_shopify(shopify_order(4001))[0] == 200
+    stack.wait_states({"delivered": 1})
+    stack.ctl("source", "disable", shop2)
+    stack.sql("DELETE FROM sources WHERE id = '%s'" % shop3)
+    waiting = queue_raw_event(stack, shop2, shopify_order(4002))
+    gone = queue_raw_event(stack, shop3, shopify_order(4003))
+    # A newer event of an enabled source goes past both.
+    assert stack.post_shopify(shopify_order(4004))[0] == 200
+    stack.wait_states({"delivered": 2})
+    wait_until(lambda: stack.scalar("SELECT state FROM raw_event_status WHERE id = %d" % gone)
+               == "ignored", what="the deleted source's event ignored")
+    reason = stack.scalar("SELECT error FROM raw_events WHERE id = %d" % gone)
+    assert reason == "source %s no longer exists" % shop3
+    assert stack.scalar("SELECT state FROM raw_event_status WHERE id = %d" % waiting) == \
+        "pending"
+    assert stack.count("conversions", "source_id IN ('%s', '%s')" % (shop2, shop3)) == 0
+    assert "1 pending, 2 done, 1 ignored, 0 error" in stack.ctl("stats").stdout
+    # Enabled again, its event goes through.
+    stack.ctl("source", "enable", shop2)
+    stack.wait_states({"delivered": 3})
+    assert stack.scalar("SELECT state FROM raw_event_status WHERE id = %d" % waiting) == "done"
+    assert sorted(meta.accepted()) == ["shopify:order:4001", "shopify:order:4002",
+                                       "shopify:order:4004"]
