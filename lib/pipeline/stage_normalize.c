@@ -90,6 +90,7 @@ static void add_row(struct prepared *p, const struct raw_row *r, const struct co
 		.order_id = c->order_id,
 		.payload = text,
 		.payload_len = strlen(text),
+		.test = c->test,
 	};
 	p->n_rows++;
 }

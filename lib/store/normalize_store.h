@@ -9,6 +9,7 @@
 #define ADSENG_STORE_NORMALIZE_STORE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,7 @@ struct conv_row {
 	const char *order_id; /* or NULL */
 	const char *payload;  /* JSON text */
 	size_t payload_len;
+	bool test; /* a test order: only for destinations in test mode */
 };
 
 /* The fate of one raw event. */
@@ -85,7 +87,9 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
  * lease_ms > 0, deliveries of enabled destinations are created already
  * claimed ('in_flight', attempt 1, leased) and returned in *out so the
  * caller uploads them without a separate claim; else they are 'pending'.
- * Deliveries of paused destinations are 'held'.  *n_conv receives how
+ * Deliveries of paused destinations are 'held'.  A test conversion's
+ * delivery to a destination not in test mode is 'skipped' (last_error
+ * 'test') and never sent.  *n_conv receives how
  * many conversions were new.  out->v is the caller's to free.
  * ERR_INVALID when the database refused the rows themselves (a data error
  * in the sense of db_sqlstate_is_data_error: the same rows would fail

@@ -128,7 +128,7 @@ def catalog(env):
                          "1234567890", "--test-event-code", "TEST123").stdout.strip()
     c["meta2"] = env.run("destination", "add", "--tenant", "acme", "--kind", "meta_capi",
                          "--name", "meta2", "--credentials-file", creds, "--pixel-id",
-                         "42", "--test-mode").stdout.strip()
+                         "42", "--test-mode", "--test-event-code", "TEST42").stdout.strip()
     c["beta_meta"] = env.run("destination", "add", "--tenant", "beta", "--kind", "meta_capi",
                              "--name", "beta-meta", "--credentials-file", creds,
                              "--pixel-id", "7").stdout.strip()
@@ -537,7 +537,7 @@ def test_stats(env, catalog):
     by_name = {r["name"]: r for r in out["destinations"]}
     assert set(by_name) == {"meta1", "meta2", "beta-meta"}
     for name, r in by_name.items():
-        for s in ("pending", "in_flight", "delivered", "failed", "dead", "held"):
+        for s in ("pending", "in_flight", "delivered", "failed", "dead", "held", "skipped"):
             want = env.sql(f"SELECT count(*) FROM deliveries d JOIN destinations x"
                            f" ON x.id = d.destination_id WHERE x.name = '{name}'"
                            f" AND d.state = '{s}'")

@@ -5,6 +5,7 @@ events of disabled or deleted sources are never silently consumed,
 orders reach only destinations in test mode."""
 
 import json
+import time
 import uuid
 
 from harness import shopify_order, wait_until
@@ -170,3 +171,73 @@ def test_disabled_source_waits_deleted_source_is_ignored(make_stack, meta):
     assert stack.scalar("SELECT state FROM raw_event_status WHERE id = %d" % waiting) == "done"
     assert sorted(meta.accepted()) == ["shopify:order:4001", "shopify:order:4002",
                                        "shopify:order:4004"]
+
+
+# ---- defect 5: test orders reach only destinations in test mode ----------------------------
+
+
+def add_test_mode_destination(stack, name="pixel-test", pixel="777", code="TEST777"):
+    args = ["destination", "add", "--tenant", "acme", "--kind", "meta_capi", "--name", name,
+            "--pixel-id", pixel, "--credentials-file", stack.dir + "/meta.json", "--test-mode"]
+    if code:
+        args += ["--test-event-code", code]
+    if code is None:
+        return stack.ctl(*args, check=False)
+    return stack.ctl(*args, json_out=True)
+
+
+def test_test_order_is_skipped_for_a_normal_destination(stack, meta):
+    assert stack.post_shopify(shopify_order(5001, test=True))[0] == 200
+    assert stack.post_shopify(shopify_order(5002))[0] == 200
+    stack.wait_states({"delivered": 1, "skipped": 1})
+    wait_until(lambda: raw_states(stack) == {"done": 2}, what="both raw events done")
+    assert meta.accepted() == {"shopify:order:5002": 1}
+    assert all("shopify:order:5001" not in r["event_ids"] for r in meta.requests())
+    (did, err, attempts, test), = stack.sql(
+        "SELECT d.id, d.last_error, d.attempts, c.test FROM deliveries d"
+        " JOIN conversions c ON c.id = d.conversion_id WHERE d.state = 'skipped'")
+    assert (err, attempts, test) == ("test", "0", "t")
+    # Visible: listed, shown, counted.
+    rows = stack.ctl("deliveries", "list", "--state", "skipped", json_out=True)
+    assert [(r["id"], r["event_id"], r["last_error"]) for r in rows] == \
+        [(int(did), "shopify:order:5001", "test")]
+    show = stack.ctl("deliveries", "show", did, json_out=True)
+    assert show["delivery"]["state"] == "skipped"
+    (st,) = stack.ctl("stats", json_out=True)["destinations"]
+    assert (st["skipped"], st["delivered"]) == (1, 1)
+    assert "SKIPPED" in stack.ctl("stats").stdout.splitlines()[0]
+    # Replay never moves it, by filter or by id.
+    out = stack.ctl("replay", "--id", did, json_out=True)
+    assert out["count"] == 0 and out["ids"][0]["replayed"] is False
+    assert stack.ctl("replay", json_out=True)["count"] == 0
+    assert stack.ctl("replay", "--state", "skipped", check=False).returncode == 2
+    time.sleep(0.5)  # give a wrongly woken worker the chance to send it
+    assert stack.states() == {"delivered": 1, "skipped": 1}
+    assert "shopify:order:5001" not in meta.accepted()
+
+
+def test_test_mode_destination_gets_test_orders_as_test_events(stack, meta):
+    dest = add_test_mode_destination(stack)
+    stack.ctl("route", "add", stack.source_id, dest["id"])
+    assert stack.post_shopify(shopify_order(5101, test=True))[0] == 200
+    assert stack.post_shopify(shopify_order(5102))[0] == 200
+    stack.wait_states({"delivered": 3, "skipped": 1})
+    by_pixel = {}
+    for r in meta.requests():
+        if r["status"] == 200:
+            for eid in r["event_ids"]:
+                by_pixel.setdefault(r["pixel"], []).append((eid, r["test_event_code"]))
+    # Test mode: every event, test order or not, goes with the test code.
+    assert sorted(by_pixel["777"]) == [("shopify:order:5101", "TEST777"),
+                                       ("shopify:order:5102", "TEST777")]
+    assert by_pixel[stack.PIXEL] == [("shopify:order:5102", None)]
+    skipped = stack.sql("SELECT x.name FROM deliveries d JOIN destinations x"
+                        " ON x.id = d.destination_id WHERE d.state = 'skipped'")
+    assert skipped == [["pixel1"]]
+
+
+def test_test_mode_needs_a_test_event_code_for_meta(stack):
+    p = add_test_mode_destination(stack, name="no-code", code=None)
+    assert p.returncode == 1
+    assert "test event code" in p.stderr
+    assert stack.count("destinations", "name = 'no-code'") == 0
