@@ -169,7 +169,7 @@ COMMANDS = [["migrate"], ["tenant", "add"], ["tenant", "list"], ["source", "add"
             ["destination", "add"], ["destination", "list"], ["destination", "pause"],
             ["destination", "resume"], ["route", "add"], ["route", "list"],
             ["deliveries", "list"], ["deliveries", "show"], ["replay"], ["stats"],
-            ["config", "show"], ["config", "example"], ["keygen"]]
+            ["reprocess"], ["config", "show"], ["config", "example"], ["keygen"]]
 
 
 def test_help_everywhere(env):
@@ -194,6 +194,7 @@ def test_help_everywhere(env):
     ["deliveries", "show", "abc"], ["replay", "--state", "pending"],
     ["replay", "--state", "delivered"], ["replay", "--id", "abc"],
     ["config", "show", "--json"], ["keygen"], ["--bogus", "stats"], ["-c"],
+    ["reprocess"], ["reprocess", "--source", "shop1"], ["deliveries", "list", "--state", "skip"],
 ])
 def test_usage_errors_exit_2(env, args):
     p = env.run(*args, expect=2, config=False)

@@ -241,3 +241,75 @@ def test_test_mode_needs_a_test_event_code_for_meta(stack):
     assert p.returncode == 1
     assert "test event code" in p.stderr
     assert stack.count("destinations", "name = 'no-code'") == 0
+
+
+# ---- adsengctl reprocess ----------------------------------------------------------------------
+
+
+def test_reprocess_after_a_fix(make_stack, meta):
+    stack = make_stack().setup_demo()
+    # The "bug": the database refuses two orders for their data.
+    stack.sql("""
+        CREATE FUNCTION t_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.event_id IN ('shopify:order:6001', 'shopify:order:6002') THEN
+                RAISE EXCEPTION 'injected bad value' USING ERRCODE = '22023';
+            END IF;
+            RETURN NEW;
+        END $$""")
+    stack.sql("CREATE TRIGGER t_fail BEFORE INSERT ON conversions"
+              " FOR EACH ROW EXECUTE FUNCTION t_fail()")
+    stack.start()
+    raw = {}
+    for i in (6001, 6002, 6003):
+        status, body, _ = stack.post_shopify(shopify_order(i))
+        assert status == 200
+        raw[i] = body["id"]
+    stack.wait_states({"delivered": 1})
+    wait_until(lambda: raw_states(stack) == {"done": 1, "error": 2}, what="two in error")
+
+    # Dry run: reports, changes nothing, writes no audit row.
+    out = stack.ctl("reprocess", "--raw-event", str(raw[6001]), "--dry-run", json_out=True)
+    assert out["dry_run"] is True and out["count"] == 1
+    assert [s["id"] for s in out["sample"]] == [raw[6001]]
+    assert "injected bad value" in out["sample"][0]["error"]
+    assert out["ids"] == [{"id": raw[6001], "state": "error", "reprocessed": False,
+                           "reason": "would be reprocessed"}]
+    text = stack.ctl("reprocess", "--raw-event", str(raw[6001]), "--dry-run").stdout
+    assert "dry run: would reprocess 1 raw events; nothing changed" in text
+    assert raw_states(stack) == {"done": 1, "error": 2}
+    assert stack.count("audit_log", "action = 'reprocess'") == 0
+
+    # Events not in error are reported and left alone.
+    out = stack.ctl("reprocess", "--raw-event", "%d,999999" % raw[6003], json_out=True)
+    assert out["count"] == 0
+    assert [(i["state"], i["reprocessed"], i["reason"]) for i in out["ids"]] == [
+        ("done", False, "only raw events in error are reprocessed"),
+        (None, False, "no such raw event")]
+    text = stack.ctl("reprocess", "--raw-event", str(raw[6003])).stdout
+    assert "raw event %d is done: not reprocessed" % raw[6003] in text
+    assert "reprocessed 0 raw events" in text
+
+    # Unknown source: failure, exit 1.
+    p = stack.ctl("reprocess", "--source", "nope", "--since", "1h", check=False)
+    assert p.returncode == 1 and "no source named \"nope\"" in p.stderr
+
+    # The fix, then the whole source since an hour ago.
+    stack.sql("DROP TRIGGER t_fail ON conversions")
+    text = stack.ctl("reprocess", "--source", "shop1", "--since", "1h").stdout
+    assert "reprocessed 2 raw events" in text
+    stack.wait_states({"delivered": 3})
+    wait_until(lambda: raw_states(stack) == {"done": 3}, what="all three done")
+    assert stack.scalar("SELECT count(*) FROM raw_events WHERE error IS NOT NULL") == "0"
+    assert sorted(meta.accepted()) == ["shopify:order:6001", "shopify:order:6002",
+                                       "shopify:order:6003"]
+    # Every real run is audited (the two above moved nothing).
+    assert stack.count("audit_log", "action = 'reprocess'") == 3
+    details = json.loads(stack.scalar("SELECT details FROM audit_log"
+                                      " WHERE action = 'reprocess' ORDER BY id DESC LIMIT 1"))
+    assert details["source_id"] == stack.source_id and details["count"] == 2
+    assert details["raw_event_ids"] is None and details["since"]
+    # Nothing is left in error: a second run moves nothing.
+    assert stack.ctl("reprocess", "--source", stack.source_id, "--since", "1h",
+                     json_out=True)["count"] == 0
+    assert stack.count("conversions") == 3
