@@ -22,17 +22,19 @@
  * again.  Events whose source no longer exists are claimed with a NULL
  * kind (the caller marks them 'ignored' with a reason), so nothing leaves
  * the queue without a recorded fate.  A queue row whose raw event is gone
- * (purged) is simply dropped.
+ * (purged) is simply dropped.  The source check is a correlated subquery
+ * and the DELETE takes an array so that both stay index probes per queued
+ * row whatever the planner thinks of the sizes (a merge or hash join here
+ * would read all of raw_events or raw_queue on every claim).
  */
 static const char claim_sql[] =
 	"WITH c AS ("
 	"  SELECT q.raw_event_id FROM raw_queue q"
-	"  LEFT JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at"
-	"  LEFT JOIN sources s ON s.id = r.source_id"
-	"  WHERE s.enabled IS NOT FALSE"
-	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED"
+	"  WHERE (SELECT s.enabled FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
+	"         WHERE r.id = q.raw_event_id AND r.received_at = q.received_at) IS NOT FALSE"
+	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
 	"), q AS ("
-	"  DELETE FROM raw_queue WHERE raw_event_id IN (SELECT raw_event_id FROM c)"
+	"  DELETE FROM raw_queue WHERE raw_event_id = ANY (ARRAY(SELECT raw_event_id FROM c))"
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
