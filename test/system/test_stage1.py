@@ -90,10 +90,12 @@ def test_data_error_fails_only_its_event(make_stack, meta):
     # one event is refused for its data (class 22).
     stack.sql("CREATE TABLE t_flag (on_ boolean)")
     stack.sql("INSERT INTO t_flag VALUES (true)")
+    stack.sql("CREATE SEQUENCE t_fail_seq")
     stack.sql("""
         CREATE FUNCTION t_fail() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF (SELECT on_ FROM t_flag) THEN
+                PERFORM nextval('t_fail_seq');
                 RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
             END IF;
             IF NEW.event_id = 'shopify:order:3103' THEN
@@ -106,10 +108,11 @@ def test_data_error_fails_only_its_event(make_stack, meta):
     stack.start()
     for i in ids:
         assert stack.post_shopify(shopify_order(i))[0] == 200
-    wait_until(lambda: "injected deadlock" in stack.logs(), what="a refused batch")
-    wait_until(lambda: stack.logs().count("injected deadlock") >= 3, timeout=30,
-               what="several refused batches")
+    # Three more refused tries, each of the whole backlog.
+    before = fired(stack)
+    wait_until(lambda: fired(stack) >= before + 3, timeout=30, what="several refused batches")
     assert raw_states(stack) == {"pending": len(ids)}
+    assert "injected deadlock" in stack.logs()
     stack.sql("UPDATE t_flag SET on_ = false")
     stack.wait_states({"delivered": len(ids) - 1}, timeout=30)
     wait_until(lambda: raw_states(stack) == {"done": len(ids) - 1, "error": 1},
