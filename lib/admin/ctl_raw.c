@@ -183,6 +183,8 @@ static const struct ctl_optspec reprocess_opts[] = {
 
 const struct ctl_cmd ctl_raw_cmds[] = {
 	{ "reprocess", NULL, NULL, "re-run normalization of raw events in error",
+	  "Name the raw events with --raw-event ID..., or a source's with --source S --since\n"
+	  "TIME [--until TIME].\n\n"
 	  "Put raw events that stage 1 marked 'error' back in its queue (state and error\n"
 	  "cleared), in one transaction recorded in the audit log, then wake the workers:\n"
 	  "after a parser fix they are parsed again.  A conversion that already exists is\n"
