@@ -312,8 +312,8 @@ int ctl_parse_replay_state(const char *s, unsigned *mask, struct err *e)
 
 bool ctl_is_delivery_state(const char *s)
 {
-	static const char *const states[] = { "pending", "in_flight", "delivered",
-					      "failed",	 "dead",      "held" };
+	static const char *const states[] = { "pending", "in_flight", "delivered", "failed",
+					      "dead",	 "held",      "skipped" };
 
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		if (strcmp(s, states[i]) == 0)

@@ -346,7 +346,7 @@ static cJSON *build_settings(const struct ctl_args *a)
 }
 
 /* Parse and validate the credentials text against the platform's rules. */
-static int check_credentials(const struct dest_ops *ops, const cJSON *settings,
+static int check_credentials(const struct dest_ops *ops, const cJSON *settings, bool test_mode,
 			     const char *creds_text, const char *path, struct err *e)
 {
 	cJSON *creds = cJSON_Parse(creds_text);
@@ -356,7 +356,7 @@ static int check_credentials(const struct dest_ops *ops, const cJSON *settings,
 	if (!cJSON_IsObject(creds))
 		rc = err_set(e, ERR_INVALID, "credentials file \"%s\" is not a JSON object", path);
 	else if (ops->validate)
-		rc = ops->validate(settings, creds, e);
+		rc = ops->validate(settings, creds, test_mode, e);
 	json_wipe(creds);
 	cJSON_Delete(creds);
 	return rc;
@@ -398,7 +398,7 @@ static int destination_add(struct ctl *c, const struct ctl_args *a, const struct
 	x->settings_json = settings_text;
 	rc = ctl_read_secret_file(path, CREDS_MAX, &creds, &creds_len, e);
 	if (rc == 0)
-		rc = check_credentials(ops, settings, creds, path, e);
+		rc = check_credentials(ops, settings, x->test_mode, creds, path, e);
 	if (rc == 0)
 		rc = ctl_db(c, &conn, e);
 	if (rc == 0)
@@ -653,7 +653,9 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "conversion-action", CTL_OPT_VALUE, "A", false, "Google Ads conversion action" },
 	{ "measurement-id", CTL_OPT_VALUE, "ID", false, "GA4 measurement id" },
 	{ "url", CTL_OPT_VALUE, "URL", false, "server-side GTM container URL" },
-	{ "test-mode", CTL_OPT_FLAG, NULL, false, "send as test events where the platform can" },
+	{ "test-mode", CTL_OPT_FLAG, NULL, false,
+	  "test mode: test orders are delivered here (as test events: meta_capi needs "
+	  "--test-event-code); other destinations skip them" },
 	OPT_JSON_ONLY,
 };
 

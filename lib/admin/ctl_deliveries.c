@@ -94,7 +94,7 @@ static int run_deliveries_list(struct ctl *c, const struct ctl_args *a)
 	if (f.state && !ctl_is_delivery_state(f.state))
 		return ctl_usage_error(c,
 				       "unknown state \"%s\": use pending, in_flight, delivered, "
-				       "failed, dead or held",
+				       "failed, dead, held or skipped",
 				       f.state);
 	if (limit && ctl_parse_int64(limit, 1, LIST_LIMIT_MAX, &f.limit) != 0)
 		return ctl_usage_error(c, "invalid limit \"%s\": 1 to %d", limit, LIST_LIMIT_MAX);
@@ -417,6 +417,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		{ "failed", "FAILED", 0 },
 		{ "dead", "DEAD", 0 },
 		{ "held", "HELD", 0 },
+		{ "skipped", "SKIPPED", 0 },
 		{ "oldest_pending", "OLDEST_PENDING", 0 },
 		{ "oldest_due", "OLDEST_DUE", 0 },
 		{ NULL, NULL, 0 },
@@ -457,7 +458,8 @@ static int run_stats(struct ctl *c, const struct ctl_args *a)
 
 static const struct ctl_optspec list_opts[] = {
 	{ "state", CTL_OPT_VALUE, "S", false,
-	  "pending, in_flight, delivered, failed, dead or held" },
+	  "pending, in_flight, delivered, failed, dead, held or skipped (a test order "
+	  "towards a destination not in test mode)" },
 	{ "destination", CTL_OPT_VALUE, "D", false, "only this destination (id or unique name)" },
 	{ "tenant", CTL_OPT_VALUE, "T", false, "only this tenant (id or name)" },
 	{ "since", CTL_OPT_VALUE, "TIME", false,
@@ -487,11 +489,12 @@ const struct ctl_cmd ctl_deliveries_cmds[] = {
 	{ "replay", NULL, "[ID...]", "move failed/dead/held deliveries back to pending",
 	  "Move the matching deliveries back to pending with attempts 0, due now, in one\n"
 	  "transaction recorded in the audit log, then wake the workers.  Only failed, dead\n"
-	  "and held deliveries move: pending, in_flight and delivered ones named by --id are\n"
-	  "reported and left alone.  Delivery ids may also be given as arguments.",
+	  "and held deliveries move: pending, in_flight, delivered and skipped ones named by\n"
+	  "--id are reported and left alone.  Delivery ids may also be given as arguments.",
 	  replay_opts, 0, CTL_MAX_POS, true, run_replay },
 	{ "stats", NULL, NULL, "backlog and outcomes per destination, raw event counts",
-	  "Per destination: deliveries per state, the age of the oldest pending delivery and\n"
+	  "Per destination: deliveries per state (skipped: test orders not sent to a\n"
+	  "destination outside test mode), the age of the oldest pending delivery and\n"
 	  "how long the oldest due one has waited (growing while workers run = stuck).\n"
 	  "Then the raw events per state.",
 	  NULL, 0, 0, true, run_stats },

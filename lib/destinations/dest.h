@@ -90,8 +90,11 @@ struct dest_ops {
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
 	size_t max_batch;	  /* events per request (PLATFORMS.md) */
 	int64_t max_age_s;	  /* older events end dead unsent; 0 = no limit */
-	/* Check settings + credentials at `destination add` time. */
-	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, struct err *e);
+	/* Check settings + credentials at `destination add` time, for a
+	 * destination in test mode (test orders go to it, so it must be able
+	 * to mark them as tests) or not. */
+	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, bool test_mode,
+			struct err *e);
 	/* Build one request for n (1..max_batch) conversions. */
 	int (*build)(const struct destination *d, struct conversion *const *convs, size_t n,
 		     struct upload_req *req, struct err *e);

@@ -190,7 +190,7 @@ static const char *meta_event_name(const char *canonical)
 
 /* ---- validate ---------------------------------------------------------- */
 
-static int meta_validate(const cJSON *settings, const cJSON *creds, struct err *e)
+static int meta_validate(const cJSON *settings, const cJSON *creds, bool test_mode, struct err *e)
 {
 	const cJSON *v;
 
@@ -203,6 +203,12 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, struct err *
 	if (v && (!cJSON_IsString(v) || v->valuestring[0] == '\0'))
 		return err_set(e, ERR_CONFIG,
 			       "meta_capi: settings.test_event_code must be a non-empty string");
+	/* Test mode lets test orders through; without a test_event_code Meta
+	 * would count them as real purchases.  (With one, every event of the
+	 * destination goes to Meta as a test event.) */
+	if (test_mode && v == NULL)
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: test mode needs a test event code (--test-event-code)");
 	v = cJSON_GetObjectItemCaseSensitive(settings, "api_version");
 	if (v && (!cJSON_IsString(v) || !is_api_version(v->valuestring)))
 		return err_set(e, ERR_CONFIG,

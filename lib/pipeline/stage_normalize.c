@@ -5,12 +5,17 @@
  * workers share the backlog), parse each with its source's parser, write
  * the conversions (one per (source, event_id): orders/create and
  * orders/paid of one order make one conversion) and their deliveries, mark
- * the raw events, commit.  If the write fails for a reason other than the
- * connection (data the database refuses), the batch is redone one event at
- * a time so only the offending event ends in state 'error'.
+ * the raw events, commit.  If the database refuses the rows themselves (a
+ * data error by SQLSTATE, db_sqlstate_is_data_error), the batch is redone
+ * one event at a time so only the offending event ends in state 'error'.
+ * Any other failure (lost connection, deadlock, serialization failure,
+ * lock or statement timeout, disk full, shutdown) is not the events'
+ * fault: the transaction rolls back, the events stay queued, and the
+ * batch is tried again on a later cycle.
  */
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
 #include "store/db.h"
@@ -43,6 +48,22 @@ static void prepared_cleanup(struct prepared *p)
 	free(p->marks);
 }
 
+/* The message recorded with an 'error' mark.  A parser may quote input
+ * cut at a byte count; text PostgreSQL refuses (invalid UTF-8) would fail
+ * the mark, and with it the batch, on every retry. */
+static char *mark_text(const char *msg)
+{
+	char *copy = xstrdup(msg);
+
+	if (!text_is_utf8(copy)) {
+		for (char *p = copy; *p; p++) {
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		}
+	}
+	return copy;
+}
+
 static void add_row(struct prepared *p, const struct raw_row *r, const struct conversion *c)
 {
 	cJSON *j = conv_to_json(c);
@@ -69,6 +90,7 @@ static void add_row(struct prepared *p, const struct raw_row *r, const struct co
 		.order_id = c->order_id,
 		.payload = text,
 		.payload_len = strlen(text),
+		.test = c->test,
 	};
 	p->n_rows++;
 }
@@ -82,7 +104,7 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 	conv_list_init(&p->convs);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct raw_row *r = &b->rows[i];
-		const struct source_ops *ops = source_ops_find(r->kind);
+		const struct source_ops *ops = r->kind ? source_ops_find(r->kind) : NULL;
 		struct raw_event ev = { .id = r->id,
 					.source_id = r->source_id,
 					.topic = r->topic,
@@ -95,12 +117,17 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 
 		p->marks[i].id = r->id;
 		p->marks[i].received_us = r->received_us;
-		if (ops == NULL) {
+		if (r->kind == NULL) {
+			/* Not 'error': nothing is wrong with the event, and no
+			 * parser fix would give it a destination. */
+			p->marks[i].state = "ignored";
+			p->errors[i] = xasprintf("source %s no longer exists", r->source_id);
+		} else if (ops == NULL) {
 			p->marks[i].state = "error";
 			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
 		} else if (ops->parse(&ev, &p->convs, &e) != 0) {
 			p->marks[i].state = "error";
-			p->errors[i] = xstrdup(e.msg);
+			p->errors[i] = mark_text(e.msg);
 		} else if (p->convs.n == before) {
 			p->marks[i].state = "ignored";
 		} else {
@@ -143,7 +170,8 @@ static void start_fresh(struct worker *w, struct prepared *p, const struct fresh
 }
 
 /* One transaction over up to `limit` raw events.  *write_failed is set
- * when the database refused the rows themselves (not the connection). */
+ * when the database refused the rows themselves (a data error), never for
+ * a transient failure. */
 static int normalize_once(struct worker *w, int limit, bool *write_failed)
 {
 	struct raw_batch b;
@@ -178,12 +206,14 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	t2 = clock_mono_us();
 	rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
 	if (rc != 0) {
-		*write_failed = w->conn && !db_is_broken(w->conn);
+		*write_failed = rc == ERR_INVALID;
 		normalize_store_rollback(w->conn);
 		if (*write_failed && limit == 1) {
 			/* The one event the database refuses: record why. */
-			char *msg = xasprintf("could not store its conversion: %s", e.msg);
+			char *why = mark_text(e.msg);
+			char *msg = xasprintf("could not store its conversion: %s", why);
 
+			free(why);
 			free(p.errors[0]);
 			p.errors[0] = msg;
 			p.marks[0].state = "error";

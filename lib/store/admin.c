@@ -1187,6 +1187,7 @@ static const char stats_destinations_sql[] =
 	" count(d.id) FILTER (WHERE d.state = 'failed') AS failed,"
 	" count(d.id) FILTER (WHERE d.state = 'dead') AS dead,"
 	" count(d.id) FILTER (WHERE d.state = 'held') AS held,"
+	" count(d.id) FILTER (WHERE d.state = 'skipped') AS skipped,"
 	" floor(extract(epoch FROM now() - min(d.created_at)"
 	" FILTER (WHERE d.state = 'pending')))::bigint AS oldest_pending_s,"
 	" floor(extract(epoch FROM now() - min(d.next_attempt_at)"

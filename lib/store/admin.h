@@ -167,7 +167,8 @@ int admin_replay(PGconn *conn, const char *actor, const struct admin_replay_filt
 		 struct cJSON **out, struct err *e) WUR;
 
 /* {"destinations":[{id, name, kind, tenant, enabled, paused_reason, pending,
- *  in_flight, delivered, failed, dead, held, oldest_pending_s, oldest_due_s}],
+ *  in_flight, delivered, failed, dead, held, skipped, oldest_pending_s,
+ *  oldest_due_s}],
  *  "raw_events":{pending, done, ignored, error, oldest_pending_s}} */
 int admin_stats(PGconn *conn, struct cJSON **out, struct err *e) WUR;
 

@@ -424,6 +424,18 @@ const char *db_sqlstate(const PGresult *res)
 	return s ? s : "";
 }
 
+bool db_sqlstate_is_data_error(const char *sqlstate)
+{
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return false;
+	if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "54", 2) == 0)
+		return true;
+	/* 23505 and 23P01: another transaction holds the conflicting row; it
+	 * may commit or roll back, so the outcome can change on a retry. */
+	return strncmp(sqlstate, "23", 2) == 0 && strcmp(sqlstate, "23505") != 0 &&
+	       strcmp(sqlstate, "23P01") != 0;
+}
+
 int64_t db_get_int64(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))

@@ -150,6 +150,19 @@ int db_exec(PGconn *conn, const char *sql, struct err *e) WUR;
 /* The SQLSTATE of a failed result ("23505"), or "" */
 const char *db_sqlstate(const PGresult *res);
 
+/*
+ * True when a statement failed because of the data it was given, so that
+ * running it again with the same data fails again: data exceptions (class
+ * 22: bad encoding, out of range, invalid JSON), integrity violations
+ * (class 23) other than the unique and exclusion conflicts concurrent
+ * writers cause, and program limits (class 54: a value too large to
+ * index).  Everything else -- deadlock, serialization failure, lock or
+ * statement timeout, out of disk or memory, shutdown, a lost connection
+ * ("" or NULL) -- is the moment's fault, not the data's: retry later.
+ * Pure; any thread.
+ */
+bool db_sqlstate_is_data_error(const char *sqlstate);
+
 /* Parse a text column value as int64 (0 when NULL). */
 int64_t db_get_int64(const PGresult *res, int row, int col);
 /* A text column or NULL when SQL NULL. */

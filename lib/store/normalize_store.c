@@ -15,47 +15,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
- * lets workers share the queue; a rollback puts them back). */
+/*
+ * Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
+ * lets workers share the queue; a rollback puts them back).  Events of a
+ * disabled source are passed over and stay queued until it is enabled
+ * again.  Events whose source no longer exists are claimed with a NULL
+ * kind (the caller marks them 'ignored' with a reason), so nothing leaves
+ * the queue without a recorded fate.  A queue row whose raw event is gone
+ * (purged) is simply dropped.  The source check is a correlated subquery
+ * and the DELETE takes an array so that both stay index probes per queued
+ * row whatever the planner thinks of the sizes (a merge or hash join here
+ * would read all of raw_events or raw_queue on every claim).
+ */
 static const char claim_sql[] =
-	"WITH q AS ("
-	"  DELETE FROM raw_queue WHERE raw_event_id IN ("
-	"    SELECT raw_event_id FROM raw_queue ORDER BY raw_event_id LIMIT $1"
-	"    FOR UPDATE SKIP LOCKED)"
+	"WITH c AS ("
+	"  SELECT q.raw_event_id FROM raw_queue q"
+	"  WHERE (SELECT s.enabled FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
+	"         WHERE r.id = q.raw_event_id AND r.received_at = q.received_at) IS NOT FALSE"
+	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+	"), q AS ("
+	"  DELETE FROM raw_queue WHERE raw_event_id = ANY (ARRAY(SELECT raw_event_id FROM c))"
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
 	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body "
 	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
-	"JOIN sources s ON s.id = r.source_id ORDER BY r.id";
+	"LEFT JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
 /* $11: lease in ms for deliveries the caller uploads at once ('in_flight',
- * attempt 1), or 0 to leave them 'pending' for a later claim. */
+ * attempt 1), or 0 to leave them 'pending' for a later claim.  A test
+ * conversion ($12) goes only to destinations in test mode; towards any
+ * other its delivery is created 'skipped' with last_error 'test'. */
 static const char write_sql[] =
 	"WITH input AS ("
 	"  SELECT * FROM unnest($1::int8[], $2::uuid[], $3::int8[], $4::text[], $5::text[],"
-	"                       $6::int8[], $7::text[], $8::text[], $9::text[], $10::json[])"
+	"                       $6::int8[], $7::text[], $8::text[], $9::text[], $10::json[],"
+	"                       $12::bool[])"
 	"  WITH ORDINALITY AS t(raw_id, source_id, tenant_id, event, event_id, occurred_us, value,"
-	"                       currency, order_id, payload, ord)"
+	"                       currency, order_id, payload, test, ord)"
 	"), conv AS ("
 	"  INSERT INTO conversions (tenant_id, source_id, raw_event_id, event, event_id,"
-	"                           occurred_at, value, currency, order_id, payload)"
+	"                           occurred_at, value, currency, order_id, payload, test)"
 	"  SELECT tenant_id, source_id, raw_id, event, event_id,"
 	"         'epoch'::timestamptz + occurred_us * interval '1 microsecond',"
-	"         value::numeric, currency, order_id, payload FROM input ORDER BY ord"
+	"         value::numeric, currency, order_id, payload, test FROM input ORDER BY ord"
 	"  ON CONFLICT (source_id, event_id) DO NOTHING"
-	"  RETURNING id, tenant_id, source_id, event_id, event"
+	"  RETURNING id, tenant_id, source_id, event_id, event, test"
 	"), deliv AS ("
 	"  INSERT INTO deliveries (conversion_id, destination_id, tenant_id, state, attempts,"
-	"                          lease_until)"
+	"                          lease_until, last_error)"
 	"  SELECT c.id, r.destination_id, c.tenant_id,"
-	"         CASE WHEN NOT d.enabled THEN 'held' WHEN $11 > 0 THEN 'in_flight'"
-	"              ELSE 'pending' END,"
-	"         CASE WHEN d.enabled AND $11 > 0 THEN 1 ELSE 0 END,"
-	"         CASE WHEN d.enabled AND $11 > 0 THEN now() + $11 * interval '1 millisecond' END"
+	"         CASE WHEN x.skip THEN 'skipped' WHEN NOT d.enabled THEN 'held'"
+	"              WHEN $11 > 0 THEN 'in_flight' ELSE 'pending' END,"
+	"         CASE WHEN x.send AND $11 > 0 THEN 1 ELSE 0 END,"
+	"         CASE WHEN x.send AND $11 > 0 THEN now() + $11 * interval '1 millisecond' END,"
+	"         CASE WHEN x.skip THEN 'test' END"
 	"  FROM conv c JOIN routes r ON r.source_id = c.source_id"
 	"                          AND (r.events IS NULL OR c.event = ANY (r.events))"
 	"  JOIN destinations d ON d.id = r.destination_id"
+	"  CROSS JOIN LATERAL (SELECT c.test AND NOT d.test_mode AS skip,"
+	"                             d.enabled AND NOT (c.test AND NOT d.test_mode) AS send) x"
 	"  RETURNING id, conversion_id, destination_id, state, attempts"
 	") "
 	"SELECT i.ord, dl.id, dl.conversion_id, dl.destination_id::text, dl.attempts, dl.state "
@@ -132,10 +151,11 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 		r->received_us = be64(PQgetvalue(res, i, 1));
 		snprintf(r->source_id, sizeof(r->source_id), "%.*s", PQgetlength(res, i, 2),
 			 PQgetvalue(res, i, 2));
-		r->tenant_id = be64(PQgetvalue(res, i, 3));
+		/* The source was deleted: no tenant, no kind (see claim_sql). */
+		r->tenant_id = PQgetisnull(res, i, 3) ? 0 : be64(PQgetvalue(res, i, 3));
 		/* Binary text values are not NUL-terminated by contract, but libpq
 		 * always appends a NUL after every value, so they are C strings. */
-		r->kind = PQgetvalue(res, i, 4);
+		r->kind = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
 		r->topic = PQgetvalue(res, i, 5);
 		r->headers_json = PQgetvalue(res, i, 6);
 		r->body = (const uint8_t *)PQgetvalue(res, i, 7);
@@ -147,12 +167,14 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e)
 {
-	struct pgarr a[10];
-	const uint32_t oids[10] = { PGOID_INT8, PGOID_UUID, PGOID_INT8, PGOID_TEXT, PGOID_TEXT,
-				    PGOID_INT8, PGOID_TEXT, PGOID_TEXT, PGOID_TEXT, PGOID_JSON };
-	const char *values[11];
-	int lengths[11];
-	const int formats[11] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+	/* a[10] is $12: values[10] is the lease, $11 */
+	struct pgarr a[11];
+	const uint32_t oids[11] = { PGOID_INT8, PGOID_UUID, PGOID_INT8, PGOID_TEXT,
+				    PGOID_TEXT, PGOID_INT8, PGOID_TEXT, PGOID_TEXT,
+				    PGOID_TEXT, PGOID_JSON, PGOID_BOOL };
+	const char *values[12];
+	int lengths[12];
+	const int formats[12] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1 };
 	char lease[24];
 	PGresult *res = NULL;
 	int rc = 0;
@@ -161,7 +183,7 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 	memset(out, 0, sizeof(*out));
 	if (n == 0)
 		return 0;
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 11; i++)
 		pgarr_init(&a[i], oids[i]);
 	for (size_t i = 0; i < n; i++) {
 		pgarr_add_int8(&a[0], rows[i].raw_id);
@@ -177,16 +199,21 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 		pgarr_add_text(&a[7], rows[i].currency);
 		pgarr_add_text(&a[8], rows[i].order_id);
 		pgarr_add_bytes(&a[9], rows[i].payload, rows[i].payload_len);
+		pgarr_add_bool(&a[10], rows[i].test);
 	}
 	for (int i = 0; i < 10; i++)
 		values[i] = pgarr_finish(&a[i], &lengths[i]);
 	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
 	values[10] = lease;
 	lengths[10] = 0;
-	res = PQexecPrepared(conn, "adseng_n_write", 11, values, lengths, formats, 0);
+	values[11] = pgarr_finish(&a[10], &lengths[11]);
+	res = PQexecPrepared(conn, "adseng_n_write", 12, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not write conversions", e);
-	if (rc != 0)
+	if (rc != 0) {
+		if (!db_is_broken(conn) && db_sqlstate_is_data_error(db_sqlstate(res)))
+			rc = e->code = ERR_INVALID;
 		goto out;
+	}
 	out->v = xcalloc((size_t)PQntuples(res) + 1, sizeof(*out->v));
 	for (int r = 0; r < PQntuples(res); r++) {
 		int64_t ord = db_get_int64(res, r, 0);
@@ -208,7 +235,7 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 	}
 out:
 	PQclear(res);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 11; i++)
 		pgarr_cleanup(&a[i]);
 	return rc;
 }

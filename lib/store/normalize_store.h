@@ -9,6 +9,7 @@
 #define ADSENG_STORE_NORMALIZE_STORE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +20,8 @@ struct raw_row {
 	int64_t id;
 	int64_t received_us;
 	char source_id[37];
-	int64_t tenant_id;
-	const char *kind;
+	int64_t tenant_id; /* 0 when the source no longer exists */
+	const char *kind;  /* NULL when the source no longer exists */
 	const char *topic;
 	const char *headers_json;
 	const uint8_t *body;
@@ -46,6 +47,7 @@ struct conv_row {
 	const char *order_id; /* or NULL */
 	const char *payload;  /* JSON text */
 	size_t payload_len;
+	bool test; /* a test order: only for destinations in test mode */
 };
 
 /* The fate of one raw event. */
@@ -74,7 +76,9 @@ struct fresh_batch {
 int normalize_store_prepare(PGconn *conn, struct err *e) WUR;
 
 /* BEGIN, then lock up to `limit` pending raw events (oldest first,
- * SKIP LOCKED).  batch->n may be 0. */
+ * SKIP LOCKED), passing over those of disabled sources (they stay queued).
+ * Events of a deleted source come back with kind NULL: the caller must
+ * mark them.  batch->n may be 0. */
 int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e) WUR;
 
 /*
@@ -83,8 +87,14 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
  * lease_ms > 0, deliveries of enabled destinations are created already
  * claimed ('in_flight', attempt 1, leased) and returned in *out so the
  * caller uploads them without a separate claim; else they are 'pending'.
- * Deliveries of paused destinations are 'held'.  *n_conv receives how
+ * Deliveries of paused destinations are 'held'.  A test conversion's
+ * delivery to a destination not in test mode is 'skipped' (last_error
+ * 'test') and never sent.  *n_conv receives how
  * many conversions were new.  out->v is the caller's to free.
+ * ERR_INVALID when the database refused the rows themselves (a data error
+ * in the sense of db_sqlstate_is_data_error: the same rows would fail
+ * again); ERR_DB for anything else (lost connection, deadlock, timeout,
+ * ...), which a later retry of the same rows may get past.
  */
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e) WUR;

@@ -128,7 +128,7 @@ def catalog(env):
                          "1234567890", "--test-event-code", "TEST123").stdout.strip()
     c["meta2"] = env.run("destination", "add", "--tenant", "acme", "--kind", "meta_capi",
                          "--name", "meta2", "--credentials-file", creds, "--pixel-id",
-                         "42", "--test-mode").stdout.strip()
+                         "42", "--test-mode", "--test-event-code", "TEST42").stdout.strip()
     c["beta_meta"] = env.run("destination", "add", "--tenant", "beta", "--kind", "meta_capi",
                              "--name", "beta-meta", "--credentials-file", creds,
                              "--pixel-id", "7").stdout.strip()
@@ -169,7 +169,7 @@ COMMANDS = [["migrate"], ["tenant", "add"], ["tenant", "list"], ["source", "add"
             ["destination", "add"], ["destination", "list"], ["destination", "pause"],
             ["destination", "resume"], ["route", "add"], ["route", "list"],
             ["deliveries", "list"], ["deliveries", "show"], ["replay"], ["stats"],
-            ["config", "show"], ["config", "example"], ["keygen"]]
+            ["reprocess"], ["config", "show"], ["config", "example"], ["keygen"]]
 
 
 def test_help_everywhere(env):
@@ -194,6 +194,7 @@ def test_help_everywhere(env):
     ["deliveries", "show", "abc"], ["replay", "--state", "pending"],
     ["replay", "--state", "delivered"], ["replay", "--id", "abc"],
     ["config", "show", "--json"], ["keygen"], ["--bogus", "stats"], ["-c"],
+    ["reprocess"], ["reprocess", "--source", "shop1"], ["deliveries", "list", "--state", "skip"],
 ])
 def test_usage_errors_exit_2(env, args):
     p = env.run(*args, expect=2, config=False)
@@ -537,7 +538,7 @@ def test_stats(env, catalog):
     by_name = {r["name"]: r for r in out["destinations"]}
     assert set(by_name) == {"meta1", "meta2", "beta-meta"}
     for name, r in by_name.items():
-        for s in ("pending", "in_flight", "delivered", "failed", "dead", "held"):
+        for s in ("pending", "in_flight", "delivered", "failed", "dead", "held", "skipped"):
             want = env.sql(f"SELECT count(*) FROM deliveries d JOIN destinations x"
                            f" ON x.id = d.destination_id WHERE x.name = '{name}'"
                            f" AND d.state = '{s}'")

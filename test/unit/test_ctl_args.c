@@ -457,6 +457,20 @@ static void test_usage_errors(void **state)
 		(const char *const[]){ "config", NULL },
 		(const char *const[]){ "keygen", NULL },
 		(const char *const[]){ "migrate", "now", NULL },
+		(const char *const[]){ "reprocess", NULL },
+		(const char *const[]){ "reprocess", "7", NULL },
+		(const char *const[]){ "reprocess", "--raw-event", "x", NULL },
+		(const char *const[]){ "reprocess", "--raw-event", "0", NULL },
+		(const char *const[]){ "reprocess", "--raw-event", "1", "--source", "s", "--since",
+				       "1h", NULL },
+		(const char *const[]){ "reprocess", "--raw-event", "1", "--since", "1h", NULL },
+		(const char *const[]){ "reprocess", "--source", "s", NULL },
+		(const char *const[]){ "reprocess", "--source", "s", "--since", "soon", NULL },
+		(const char *const[]){ "reprocess", "--source", "s", "--since", "1h", "--until",
+				       "x", NULL },
+		(const char *const[]){ "reprocess", "--since", "1h", NULL },
+		(const char *const[]){ "reprocess", "--state", "error", NULL },
+		(const char *const[]){ "deliveries", "list", "--state", "skip", NULL },
 	};
 
 	(void)state;
@@ -473,10 +487,53 @@ static void test_usage_errors(void **state)
 	}
 }
 
+/* reprocess: --raw-event ID... or --source S --since T, never both; the
+ * message says which rule was broken, exit 2, before any database. */
+static void test_reprocess_args(void **state)
+{
+	static const struct {
+		const char *words[12];
+		const char *msg;
+	} cases[] = {
+		{ { "reprocess", NULL }, "give --raw-event ID or --source S --since TIME" },
+		{ { "reprocess", "--dry-run", NULL }, "give --raw-event ID or --source" },
+		{ { "reprocess", "--raw-event", "5", "--source", "shop", "--since", "1d", NULL },
+		  "either --raw-event or --source, not both" },
+		{ { "reprocess", "--raw-event", "5", "--until", "1d", NULL },
+		  "--since and --until go with --source" },
+		{ { "reprocess", "--source", "shop", NULL }, "--source needs --since TIME" },
+		{ { "reprocess", "--source", "shop", "--until", "1h", NULL },
+		  "--source needs --since TIME" },
+		{ { "reprocess", "--raw-event", "5,abc", NULL }, "invalid raw event id \"abc\"" },
+		{ { "reprocess", "--raw-event", "-3", NULL }, "invalid raw event id \"-3\"" },
+		{ { "reprocess", "--source", "shop", "--since", "yesterday", NULL }, "--since: " },
+		{ { "reprocess", "--raw-event", "1", "--raw-event", "2", "extra", NULL },
+		  "unexpected argument \"extra\"" },
+	};
+	struct run r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = dispatch(cases[i].words);
+		if (r.rc != CTL_EXIT_USAGE || strstr(r.err, cases[i].msg) == NULL)
+			fail_msg("case %zu: exit %d, stderr: %s", i, r.rc, r.err);
+		assert_non_null(strstr(r.err, "usage: adsengctl reprocess"));
+		assert_string_equal(r.out, "");
+		run_free(&r);
+	}
+	r = dispatch((const char *const[]){ "reprocess", "--help", NULL });
+	assert_int_equal(r.rc, CTL_EXIT_OK);
+	assert_non_null(strstr(r.out, "--raw-event ID"));
+	assert_non_null(strstr(r.out, "--dry-run"));
+	assert_non_null(strstr(r.out, "--json"));
+	run_free(&r);
+}
+
 /* --help on the top level, every group and every command: usage, exit 0. */
 static void test_help(void **state)
 {
-	const struct ctl_cmd *tables[] = { ctl_misc_cmds, ctl_catalog_cmds, ctl_deliveries_cmds };
+	const struct ctl_cmd *tables[] = { ctl_misc_cmds, ctl_catalog_cmds, ctl_deliveries_cmds,
+					   ctl_raw_cmds };
 	struct run r;
 
 	(void)state;
@@ -488,7 +545,7 @@ static void test_help(void **state)
 	assert_int_equal(r.rc, 0);
 	assert_non_null(strstr(r.out, "destination pause ID"));
 	run_free(&r);
-	for (size_t t = 0; t < 3; t++) {
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		for (const struct ctl_cmd *cmd = tables[t]; cmd->group; cmd++) {
 			const char *words[4] = { cmd->group, cmd->name ? cmd->name : "--help",
 						 cmd->name ? "--help" : NULL, NULL };
@@ -565,14 +622,15 @@ static void test_global_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_args_values),  cmocka_unit_test(test_args_errors),
-		cmocka_unit_test(test_args_list),    cmocka_unit_test(test_parse_time),
-		cmocka_unit_test(test_ref_kind),     cmocka_unit_test(test_parse_int64),
-		cmocka_unit_test(test_parse_events), cmocka_unit_test(test_replay_states),
-		cmocka_unit_test(test_format_age),   cmocka_unit_test(test_actor),
-		cmocka_unit_test(test_secret_file),  cmocka_unit_test(test_table),
-		cmocka_unit_test(test_value_text),   cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_help),	     cmocka_unit_test(test_global_options),
+		cmocka_unit_test(test_args_values),    cmocka_unit_test(test_args_errors),
+		cmocka_unit_test(test_args_list),      cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_ref_kind),       cmocka_unit_test(test_parse_int64),
+		cmocka_unit_test(test_parse_events),   cmocka_unit_test(test_replay_states),
+		cmocka_unit_test(test_format_age),     cmocka_unit_test(test_actor),
+		cmocka_unit_test(test_secret_file),    cmocka_unit_test(test_table),
+		cmocka_unit_test(test_value_text),     cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_help),	       cmocka_unit_test(test_global_options),
+		cmocka_unit_test(test_reprocess_args),
 	};
 
 	if (sodium_init() < 0)

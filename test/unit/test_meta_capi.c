@@ -834,7 +834,7 @@ static void test_validate(void **state)
 		int rc;
 
 		err_clear(&e);
-		rc = meta_capi_dest_ops.validate(settings, creds, &e);
+		rc = meta_capi_dest_ops.validate(settings, creds, false, &e);
 		if (rc != cases[i].code) {
 			fprintf(stderr, "case %zu (%s): rc %d, want %d (%s)\n", i,
 				cases[i].settings, rc, cases[i].code, e.msg);
@@ -847,6 +847,41 @@ static void test_validate(void **state)
 		cJSON_Delete(settings);
 		cJSON_Delete(creds);
 	}
+}
+
+/* Test mode lets test orders through: only with a test_event_code, so Meta
+ * never counts them as real purchases. */
+static void test_validate_test_mode(void **state)
+{
+	static const struct {
+		const char *settings;
+		bool test_mode;
+		int code;
+	} cases[] = {
+		{ "{\"pixel_id\":\"123\"}", false, 0 },
+		{ "{\"pixel_id\":\"123\"}", true, ERR_CONFIG },
+		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}", true, 0 },
+		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}", false, 0 },
+		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"\"}", true, ERR_CONFIG },
+	};
+	cJSON *creds = cJSON_Parse(STD_CREDS);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *settings = cJSON_Parse(cases[i].settings);
+		struct err e;
+		int rc;
+
+		err_clear(&e);
+		rc = meta_capi_dest_ops.validate(settings, creds, cases[i].test_mode, &e);
+		if (rc != cases[i].code)
+			fail_msg("case %zu (%s, test mode %d): rc %d, want %d (%s)", i,
+				 cases[i].settings, cases[i].test_mode, rc, cases[i].code, e.msg);
+		if (rc != 0)
+			assert_non_null(strstr(e.msg, "test"));
+		cJSON_Delete(settings);
+	}
+	cJSON_Delete(creds);
 }
 
 int main(void)
@@ -866,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_result_table),
 		cmocka_unit_test(test_result_message_truncation),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_validate_test_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
