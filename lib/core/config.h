@@ -30,12 +30,14 @@ struct config {
 	char *public_url;
 	int64_t max_body;
 	int64_t request_timeout_ms;
+	int64_t max_connections;
 	/* [database] */
 	char *db_url;
 	/* [security] */
 	char *master_key_file;
 	/* [ingest] */
 	int64_t ingest_queue_max;
+	int64_t ingest_queue_bytes;
 	int64_t ingest_batch_max;
 	int64_t ingest_writers;
 	/* [workers] */

@@ -3,9 +3,23 @@
  * their COMMIT.
  *
  * A waiting request is found again by slot index + generation (STYLE.md
- * threads rule 3).  When the client hangs up first, evhttp frees the
- * request after calling the connection's close callback, which clears the
- * slot; the data is committed either way, only the reply is dropped.
+ * threads rule 3).
+ *
+ * When the client hangs up while its request waits for the COMMIT,
+ * libevent 2.1.12 does NOT free the request (http.c at
+ * release-2.1.12-stable): the EOF or timeout reaches
+ * evhttp_connection_fail_(), whose evhttp_connection_incoming_fail()
+ * sees !req->userdone, takes the request off evcon->requests "so that it
+ * will not be freed" and sets req->evcon = NULL; evhttp_connection_free()
+ * then calls our close callback and frees only the connection.  The
+ * request is left for the user: evhttp_send() on it (evcon == NULL) just
+ * calls evhttp_request_free().  A reply-less drop therefore leaked it.
+ * Other paths (evhttp_free() at shutdown) free the connection with the
+ * request still queued, and evhttp_request_free_() frees it unless it is
+ * EVHTTP_USER_OWNED.  So the close callback takes ownership with
+ * evhttp_request_own(): whichever path closed the connection, the request
+ * is then ours alone, and slot_release() frees it exactly once.  The data
+ * is committed either way; only the reply is dropped.
  */
 #include "http/server.h"
 #include "core/clock.h"
@@ -55,7 +69,9 @@ static void slot_closed_cb(struct evhttp_connection *evcon, void *arg)
 	struct pending_slot *slot = arg;
 
 	(void)evcon;
-	slot->req = NULL;
+	/* The connection goes; the request stays ours (see the top). */
+	evhttp_request_own(slot->req);
+	slot->orphan = true;
 }
 
 int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,
@@ -69,6 +85,7 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 	i = s->free_list[--s->n_free];
 	slot = &s->slots[i];
 	slot->req = req;
+	slot->orphan = false;
 	slot->gen++;
 	slot->start_us = clock_mono_us();
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), slot_closed_cb, slot);
@@ -77,20 +94,25 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 	return 0;
 }
 
-/* Give the slot back; returns its request if still alive (else NULL). */
+/* Give the slot back; returns its request if the client still waits for
+ * the reply, else NULL (a hung-up client's request is freed here). */
 static struct evhttp_request *slot_release(struct http_server *s, uint32_t index, uint32_t gen)
 {
 	struct pending_slot *slot;
 	struct evhttp_request *req;
 
-	if (index >= s->n_slots || s->slots[index].gen != gen)
+	if (index >= s->n_slots || s->slots[index].gen != gen || s->slots[index].req == NULL)
 		return NULL;
 	slot = &s->slots[index];
 	req = slot->req;
 	slot->req = NULL;
 	s->free_list[s->n_free++] = index;
-	if (req)
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+	if (slot->orphan) {
+		slot->orphan = false;
+		evhttp_request_free(req);
+		return NULL;
+	}
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
 	return req;
 }
 
@@ -121,6 +143,10 @@ static void job_done_cb(struct ingest_job *job, void *arg)
 		break;
 	case INGEST_UNAVAILABLE:
 		http_reply_error(req, 503, "unavailable", "database unavailable; retry later");
+		break;
+	case INGEST_REJECTED:
+		http_reply_error(req, 500, "not_stored",
+				 "the database refused this webhook's data; see the daemon log");
 		break;
 	}
 	ingest_job_free(job);
@@ -243,6 +269,7 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 	io.db_url = cfg->db_url;
 	io.writers = (int)cfg->ingest_writers;
 	io.queue_max = (size_t)cfg->ingest_queue_max;
+	io.queue_bytes = (size_t)cfg->ingest_queue_bytes;
 	io.batch_max = (size_t)cfg->ingest_batch_max;
 	rc = ingest_new(base, &io, job_done_cb, s, &s->ingest, e);
 	if (rc != 0)

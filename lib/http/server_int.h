@@ -5,6 +5,7 @@
 #ifndef ADSENG_HTTP_SERVER_INT_H
 #define ADSENG_HTTP_SERVER_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,8 @@ struct evhttp_request;
 struct evhttp_bound_socket;
 
 struct pending_slot {
-	struct evhttp_request *req; /* NULL once the client hung up */
+	struct evhttp_request *req; /* NULL when the slot is free */
+	bool orphan;		    /* client hung up: req is ours to free */
 	uint32_t gen;
 	int64_t start_us;
 };
