@@ -5,21 +5,28 @@
  * A waiting request is found again by slot index + generation (STYLE.md
  * threads rule 3).
  *
- * When the client hangs up while its request waits for the COMMIT,
- * libevent 2.1.12 does NOT free the request (http.c at
- * release-2.1.12-stable): the EOF or timeout reaches
- * evhttp_connection_fail_(), whose evhttp_connection_incoming_fail()
- * sees !req->userdone, takes the request off evcon->requests "so that it
- * will not be freed" and sets req->evcon = NULL; evhttp_connection_free()
- * then calls our close callback and frees only the connection.  The
- * request is left for the user: evhttp_send() on it (evcon == NULL) just
- * calls evhttp_request_free().  A reply-less drop therefore leaked it.
- * Other paths (evhttp_free() at shutdown) free the connection with the
- * request still queued, and evhttp_request_free_() frees it unless it is
- * EVHTTP_USER_OWNED.  So the close callback takes ownership with
- * evhttp_request_own(): whichever path closed the connection, the request
- * is then ours alone, and slot_release() frees it exactly once.  The data
- * is committed either way; only the reply is dropped.
+ * What libevent does with a waiting request whose client hangs up (http.c
+ * at release-2.1.12-stable, read for issue 5):
+ *  - evhttp_handle_request() sets req->userdone = 0 and disables EV_READ
+ *    before it calls us, and nothing enables reading (or the read/write
+ *    timeouts) again until we reply: evhttp_start_write_().  A hang-up
+ *    is therefore only seen once we answer; by then userdone is 1, the
+ *    write or the next read fails, and evhttp_connection_free() frees the
+ *    request with the connection.  No leak, and the close callback never
+ *    runs for a waiting request on this path (slot_release() has reset it).
+ *  - Were the connection to fail while we still hold the request,
+ *    evhttp_connection_incoming_fail() would see !req->userdone, take the
+ *    request off evcon->requests "so that it will not be freed", set
+ *    req->evcon = NULL, and free only the connection (after calling the
+ *    close callback): the request would be ours, and evhttp_send() on it
+ *    just calls evhttp_request_free().
+ *  - evhttp_free() frees every connection, and with it (through
+ *    evhttp_request_free_()) every request still queued on it, unless the
+ *    request is EVHTTP_USER_OWNED.
+ * So that every path frees a request exactly once, the close callback of a
+ * waiting request takes ownership (evhttp_request_own()) and marks the
+ * slot an orphan; slot_release() (or http_server_free()) frees it.  The
+ * data is committed either way; only the reply is dropped.
  */
 #include "http/server.h"
 #include "core/clock.h"
@@ -72,6 +79,7 @@ static void slot_closed_cb(struct evhttp_connection *evcon, void *arg)
 	/* The connection goes; the request stays ours (see the top). */
 	evhttp_request_own(slot->req);
 	slot->orphan = true;
+	http_conn_gone(slot->server);
 }
 
 int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,
@@ -112,7 +120,7 @@ static struct evhttp_request *slot_release(struct http_server *s, uint32_t index
 		evhttp_request_free(req);
 		return NULL;
 	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_conn_closed_cb, s);
 	return req;
 }
 
@@ -255,8 +263,10 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 		(uint32_t)(cfg->ingest_queue_max + cfg->ingest_writers * cfg->ingest_batch_max);
 	s->slots = xcalloc(s->n_slots, sizeof(*s->slots));
 	s->free_list = xcalloc(s->n_slots, sizeof(*s->free_list));
-	for (uint32_t i = 0; i < s->n_slots; i++)
+	for (uint32_t i = 0; i < s->n_slots; i++) {
 		s->free_list[s->n_free++] = s->n_slots - 1 - i;
+		s->slots[i].server = s;
+	}
 	s->max_body = (size_t)cfg->max_body;
 	s->http = evhttp_new(base);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
@@ -266,6 +276,7 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(s->http, gen_cb, s);
+	http_conns_init(s, cfg->max_connections);
 	io.db_url = cfg->db_url;
 	io.writers = (int)cfg->ingest_writers;
 	io.queue_max = (size_t)cfg->ingest_queue_max;
@@ -316,8 +327,16 @@ void http_server_free(struct http_server *s)
 	}
 	/* Let evhttp write those last replies. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	http_conns_flush(s);
 	if (s->http)
 		evhttp_free(s->http);
+	/* Requests whose connection evhttp_free() closed while they still
+	 * waited are ours now (slot_closed_cb); none wait after a clean stop. */
+	for (uint32_t i = 0; i < s->n_slots; i++) {
+		if (s->slots[i].req && s->slots[i].orphan)
+			evhttp_request_free(s->slots[i].req);
+	}
+	http_conns_cleanup(s);
 	source_set_unref(s->sources);
 	free(s->slots);
 	free(s->free_list);
