@@ -101,7 +101,9 @@ static void test_to_utf8(void **state)
 	/* Controls other than NUL are valid UTF-8: jsonb escapes them. */
 	check_to_utf8("a\tb\x7f", 4, "a\tb\x7f");
 	check_to_utf8("\xff\xfe", 2, FFFD FFFD);
-	check_to_utf8("a\x80" "b", 3, "a" FFFD "b");
+	check_to_utf8("a\x80"
+		      "b",
+		      3, "a" FFFD "b");
 	check_to_utf8("\xc0\xaf", 2, FFFD FFFD);	  /* overlong '/' */
 	check_to_utf8("\xed\xa0\x80", 3, FFFD FFFD FFFD); /* surrogate */
 	check_to_utf8("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD);
