@@ -48,6 +48,10 @@ static const struct cfg_key keys[] = {
 	  1000, 3600000,
 	  "longest stop after SIGTERM; statements still running near its end are canceled "
 	  "and the daemon exits (leases bring work back); below systemd's TimeoutStopSec" },
+	{ "server", "max_connections", T_INT, OFF(max_connections), "1024", false, false, 1,
+	  1000000,
+	  "most client connections open at once; beyond it the server stops accepting "
+	  "(new ones wait in the kernel's backlog) until one closes" },
 	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
 	  false, true, 0, 0, "libpq connection string or URI" },
 	{ "database", "statement_timeout", T_DURATION, OFF(db_statement_timeout_ms), "15s", false,
@@ -76,6 +80,10 @@ static const struct cfg_key keys[] = {
 	  "$CREDENTIALS_DIRECTORY" },
 	{ "ingest", "queue_max", T_INT, OFF(ingest_queue_max), "10000", false, false, 1, 1000000,
 	  "webhooks waiting for COMMIT before the server answers 503" },
+	{ "ingest", "queue_bytes", T_SIZE, OFF(ingest_queue_bytes), "256MiB", false, false, 1024,
+	  64LL * 1024 * 1024 * 1024,
+	  "bytes of webhook bodies and headers waiting for COMMIT before the server answers "
+	  "503 (one webhook is always let in)" },
 	{ "ingest", "batch_max", T_INT, OFF(ingest_batch_max), "500", false, false, 1, 10000,
 	  "most webhooks committed in one transaction" },
 	{ "ingest", "writers", T_INT, OFF(ingest_writers), "1", false, false, 1, 16,

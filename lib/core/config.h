@@ -31,6 +31,7 @@ struct config {
 	int64_t max_body;
 	int64_t request_timeout_ms;
 	int64_t shutdown_timeout_ms;
+	int64_t max_connections;
 	/* [database] */
 	char *db_url;
 	int64_t db_statement_timeout_ms; /* 0 = none */
@@ -43,6 +44,7 @@ struct config {
 	char *master_key_file;
 	/* [ingest] */
 	int64_t ingest_queue_max;
+	int64_t ingest_queue_bytes;
 	int64_t ingest_batch_max;
 	int64_t ingest_writers;
 	/* [workers] */

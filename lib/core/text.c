@@ -4,35 +4,53 @@
 #include "core/text.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Length of the well-formed UTF-8 sequence at p (at most avail bytes),
+ * or 0 when it is not one: shortest forms only, no surrogates, no code
+ * point above U+10FFFF. */
+static size_t utf8_seq_len(const unsigned char *p, size_t avail)
+{
+	unsigned int c = p[0];
+	size_t more;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		more = 1;
+	else if (c >= 0xE0 && c <= 0xEF)
+		more = 2;
+	else if (c >= 0xF0 && c <= 0xF4)
+		more = 3;
+	else
+		return 0;
+	if (avail < more + 1)
+		return 0;
+	/* Overlong 3/4-byte forms, surrogates and > U+10FFFF. */
+	if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) ||
+	    (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+		return 0;
+	for (size_t i = 1; i <= more; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	return more + 1;
+}
 
 /* Validate UTF-8 from p; with no_controls, also refuse C0 controls and DEL. */
 static bool utf8_scan(const unsigned char *p, bool no_controls)
 {
-	while (*p) {
-		unsigned int c = *p++;
-		int more;
+	size_t left = strlen((const char *)p);
 
-		if (no_controls && (c < 0x20 || c == 0x7F))
+	while (left > 0) {
+		size_t n = utf8_seq_len(p, left);
+
+		if (n == 0 || (no_controls && (*p < 0x20 || *p == 0x7F)))
 			return false;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xC2 && c <= 0xDF)
-			more = 1;
-		else if (c >= 0xE0 && c <= 0xEF)
-			more = 2;
-		else if (c >= 0xF0 && c <= 0xF4)
-			more = 3;
-		else
-			return false;
-		/* Overlong 3/4-byte forms, surrogates and > U+10FFFF. */
-		if ((c == 0xE0 && *p < 0xA0) || (c == 0xED && *p >= 0xA0) ||
-		    (c == 0xF0 && *p < 0x90) || (c == 0xF4 && *p >= 0x90))
-			return false;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xC0) != 0x80)
-				return false;
-		}
+		p += n;
+		left -= n;
 	}
 	return true;
 }
@@ -40,6 +58,39 @@ static bool utf8_scan(const unsigned char *p, bool no_controls)
 bool text_is_utf8(const char *s)
 {
 	return s && utf8_scan((const unsigned char *)s, false);
+}
+
+char *text_to_utf8(const char *in, size_t len)
+{
+	static const char fffd[] = "\xEF\xBF\xBD";
+	const unsigned char *p = (const unsigned char *)in;
+	char *out, *o;
+
+	/* Each input byte becomes at most one U+FFFD (3 bytes). */
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	out = malloc(3 * len + 1);
+	if (out == NULL)
+		return NULL;
+	o = out;
+	while (len > 0) {
+		size_t n = *p ? utf8_seq_len(p, len) : 0;
+
+		if (n == 0) {
+			/* One replacement per bad byte: simple, and the
+			 * output length stays bounded by 3 × input. */
+			memcpy(o, fffd, 3);
+			o += 3;
+			n = 1;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+		len -= n;
+	}
+	*o = '\0';
+	return out;
 }
 
 bool text_is_clean(const char *s, size_t max)

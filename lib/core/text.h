@@ -13,6 +13,15 @@
 /* Well-formed UTF-8: shortest forms only, no surrogates, ≤ U+10FFFF. */
 bool text_is_utf8(const char *s);
 
+/*
+ * A copy of in[0..len) that is well-formed UTF-8 and has no NUL byte, so
+ * PostgreSQL text and jsonb accept it: every byte that is not part of a
+ * well-formed sequence (and every NUL) becomes U+FFFD; valid text is
+ * copied unchanged.  Returns a malloc'd, NUL-terminated string the caller
+ * frees, or NULL when memory is short.  Any thread.
+ */
+char *text_to_utf8(const char *in, size_t len);
+
 /* At most max bytes of well-formed UTF-8 without control characters
  * (below U+0020, and DEL). */
 bool text_is_clean(const char *s, size_t max);

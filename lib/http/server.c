@@ -3,9 +3,30 @@
  * their COMMIT.
  *
  * A waiting request is found again by slot index + generation (STYLE.md
- * threads rule 3).  When the client hangs up first, evhttp frees the
- * request after calling the connection's close callback, which clears the
- * slot; the data is committed either way, only the reply is dropped.
+ * threads rule 3).
+ *
+ * What libevent does with a waiting request whose client hangs up (http.c
+ * at release-2.1.12-stable, read for issue 5):
+ *  - evhttp_handle_request() sets req->userdone = 0 and disables EV_READ
+ *    before it calls us, and nothing enables reading (or the read/write
+ *    timeouts) again until we reply: evhttp_start_write_().  A hang-up
+ *    is therefore only seen once we answer; by then userdone is 1, the
+ *    write or the next read fails, and evhttp_connection_free() frees the
+ *    request with the connection.  No leak, and the close callback never
+ *    runs for a waiting request on this path (slot_release() has reset it).
+ *  - Were the connection to fail while we still hold the request,
+ *    evhttp_connection_incoming_fail() would see !req->userdone, take the
+ *    request off evcon->requests "so that it will not be freed", set
+ *    req->evcon = NULL, and free only the connection (after calling the
+ *    close callback): the request would be ours, and evhttp_send() on it
+ *    just calls evhttp_request_free().
+ *  - evhttp_free() frees every connection, and with it (through
+ *    evhttp_request_free_()) every request still queued on it, unless the
+ *    request is EVHTTP_USER_OWNED.
+ * So that every path frees a request exactly once, the close callback of a
+ * waiting request takes ownership (evhttp_request_own()) and marks the
+ * slot an orphan; slot_release() (or http_server_free()) frees it.  The
+ * data is committed either way; only the reply is dropped.
  */
 #include "http/server.h"
 #include "core/clock.h"
@@ -55,7 +76,10 @@ static void slot_closed_cb(struct evhttp_connection *evcon, void *arg)
 	struct pending_slot *slot = arg;
 
 	(void)evcon;
-	slot->req = NULL;
+	/* The connection goes; the request stays ours (see the top). */
+	evhttp_request_own(slot->req);
+	slot->orphan = true;
+	http_conn_gone(slot->server);
 }
 
 int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,
@@ -69,6 +93,7 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 	i = s->free_list[--s->n_free];
 	slot = &s->slots[i];
 	slot->req = req;
+	slot->orphan = false;
 	slot->gen++;
 	slot->start_us = clock_mono_us();
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), slot_closed_cb, slot);
@@ -77,20 +102,25 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 	return 0;
 }
 
-/* Give the slot back; returns its request if still alive (else NULL). */
+/* Give the slot back; returns its request if the client still waits for
+ * the reply, else NULL (a hung-up client's request is freed here). */
 static struct evhttp_request *slot_release(struct http_server *s, uint32_t index, uint32_t gen)
 {
 	struct pending_slot *slot;
 	struct evhttp_request *req;
 
-	if (index >= s->n_slots || s->slots[index].gen != gen)
+	if (index >= s->n_slots || s->slots[index].gen != gen || s->slots[index].req == NULL)
 		return NULL;
 	slot = &s->slots[index];
 	req = slot->req;
 	slot->req = NULL;
 	s->free_list[s->n_free++] = index;
-	if (req)
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+	if (slot->orphan) {
+		slot->orphan = false;
+		evhttp_request_free(req);
+		return NULL;
+	}
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), http_conn_closed_cb, s);
 	return req;
 }
 
@@ -121,6 +151,10 @@ static void job_done_cb(struct ingest_job *job, void *arg)
 		break;
 	case INGEST_UNAVAILABLE:
 		http_reply_error(req, 503, "unavailable", "database unavailable; retry later");
+		break;
+	case INGEST_REJECTED:
+		http_reply_error(req, 500, "not_stored",
+				 "the database refused this webhook's data; see the daemon log");
 		break;
 	}
 	ingest_job_free(job);
@@ -229,8 +263,10 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 		(uint32_t)(cfg->ingest_queue_max + cfg->ingest_writers * cfg->ingest_batch_max);
 	s->slots = xcalloc(s->n_slots, sizeof(*s->slots));
 	s->free_list = xcalloc(s->n_slots, sizeof(*s->free_list));
-	for (uint32_t i = 0; i < s->n_slots; i++)
+	for (uint32_t i = 0; i < s->n_slots; i++) {
 		s->free_list[s->n_free++] = s->n_slots - 1 - i;
+		s->slots[i].server = s;
+	}
 	s->max_body = (size_t)cfg->max_body;
 	s->http = evhttp_new(base);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
@@ -240,10 +276,12 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(s->http, gen_cb, s);
+	http_conns_init(s, cfg->max_connections);
 	io.db_url = cfg->db_url;
 	io.rt = rt;
 	io.writers = (int)cfg->ingest_writers;
 	io.queue_max = (size_t)cfg->ingest_queue_max;
+	io.queue_bytes = (size_t)cfg->ingest_queue_bytes;
 	io.batch_max = (size_t)cfg->ingest_batch_max;
 	rc = ingest_new(base, &io, job_done_cb, s, &s->ingest, e);
 	if (rc != 0)
@@ -290,8 +328,16 @@ void http_server_free(struct http_server *s)
 	}
 	/* Let evhttp write those last replies. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
+	http_conns_flush(s);
 	if (s->http)
 		evhttp_free(s->http);
+	/* Requests whose connection evhttp_free() closed while they still
+	 * waited are ours now (slot_closed_cb); none wait after a clean stop. */
+	for (uint32_t i = 0; i < s->n_slots; i++) {
+		if (s->slots[i].req && s->slots[i].orphan)
+			evhttp_request_free(s->slots[i].req);
+	}
+	http_conns_cleanup(s);
 	source_set_unref(s->sources);
 	free(s->slots);
 	free(s->free_list);

@@ -5,6 +5,7 @@
 #ifndef ADSENG_HTTP_SERVER_INT_H
 #define ADSENG_HTTP_SERVER_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,11 +17,17 @@
 struct evhttp;
 struct evhttp_request;
 struct evhttp_bound_socket;
+struct evhttp_connection;
+struct bufferevent;
+struct event;
+struct http_server;
 
 struct pending_slot {
-	struct evhttp_request *req; /* NULL once the client hung up */
+	struct evhttp_request *req; /* NULL when the slot is free */
+	bool orphan;		    /* client hung up: req is ours to free */
 	uint32_t gen;
 	int64_t start_us;
+	struct http_server *server;
 };
 
 struct http_server {
@@ -36,6 +43,13 @@ struct http_server {
 	struct pending_slot *slots;
 	uint32_t *free_list;
 	uint32_t n_slots, n_free;
+	/* The connection cap (conns.c). */
+	int64_t conns_open, conns_max;
+	bool conns_paused;
+	struct log_ratelimit rl_conns;
+	struct event *adopt;	    /* adopts fresh connections */
+	struct bufferevent **fresh; /* accepted, close callback not yet set */
+	size_t n_fresh, cap_fresh;
 };
 
 /* Reply with a JSON body (a newline is appended). */
@@ -48,6 +62,18 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 		   uint32_t *gen);
 /* Give a slot back without replying through it (submit failed). */
 void http_slot_abandon(struct http_server *s, uint32_t index, uint32_t gen);
+
+/* Count connections and cap them at max (conns.c): call once, before
+ * binding.  http_conns_flush() finishes the counting of connections
+ * accepted in this loop turn (call before evhttp_free());
+ * http_conns_cleanup() frees what it holds. */
+void http_conns_init(struct http_server *s, int64_t max);
+void http_conns_flush(struct http_server *s);
+void http_conns_cleanup(struct http_server *s);
+/* A counted connection closed: the close callback for a connection with no
+ * waiting request (arg: the server), and what a slot's calls. */
+void http_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
+void http_conn_gone(struct http_server *s);
 
 /* POST /v1/webhooks/{kind}/{source_id}; rest = "{kind}/{source_id}". */
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest);

@@ -4,9 +4,16 @@
  * dedup key and topic, and queue the raw event for the ingest writers.
  * Every refusal happens before anything is queued, so nothing is stored
  * for a non-2xx answer.
+ *
+ * What we store must never be the reason a correctly signed webhook is
+ * refused: header bytes that are not UTF-8 are made so (U+FFFD) before
+ * they go into the jsonb column, and a dedup key or topic that is not
+ * UTF-8 (text columns) is refused with 400 here, before anything is
+ * queued, instead of failing the whole group commit later.
  */
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "http/server_int.h"
 #include "sources/source.h"
 
@@ -60,51 +67,147 @@ static bool wanted(const char *const *list, const char *name)
 	return false;
 }
 
-/* The stored headers as a JSON object text (malloc'd). */
+/* Add name: value to o with both made valid UTF-8 (cJSON escapes the
+ * control characters, and a C string has no NUL); false when memory is
+ * short. */
+static bool add_header(cJSON *o, const char *name, const char *value)
+{
+	char *n = text_to_utf8(name, strlen(name));
+	char *v = text_to_utf8(value, strlen(value));
+	bool ok = n && v;
+
+	/* The first of repeated headers wins. */
+	if (ok && !cJSON_HasObjectItem(o, n))
+		ok = cJSON_AddStringToObject(o, n, v) != NULL;
+	free(n);
+	free(v);
+	return ok;
+}
+
+/* The stored headers as a JSON object text (malloc'd), or NULL when
+ * memory is short. */
 static char *headers_json(const struct source_ops *ops, const struct http_req *hr, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *text;
+	char *text = NULL;
 
+	if (o == NULL)
+		return NULL;
 	for (size_t i = 0; i < hr->n_headers; i++) {
 		if (wanted(ops->stored_headers, hr->headers[i].name) &&
-		    !cJSON_HasObjectItem(o, hr->headers[i].name))
-			cJSON_AddStringToObject(o, hr->headers[i].name, hr->headers[i].value);
+		    !add_header(o, hr->headers[i].name, hr->headers[i].value))
+			goto out;
 	}
 	text = cJSON_PrintUnformatted(o);
+	if (text)
+		*len = strlen(text);
+out:
 	cJSON_Delete(o);
-	if (text == NULL)
-		abort();
-	*len = strlen(text);
 	return text;
 }
 
+/* A job owning body (taken over, malloc'd) and copies of the rest; NULL
+ * when memory is short (body is then still the caller's). */
 static struct ingest_job *make_job(const struct source *src, const struct http_req *hr,
-				   const char *dedup, const char *topic)
+				   uint8_t *body, const char *dedup, const char *topic)
 {
 	struct ingest_job *job = xcalloc(1, sizeof(*job));
 
+	job->headers_json = headers_json(src->ops, hr, &job->headers_len);
+	if (job->headers_json == NULL) {
+		free(job);
+		return NULL;
+	}
 	memcpy(job->source_id, src->id, sizeof(job->source_id));
 	job->dedup_key = xstrdup(dedup);
 	job->topic = xstrdup(topic);
-	job->headers_json = headers_json(src->ops, hr, &job->headers_len);
-	job->body = xmalloc(hr->body_len ? hr->body_len : 1);
-	memcpy(job->body, hr->body, hr->body_len);
+	job->body = body;
 	job->body_len = hr->body_len;
 	return job;
 }
 
+/* Move the request body into one malloc'd buffer (the request's buffer is
+ * drained, so a queued webhook holds its body once, not twice).  NULL
+ * when memory is short. */
+static uint8_t *take_body(struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	uint8_t *body = malloc(n ? n : 1);
+
+	if (body == NULL)
+		return NULL;
+	if (n && evbuffer_remove(in, body, n) != (int)n) {
+		free(body);
+		return NULL;
+	}
+	*len = n;
+	return body;
+}
+
+/* Verify, take the key and topic, queue.  Replies itself on refusal;
+ * takes body over in every case. */
+static void queue_webhook(struct http_server *s, struct evhttp_request *req,
+			  const struct source *src, struct http_req *hr, uint8_t *body)
+{
+	char dedup[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
+	struct ingest_job *job = NULL;
+	struct err e = { 0 };
+	uint32_t slot, gen;
+
+	if (src->ops->verify(src, hr, &e) != 0) {
+		int suppressed;
+
+		if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
+			log_info("webhook refused",
+				 "source=%s status=401 reason=\"%s\" suppressed=%d", src->id, e.msg,
+				 suppressed);
+		http_reply_error(req, 401, "unauthorized", e.msg);
+		goto out;
+	}
+	if (src->ops->dedup_key(hr, dedup, sizeof(dedup), &e) != 0) {
+		http_reply_error(req, 400, "bad_request", e.msg);
+		goto out;
+	}
+	src->ops->topic(hr, topic, sizeof(topic));
+	/* Both go into text columns, which refuse malformed UTF-8. */
+	if (!text_is_utf8(dedup) || !text_is_utf8(topic)) {
+		http_reply_error(req, 400, "bad_request",
+				 "webhook id or topic header is not valid UTF-8");
+		goto out;
+	}
+	job = make_job(src, hr, body, dedup, topic);
+	if (job == NULL) {
+		http_reply_error(req, 503, "overloaded", "out of memory; retry later");
+		goto out;
+	}
+	body = NULL; /* the job's now */
+	if (http_slot_take(s, req, &slot, &gen) != 0) {
+		http_reply_error(req, 503, "overloaded",
+				 "too many requests in flight; retry later");
+		goto out;
+	}
+	job->slot = slot;
+	job->gen = gen;
+	if (ingest_submit(s->ingest, job) != 0) {
+		http_slot_abandon(s, slot, gen);
+		http_reply_error(req, 503, "overloaded", "ingest queue is full; retry later");
+		goto out;
+	}
+	job = NULL; /* the writers' now */
+out:
+	ingest_job_free(job);
+	free(body);
+}
+
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest)
 {
-	char kind[32], id[37], dedup[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
+	char kind[32], id[37];
 	struct http_header headers[MAX_HEADERS];
 	struct http_req hr = { 0 };
 	struct evkeyval *kv;
-	struct evbuffer *in;
 	const struct source *src;
-	struct ingest_job *job;
-	struct err e = { 0 };
-	uint32_t slot, gen;
+	uint8_t *body;
 
 	if (!split_route(rest, kind, sizeof(kind), id)) {
 		http_reply_error(req, 404, "not_found", "no such webhook route");
@@ -131,37 +234,13 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		headers[hr.n_headers].value = kv->value;
 		hr.n_headers++;
 	}
-	in = evhttp_request_get_input_buffer(req);
+	body = take_body(req, &hr.body_len);
+	if (body == NULL) {
+		http_reply_error(req, 503, "overloaded", "out of memory; retry later");
+		return;
+	}
 	hr.method = "POST";
 	hr.headers = headers;
-	hr.body_len = evbuffer_get_length(in);
-	hr.body = hr.body_len ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
-	if (src->ops->verify(src, &hr, &e) != 0) {
-		int suppressed;
-
-		if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
-			log_info("webhook refused",
-				 "source=%s status=401 reason=\"%s\" suppressed=%d", src->id, e.msg,
-				 suppressed);
-		http_reply_error(req, 401, "unauthorized", e.msg);
-		return;
-	}
-	if (src->ops->dedup_key(&hr, dedup, sizeof(dedup), &e) != 0) {
-		http_reply_error(req, 400, "bad_request", e.msg);
-		return;
-	}
-	src->ops->topic(&hr, topic, sizeof(topic));
-	if (http_slot_take(s, req, &slot, &gen) != 0) {
-		http_reply_error(req, 503, "overloaded",
-				 "too many requests in flight; retry later");
-		return;
-	}
-	job = make_job(src, &hr, dedup, topic);
-	job->slot = slot;
-	job->gen = gen;
-	if (ingest_submit(s->ingest, job) != 0) {
-		http_slot_abandon(s, slot, gen);
-		ingest_job_free(job);
-		http_reply_error(req, 503, "overloaded", "ingest queue is full; retry later");
-	}
+	hr.body = body;
+	queue_webhook(s, req, src, &hr, body);
 }

@@ -37,10 +37,11 @@ struct ingest {
 	struct ingest_opts opts;
 	char *db_url;
 
-	pthread_mutex_t mu; /* guards queue, n_queued, stopping */
+	pthread_mutex_t mu; /* guards queue, n_queued, held_bytes, stopping */
 	pthread_cond_t cv;
 	struct ingest_job *head, *tail;
 	size_t n_queued;
+	size_t held_bytes; /* of jobs submitted and not yet handed back */
 	bool stopping;
 
 	pthread_mutex_t done_mu; /* guards done list */
@@ -64,6 +65,12 @@ void ingest_job_free(struct ingest_job *job)
 	free(job->headers_json);
 	free(job->body);
 	free(job);
+}
+
+/* What a job holds, for the [ingest] queue_bytes budget. */
+static size_t job_bytes(const struct ingest_job *job)
+{
+	return job->body_len + job->headers_len;
 }
 
 static void set_ready(struct writer *w, bool ready)
@@ -134,33 +141,81 @@ static void deliver(struct ingest *in, struct ingest_job *first, struct ingest_j
 		event_active(in->wake, EV_READ, 0);
 }
 
+/*
+ * Store rows[0..n) (map[k] is row k's job) and set their jobs' status.
+ * When the statement is refused for what a row holds, the halves are
+ * stored on their own, down to single rows, so one bad row fails only
+ * itself (INGEST_REJECTED) and the rest commit: a few extra round trips
+ * for a rare event, none on the common path.  Returns ERR_DB when the
+ * database itself failed; rows not stored by then keep the status the
+ * caller gave them (unavailable).
+ */
+static int store_rows(struct writer *w, struct ingest_row *rows, struct ingest_job **map, size_t n)
+{
+	struct err e = { 0 };
+	size_t half;
+	int rc, suppressed;
+
+	if (n == 0)
+		return 0;
+	rc = ingest_store_insert(w->conn, rows, n, &e);
+	if (rc == 0) {
+		for (size_t k = 0; k < n; k++) {
+			map[k]->raw_id = rows[k].raw_id;
+			map[k]->status = rows[k].raw_id ? INGEST_ACCEPTED : INGEST_DUPLICATE;
+		}
+		return 0;
+	}
+	if (rc != ERR_INVALID) {
+		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
+			log_warn("could not store webhooks",
+				 "writer=%d n=%zu err=\"%s\" suppressed=%d", w->index, n, e.msg,
+				 suppressed);
+		return ERR_DB;
+	}
+	if (n == 1) {
+		log_warn("webhook refused by the database", "writer=%d source=%s err=\"%s\"",
+			 w->index, rows[0].source_id, e.msg);
+		map[0]->status = INGEST_REJECTED;
+		return 0;
+	}
+	half = n / 2;
+	rc = store_rows(w, rows, map, half);
+	if (rc == 0)
+		rc = store_rows(w, rows + half, map + half, n - half);
+	return rc;
+}
+
+/* Index in rows[0..nr) of the row with job j's key, or nr. */
+static size_t find_row(const struct ingest_row *rows, size_t nr, const struct ingest_job *j)
+{
+	for (size_t k = 0; k < nr; k++) {
+		if (strcmp(rows[k].dedup_key, j->dedup_key) == 0 &&
+		    strcmp(rows[k].source_id, j->source_id) == 0)
+			return k;
+	}
+	return nr;
+}
+
 /* Write one batch (a linked list of n jobs) and set each job's status. */
 static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 {
 	struct ingest_row *rows = xcalloc(n, sizeof(*rows));
 	struct ingest_job **map = xcalloc(n, sizeof(*map));
+	size_t *orig = xcalloc(n, sizeof(*orig));
 	struct ingest_job *j;
-	struct err e = { 0 };
-	size_t nr = 0;
-	int suppressed;
+	size_t nr = 0, i;
 
-	if (!ensure_conn(w)) {
-		for (j = jobs; j; j = j->next)
-			j->status = INGEST_UNAVAILABLE;
+	for (j = jobs; j; j = j->next)
+		j->status = INGEST_UNAVAILABLE;
+	if (!ensure_conn(w))
 		goto out;
-	}
 	/* Fold in-batch duplicates: a job whose key appears earlier in the
-	 * batch is a duplicate if the earlier one is stored. */
-	for (j = jobs; j; j = j->next) {
-		bool dup = false;
-
-		for (size_t k = 0; k < nr && !dup; k++)
-			dup = strcmp(rows[k].dedup_key, j->dedup_key) == 0 &&
-			      strcmp(rows[k].source_id, j->source_id) == 0;
-		if (dup) {
-			j->status = INGEST_DUPLICATE;
+	 * batch shares the fate of that earlier one. */
+	for (j = jobs, i = 0; j; j = j->next, i++) {
+		orig[i] = find_row(rows, nr, j);
+		if (orig[i] < nr)
 			continue;
-		}
 		rows[nr] = (struct ingest_row){ .source_id = j->source_id,
 						.dedup_key = j->dedup_key,
 						.topic = j->topic,
@@ -172,27 +227,32 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 	}
 	int64_t t0 = clock_mono_us();
 
-	if (ingest_store_insert(w->conn, rows, nr, &e) != 0) {
-		if (log_ratelimit_allow(&w->rl, 6, &suppressed))
-			log_warn("could not store webhooks",
-				 "writer=%d n=%zu err=\"%s\" suppressed=%d", w->index, nr, e.msg,
-				 suppressed);
+	if (store_rows(w, rows, map, nr) != 0) {
 		if (db_is_broken(w->conn))
 			drop_conn(w);
-		for (j = jobs; j; j = j->next)
-			j->status = INGEST_UNAVAILABLE;
-		goto out;
+	} else {
+		w->last_used_ms = clock_mono_ms();
+		log_debug("webhooks committed", "writer=%d n=%zu us=%lld", w->index, nr,
+			  (long long)(clock_mono_us() - t0));
 	}
-	w->last_used_ms = clock_mono_ms();
-	log_debug("webhooks committed", "writer=%d n=%zu us=%lld", w->index, nr,
-		  (long long)(clock_mono_us() - t0));
-	for (size_t k = 0; k < nr; k++) {
-		map[k]->raw_id = rows[k].raw_id;
-		map[k]->status = rows[k].raw_id ? INGEST_ACCEPTED : INGEST_DUPLICATE;
+	for (j = jobs, i = 0; j; j = j->next, i++) {
+		if (map[orig[i]] == j)
+			continue;
+		/* A copy of a stored webhook is a duplicate; a copy of one
+		 * that was not stored is not, and is retried by its sender. */
+		switch (map[orig[i]]->status) {
+		case INGEST_ACCEPTED:
+		case INGEST_DUPLICATE:
+			j->status = INGEST_DUPLICATE;
+			break;
+		default:
+			j->status = INGEST_UNAVAILABLE;
+		}
 	}
 out:
 	free(rows);
 	free(map);
+	free(orig);
 }
 
 /* Keep an idle connection honest so /readyz tells the truth. */
@@ -268,10 +328,17 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	size_t bytes = 0;
+
 	pthread_mutex_lock(&in->done_mu);
 	j = in->done_head;
 	in->done_head = in->done_tail = NULL;
 	pthread_mutex_unlock(&in->done_mu);
+	for (next = j; next; next = next->next)
+		bytes += job_bytes(next);
+	pthread_mutex_lock(&in->mu);
+	in->held_bytes -= bytes;
+	pthread_mutex_unlock(&in->mu);
 	for (; j; j = next) {
 		next = j->next;
 		j->next = NULL;
@@ -290,6 +357,8 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 	in->opts.db_url = in->db_url;
 	if (in->opts.batch_max == 0)
 		in->opts.batch_max = 1;
+	if (in->opts.queue_bytes == 0)
+		in->opts.queue_bytes = SIZE_MAX;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->cv, NULL);
 	pthread_mutex_init(&in->done_mu, NULL);
@@ -325,11 +394,15 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 
 int ingest_submit(struct ingest *in, struct ingest_job *job)
 {
+	size_t bytes = job_bytes(job);
+
 	pthread_mutex_lock(&in->mu);
-	if (in->stopping || in->n_queued >= in->opts.queue_max) {
+	if (in->stopping || in->n_queued >= in->opts.queue_max ||
+	    (in->held_bytes > 0 && in->held_bytes + bytes > in->opts.queue_bytes)) {
 		pthread_mutex_unlock(&in->mu);
 		return ERR_BUSY;
 	}
+	in->held_bytes += bytes;
 	job->next = NULL;
 	job->enqueued_us = clock_mono_us();
 	if (in->tail)

@@ -6,7 +6,9 @@
  * blocking PostgreSQL connection) take whatever is queued, up to a batch,
  * write it with one statement and one COMMIT (ingest_store.h), and hand the
  * jobs back to the loop thread, which only then answers 200.  The queue is
- * bounded: when it is full the caller answers 503 with Retry-After.  When
+ * bounded by count and by bytes: when it is full the caller answers 503
+ * with Retry-After.  A row the database refuses for its data fails only
+ * its own job (INGEST_REJECTED); the rest of the batch commits.  When
  * the database is unreachable the writers fail jobs at once (503) and
  * retry the connection once a second.
  */
@@ -23,9 +25,10 @@
 struct event_base;
 
 enum ingest_status {
-	INGEST_ACCEPTED,   /* committed; raw_id set */
-	INGEST_DUPLICATE,  /* this source already has this dedup key */
-	INGEST_UNAVAILABLE /* not stored: database unreachable or failed */
+	INGEST_ACCEPTED,    /* committed; raw_id set */
+	INGEST_DUPLICATE,   /* this source already has this dedup key */
+	INGEST_UNAVAILABLE, /* not stored: database unreachable or failed */
+	INGEST_REJECTED	    /* not stored: the database refused this row's data */
 };
 
 struct ingest_job {
@@ -62,6 +65,9 @@ struct ingest_opts {
 	struct runtime *rt;
 	int writers;
 	size_t queue_max;
+	/* Bytes of bodies and headers held by jobs from ingest_submit() until
+	 * they are handed back to done_cb; one job is always let in. */
+	size_t queue_bytes;
 	size_t batch_max;
 };
 
@@ -75,8 +81,9 @@ struct ingest;
 int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_done_cb done_cb,
 	       void *done_arg, struct ingest **out, struct err *e) WUR;
 
-/* Queue a job (any thread).  0, or ERR_BUSY when the queue is full or the
- * ingest is stopping; the caller keeps the job then. */
+/* Queue a job (any thread).  0, or ERR_BUSY when the queue is full (by
+ * count or by queue_bytes) or the ingest is stopping; the caller keeps the
+ * job then. */
 int ingest_submit(struct ingest *in, struct ingest_job *job) WUR;
 
 /* Whether the writers reach the database (for /readyz and fast 503s). */

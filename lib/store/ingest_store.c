@@ -13,6 +13,7 @@
 #include "store/pgarr.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define STMT_NAME "adseng_ingest"
 
@@ -34,6 +35,18 @@ static const char ingest_sql[] =
 	"  INSERT INTO raw_queue (raw_event_id, received_at) SELECT id, received_at FROM ins"
 	") "
 	"SELECT i.ord, k.raw_event_id FROM keys k JOIN input i USING (source_id, dedup_key)";
+
+/* Whether the statement failed because of what one of the rows holds
+ * (SQLSTATE class 22 data exception or 23 integrity violation) on a
+ * connection that still works, as opposed to the database's own trouble
+ * (connection lost, lock timeout, shutdown, disk full). */
+static bool is_data_error(const PGconn *conn, const PGresult *res)
+{
+	const char *state = db_sqlstate(res);
+
+	return !db_is_broken(conn) &&
+	       (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+}
 
 int ingest_store_prepare(PGconn *conn, struct err *e)
 {
@@ -75,8 +88,11 @@ int ingest_store_insert(PGconn *conn, struct ingest_row *rows, size_t n, struct 
 		values[i] = pgarr_finish(&a[i], &lengths[i]);
 	res = PQexecPrepared(conn, STMT_NAME, 5, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not store webhooks", e);
-	if (rc != 0)
+	if (rc != 0) {
+		if (is_data_error(conn, res))
+			rc = ERR_INVALID;
 		goto out;
+	}
 	for (int r = 0; r < PQntuples(res); r++) {
 		int64_t ord = db_get_int64(res, r, 0);
 

@@ -30,8 +30,10 @@ int ingest_store_prepare(PGconn *conn, struct err *e) WUR;
 /*
  * Insert rows[0..n) in one autocommitted statement.  Keys must be unique
  * within the batch (the caller folds in-batch duplicates).  On success each
- * row's raw_id is set (0 = duplicate of an earlier delivery).  ERR_DB when
- * the statement failed: nothing was stored.
+ * row's raw_id is set (0 = duplicate of an earlier delivery).  On failure
+ * nothing was stored: ERR_INVALID when a row's data was refused (SQLSTATE
+ * class 22 or 23; retrying the rows on their own finds which), ERR_DB for
+ * anything else (connection, locks, server trouble: retry later).
  */
 int ingest_store_insert(PGconn *conn, struct ingest_row *rows, size_t n, struct err *e) WUR;
 

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -77,13 +79,48 @@ static void test_digits_and_ip(void **state)
 	assert_false(text_is_ip(NULL));
 }
 
+/* text_to_utf8(in, len) must equal want. */
+static void check_to_utf8(const char *in, size_t len, const char *want)
+{
+	char *out = text_to_utf8(in, len);
+
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	assert_true(text_is_utf8(out));
+	free(out);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+static void test_to_utf8(void **state)
+{
+	(void)state;
+	check_to_utf8("", 0, "");
+	check_to_utf8("shop.example", 12, "shop.example");
+	check_to_utf8("K\xc3\xb6ln \xf0\x9f\x98\x80", 10, "K\xc3\xb6ln \xf0\x9f\x98\x80");
+	/* Controls other than NUL are valid UTF-8: jsonb escapes them. */
+	check_to_utf8("a\tb\x7f", 4, "a\tb\x7f");
+	check_to_utf8("\xff\xfe", 2, FFFD FFFD);
+	check_to_utf8("a\x80"
+		      "b",
+		      3, "a" FFFD "b");
+	check_to_utf8("\xc0\xaf", 2, FFFD FFFD);	  /* overlong '/' */
+	check_to_utf8("\xed\xa0\x80", 3, FFFD FFFD FFFD); /* surrogate */
+	check_to_utf8("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD);
+	check_to_utf8("ab\xc3", 3, "ab" FFFD); /* truncated at end */
+	check_to_utf8("\xc3(", 2, FFFD "(");   /* bad continuation */
+	/* NUL inside the bytes: replaced, never a terminator. */
+	check_to_utf8("a\0b", 3, "a" FFFD "b");
+	/* len bounds the read: the sequence cut by len is invalid. */
+	check_to_utf8("\xc3\xb6", 1, FFFD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_clean),
-		cmocka_unit_test(test_decimal),
-		cmocka_unit_test(test_digits_and_ip),
+		cmocka_unit_test(test_utf8),	cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_decimal), cmocka_unit_test(test_digits_and_ip),
+		cmocka_unit_test(test_to_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
