@@ -108,13 +108,22 @@ static int64_t hold_ms(const struct breaker *b, int64_t now_ms)
 
 bool dest_health_allows(struct worker *w, const char *destination_id, int64_t *delay_ms)
 {
-	const struct breaker_row *r;
+	struct breaker_row row;
+	struct err e = { 0 };
+	int64_t now;
 
-	(void)refresh(w, false); /* on failure the last view stands */
-	r = view_find(&w->health, destination_id);
-	if (r == NULL || !breaker_blocks(&r->b))
+	/* Read the row itself, not the view: a view a second old would let a
+	 * just opened breaker's destination have a second of uploads. */
+	if (w->conn == NULL)
 		return true;
-	*delay_ms = hold_ms(&r->b, db_now_ms(&w->health));
+	if (breaker_store_load(w->conn, destination_id, &row, &now, &e) != 0) {
+		worker_db_error(w, "could not read a circuit breaker", &e);
+		return true; /* the upload's own failure will tell */
+	}
+	view_put(&w->health, &row);
+	if (!breaker_blocks(&row.b))
+		return true;
+	*delay_ms = hold_ms(&row.b, now);
 	return false;
 }
 

@@ -39,9 +39,10 @@ struct dest_health {
 void dest_health_cleanup(struct dest_health *h);
 
 /*
- * Whether an upload to the destination may start now.  When not, *delay_ms
- * receives how long its deliveries should wait (until its probe may go,
- * with jitter).  Uses the view, re-read when older than a second.
+ * Whether deliveries created in flight by stage 1 may be uploaded to the
+ * destination now (claimed ones passed the breaker in the claim).  When
+ * not, *delay_ms receives how long they should wait: until its probe may
+ * go, with jitter.  One query.
  */
 bool dest_health_allows(struct worker *w, const char *destination_id, int64_t *delay_ms);
 

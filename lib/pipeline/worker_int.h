@@ -36,8 +36,8 @@ struct worker {
 	struct event *grace_ev; /* shutdown deadline */
 	struct config *cfg;	/* snapshot for the current cycle */
 	struct dest_cache dests;
-	struct dest_health health; /* circuit breakers (dest_health.h) */
-	struct upload_ctx *live;   /* uploads in flight (for release on stop) */
+	struct upload_ctx *live; /* uploads in flight (for release on stop) */
+	struct dest_health health;
 	bool stopping;
 	bool more_raw; /* last stage 1 batch was full */
 	bool more_due; /* last claim was full */

@@ -10,39 +10,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EPOCH_MS(x) "(extract(epoch FROM " x ") * 1000)::int8"
-#define FROM_MS(p)                                                                                 \
-	"CASE WHEN " p "::int8 > 0 THEN 'epoch'::timestamptz + " p                                 \
-	"::int8 * interval '1 millisecond' END"
+/* Times travel as milliseconds since the epoch (0 = NULL). */
+static const char load_active_sql[] =
+	"SELECT (extract(epoch FROM now()) * 1000)::int8, h.destination_id::text, h.state,"
+	" h.failures, h.opens, (extract(epoch FROM h.retry_at) * 1000)::int8,"
+	" (extract(epoch FROM h.probe_until) * 1000)::int8, h.version"
+	" FROM (SELECT 1) one"
+	" LEFT JOIN destination_health h ON h.state <> 'closed' OR h.failures > 0";
 
-/* Columns of a breaker, in the order row_from() reads them. */
-#define ROW_COLS                                                                                   \
-	"h.destination_id::text, h.state, h.failures, h.opens, " EPOCH_MS(                         \
-		"h.retry_at") ", " EPOCH_MS("h.probe_until") ", h.version"
-
-static const char load_active_sql[] = "SELECT " EPOCH_MS(
-	"now()") ", " ROW_COLS " FROM (SELECT 1) one"
-		 " LEFT JOIN destination_health h ON h.state <> 'closed' OR h.failures > 0";
-
-static const char load_one_sql[] = "SELECT " EPOCH_MS(
-	"now()") ", " ROW_COLS " FROM (SELECT 1) one"
-		 " LEFT JOIN destination_health h ON h.destination_id = $1::uuid";
+static const char load_one_sql[] =
+	"SELECT (extract(epoch FROM now()) * 1000)::int8, h.destination_id::text, h.state,"
+	" h.failures, h.opens, (extract(epoch FROM h.retry_at) * 1000)::int8,"
+	" (extract(epoch FROM h.probe_until) * 1000)::int8, h.version"
+	" FROM (SELECT 1) one"
+	" LEFT JOIN destination_health h ON h.destination_id = $1::uuid";
 
 static const char update_sql[] =
 	"UPDATE destination_health SET state = $2, failures = $3, opens = $4,"
-	" retry_at = " FROM_MS("$5") ", probe_until = " FROM_MS(
-		"$6") ","
-		      " last_error = coalesce($7, last_error), version = version + 1,"
-		      " changed_at = CASE WHEN state = $2 THEN changed_at ELSE now() END, "
-		      "updated_at = now()"
-		      " WHERE destination_id = $1::uuid AND version = $8::int8 RETURNING version";
+	" retry_at = CASE WHEN $5::int8 > 0"
+	"   THEN 'epoch'::timestamptz + $5::int8 * interval '1 millisecond' END,"
+	" probe_until = CASE WHEN $6::int8 > 0"
+	"   THEN 'epoch'::timestamptz + $6::int8 * interval '1 millisecond' END,"
+	" last_error = coalesce($7, last_error), version = version + 1,"
+	" changed_at = CASE WHEN state = $2 THEN changed_at ELSE now() END, updated_at = now()"
+	" WHERE destination_id = $1::uuid AND version = $8::int8 RETURNING version";
 
 static const char insert_sql[] =
 	"INSERT INTO destination_health (destination_id, state, failures, opens, retry_at,"
 	" probe_until, last_error)"
-	" VALUES ($1::uuid, $2, $3, $4, " FROM_MS("$5") ", " FROM_MS(
-		"$6") ", $7)"
-		      " ON CONFLICT (destination_id) DO NOTHING RETURNING version";
+	" VALUES ($1::uuid, $2, $3, $4,"
+	" CASE WHEN $5::int8 > 0"
+	"   THEN 'epoch'::timestamptz + $5::int8 * interval '1 millisecond' END,"
+	" CASE WHEN $6::int8 > 0"
+	"   THEN 'epoch'::timestamptz + $6::int8 * interval '1 millisecond' END, $7)"
+	" ON CONFLICT (destination_id) DO NOTHING RETURNING version";
 
 /*
  * due: breakers whose probe may go, locked so that one caller takes each;
