@@ -77,14 +77,12 @@ static const struct cfg_key keys[] = {
 	{ "retry", "max_attempts", T_INT, OFF(retry_max_attempts), "20", true, false, 1, 1000,
 	  "attempts before a delivery is dead" },
 	{ "breaker", "failures", T_INT, OFF(breaker_failures), "3", true, false, 1, 1000,
-	  "consecutive failed requests to a destination (no answer, 5xx or 429) that open its "
-	  "circuit breaker: no delivery of it is claimed and none spends an attempt until one "
-	  "probe request succeeds; a Retry-After from the platform opens it at once for as "
-	  "long as asked.  With 3, an outage costs a delivery at most 2 attempts" },
+	  "consecutive failed requests (no answer, 5xx, 429) that open a destination's circuit "
+	  "breaker: until a probe succeeds, none of its deliveries is sent or spends an attempt" },
 	{ "breaker", "cooldown", T_DURATION, OFF(breaker_cooldown_ms), "5s", true, false, 100,
 	  DAY_MS,
 	  "wait before the first probe of an open breaker; doubles after each failed probe, "
-	  "randomized between half and all of it" },
+	  "randomized between half and all of it (a Retry-After waits as long as asked)" },
 	{ "breaker", "cooldown_cap", T_DURATION, OFF(breaker_cooldown_cap_ms), "1m", true, false,
 	  100, DAY_MS, "longest wait between two probes" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
