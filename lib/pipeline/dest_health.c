@@ -17,6 +17,11 @@
 #define VIEW_TTL_MS	  1000
 #define PROBE_EVERY_MS	  1000
 #define RELEASE_JITTER_MS 1000
+/* How far ahead, in cool-down caps, an open destination's backlog is set
+ * aside (closing brings it back): far enough that a long outage does not
+ * rewrite it at every failed probe, near enough that a lost wake-up only
+ * delays it. */
+#define PARK_CAPS 10
 /* Writers racing on one row: after this many lost races the failure is
  * simply charged to the events. */
 #define WRITE_TRIES 4
@@ -174,8 +179,8 @@ static int64_t apply(struct worker *w, const char *destination_id, bool failed, 
 		v = failed ? breaker_on_failure(&row.b, &pol, now, ra_ms, backoff_rand01())
 			   : breaker_on_success(&row.b);
 		if (v.change != BREAKER_SAME) {
-			if (breaker_store_write(w->conn, &row, failed ? why : NULL,
-						v.change == BREAKER_CLOSED_NOW, &won, &e) != 0)
+			if (breaker_store_write(w->conn, &row, failed ? why : NULL, v.change,
+						PARK_CAPS * pol.cooldown_cap_ms, &won, &e) != 0)
 				break;
 			if (!won)
 				continue;

@@ -45,6 +45,18 @@ static const char insert_sql[] =
 	"   THEN 'epoch'::timestamptz + $6::int8 * interval '1 millisecond' END, $7)"
 	" ON CONFLICT (destination_id) DO NOTHING RETURNING version";
 
+static const char park_sql[] =
+	"UPDATE deliveries d SET next_attempt_at = now() + $3::int8 * interval '1 millisecond'"
+	" WHERE d.state = 'pending' AND d.id IN ("
+	"  SELECT id FROM deliveries WHERE destination_id = $1::uuid AND state = 'pending'"
+	"    AND next_attempt_at < 'epoch'::timestamptz + $2::int8 * interval '1 millisecond'"
+	"  ORDER BY next_attempt_at LIMIT 100000 FOR UPDATE SKIP LOCKED)";
+
+static const char unpark_sql[] =
+	"UPDATE deliveries SET next_attempt_at = now() + random() * interval '1 second'"
+	" WHERE destination_id = $1::uuid AND state = 'pending'"
+	"   AND next_attempt_at > now() + interval '1 second'";
+
 /*
  * due: breakers whose probe may go, locked so that one caller takes each;
  * a caller that sees one half way through another's statement re-checks
@@ -175,24 +187,58 @@ static int write_row(PGconn *conn, struct breaker_row *row, const char *last_err
 	return rc;
 }
 
-int breaker_store_write(PGconn *conn, struct breaker_row *row, const char *last_error, bool notify,
-			bool *won, struct err *e)
+/* The backlog of a destination whose breaker opens, due before the probe
+ * may go, is set aside (park_ms ahead) in the same transaction: otherwise
+ * every claim of every worker would scan past it (the claim skips it row
+ * by row).  Closing brings everything set aside back, due now. */
+static int park(PGconn *conn, const struct breaker_row *row, int64_t park_ms, struct err *e)
+{
+	char retry[24], ahead[24];
+	const char *params[3] = { row->destination_id, retry, ahead };
+	PGresult *res;
+	int rc;
+
+	snprintf(retry, sizeof(retry), "%lld", (long long)row->b.retry_at_ms);
+	snprintf(ahead, sizeof(ahead), "%lld", (long long)park_ms);
+	res = PQexecParams(conn, park_sql, 3, NULL, params, NULL, NULL, 0);
+	rc = db_check(conn, res, "could not set aside a destination's deliveries", e);
+	PQclear(res);
+	return rc;
+}
+
+static int unpark(PGconn *conn, const struct breaker_row *row, struct err *e)
+{
+	const char *params[1] = { row->destination_id };
+	PGresult *res = PQexecParams(conn, unpark_sql, 1, NULL, params, NULL, NULL, 0);
+	int rc = db_check(conn, res, "could not make a destination's deliveries due", e);
+
+	PQclear(res);
+	if (rc == 0)
+		rc = db_exec(conn, "NOTIFY adseng_deliveries", e);
+	return rc;
+}
+
+int breaker_store_write(PGconn *conn, struct breaker_row *row, const char *last_error,
+			enum breaker_change change, int64_t park_ms, bool *won, struct err *e)
 {
 	int rc;
 
 	*won = false;
-	if (!notify)
+	if (change != BREAKER_OPENED && change != BREAKER_REOPENED && change != BREAKER_CLOSED_NOW)
 		return write_row(conn, row, last_error, won, e);
 	rc = db_exec(conn, "BEGIN", e);
 	if (rc != 0)
 		return rc;
 	rc = write_row(conn, row, last_error, won, e);
 	if (rc == 0 && *won)
-		rc = db_exec(conn, "NOTIFY adseng_deliveries", e);
+		rc = change == BREAKER_CLOSED_NOW ? unpark(conn, row, e)
+						  : park(conn, row, park_ms, e);
 	if (rc == 0)
-		return db_exec(conn, "COMMIT", e);
-	PQclear(PQexec(conn, "ROLLBACK"));
-	*won = false;
+		rc = db_exec(conn, "COMMIT", e);
+	if (rc != 0) {
+		PQclear(PQexec(conn, "ROLLBACK"));
+		*won = false;
+	}
 	return rc;
 }
 

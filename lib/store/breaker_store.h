@@ -45,12 +45,16 @@ int breaker_store_load(PGconn *conn, const char *destination_id, struct breaker_
  * Store row->b if the stored row still has row->version (0: if there is
  * still no row).  *won says whether it did; then row->version is the new
  * version.  last_error (NULL = keep the stored one) says what the last
- * failure was, for `adsengctl stats`.  With notify (the breaker closed) the
- * same transaction NOTIFYs adseng_deliveries: the destination's deliveries
- * are claimable again, and idle workers should know it now.
+ * failure was, for `adsengctl stats`.  change is what breaker_on_*() said;
+ * the same transaction also:
+ *   BREAKER_OPENED, BREAKER_REOPENED: sets the destination's pending
+ *     deliveries due before its probe park_ms ahead (up to 100000 of them),
+ *     so that claims need not scan past them while it is open;
+ *   BREAKER_CLOSED_NOW: makes every pending delivery of it due within a
+ *     second and NOTIFYs adseng_deliveries (idle workers claim at once).
  */
-int breaker_store_write(PGconn *conn, struct breaker_row *row, const char *last_error, bool notify,
-			bool *won, struct err *e) WUR;
+int breaker_store_write(PGconn *conn, struct breaker_row *row, const char *last_error,
+			enum breaker_change change, int64_t park_ms, bool *won, struct err *e) WUR;
 
 /*
  * Turn every breaker whose probe is due (open past its retry_at, or

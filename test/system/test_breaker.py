@@ -12,10 +12,14 @@
 """
 
 import os
+import signal
+import subprocess
 import time
+import urllib.request
 
 import pytest
 
+import harness
 from harness import shopify_order, wait_until
 
 PIXEL2 = "2222222222"
@@ -48,6 +52,52 @@ def first_accepted(meta, pixel):
             for eid in r["event_ids"]:
                 out.setdefault(eid, r["time"])
     return out
+
+
+class SecondDaemon:
+    """Another adsengd on the same database (its own port and log)."""
+
+    def __init__(self, stack):
+        port = harness.free_port()
+        settings = dict(stack.settings)
+        settings[("server", "listen")] = "127.0.0.1:%d" % port
+        settings[("server", "public_url")] = "http://127.0.0.1:%d" % port
+        self.conf = os.path.join(stack.dir, "adsengd-2.conf")
+        with open(self.conf, "w") as f:
+            for (section, key), value in settings.items():
+                f.write("[%s]\n%s = %s\n" % (section, key, value))
+        self.log_path = os.path.join(stack.dir, "adsengd-2-%s.log" % stack.db)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([os.path.join(harness.BIN_DIR, "adsengd"), "-c", self.conf],
+                                     stdout=self.log, stderr=self.log)
+        wait_until(lambda: self.ready(port), what="the second adsengd")
+
+    @staticmethod
+    def ready(port):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        log = self.logs()
+        assert rc == 0, log[-4000:]
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
+                       "ERROR: LeakSanitizer"):
+            assert marker not in log, log[-4000:]
 
 
 def test_breaker_opens_after_n_failures_and_one_probe_closes_it(make_stack, meta):
@@ -112,6 +162,38 @@ def test_failed_probe_reopens_the_breaker(make_stack, meta):
     logs = stack.logs()
     assert logs.count("circuit breaker probe failed, open again") == 2
     assert logs.count("circuit breaker half-open, sending a probe") == 3
+
+
+def test_two_daemons_send_one_probe_at_a_time(make_stack, meta):
+    stack = make_stack(breaker__failures="2", breaker__cooldown="3s",
+                       breaker__cooldown_cap="3s").setup_demo().start()
+    second = SecondDaemon(stack)
+    try:
+        meta.config(fail_status=503, fail_for_seconds=8, retry_after=None)
+        assert stack.post_shopify(shopify_order(5000))[0] == 200
+        wait_until(lambda: breaker_of(stack, stack.dest_id)["state"] == "open", timeout=20,
+                   what="the breaker to open")
+        assert [r["status"] for r in meta.requests()] == [503, 503]
+        # A backlog for four workers in two daemons, while the platform is down.
+        for oid in range(5001, 5021):
+            assert stack.post_shopify(shopify_order(oid))[0] == 200
+        stack.wait_states({"delivered": 21}, timeout=60)
+    finally:
+        second.stop()
+    reqs = meta.requests()
+    during = [r for r in reqs[2:] if r["status"] == 503]
+    assert during, reqs
+    # Every request while it was open was a lone probe, cool-downs apart…
+    assert all(r["events"] == 1 for r in during), during
+    for a, b in zip(during, during[1:]):
+        assert b["time"] - a["time"] >= 1.4, (a, b)
+    # …and so was the first one after the outage.
+    first_ok = next(r for r in reqs if r["status"] == 200)
+    assert first_ok["events"] == 1 and first_ok["time"] - during[-1]["time"] >= 1.4
+    probes = (stack.logs() + second.logs()).count("circuit breaker half-open, sending a probe")
+    assert probes == len(during) + 1
+    # Only the first failure was charged.
+    assert max(a for (_, _, a) in deliveries(stack).values()) <= 2
 
 
 def test_retry_after_pauses_the_whole_destination(make_stack, meta):
