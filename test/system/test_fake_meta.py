@@ -127,3 +127,21 @@ def test_validates_like_meta(fake):
         assert (status, body["error"]["code"]) == (want_status, want_code), batch
     _, _, events = request(fake, "GET", "/_control/events")
     assert events["total"] == 0
+
+
+def test_outage_of_one_pixel(fake):
+    """fail_status for fail_for_seconds, only for the pixels in fail_pixels;
+    retry_after null sends no Retry-After."""
+    status, _, cfg = request(fake, "POST", "/_control/config",
+                             {"fail_status": 503, "fail_for_seconds": 1.5,
+                              "fail_pixels": ["123"], "retry_after": None})
+    assert status == 200 and cfg["fail_pixels"] == ["123"] and cfg["fail_until"] > time.time()
+    status, headers, body = request(fake, "POST", EVENTS_PATH, {"data": [event("a")]})
+    assert status == 503 and body["error"]["is_transient"] is True
+    assert headers.get("Retry-After") is None
+    other = EVENTS_PATH.replace("/123/", "/456/")
+    assert request(fake, "POST", other, {"data": [event("b")]})[0] == 200
+    time.sleep(1.6)  # the outage is over
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("c")]})[0] == 200
+    for bad in ({"fail_status": "503"}, {"fail_pixels": "123"}, {"fail_for_seconds": -1}):
+        assert request(fake, "POST", "/_control/config", bad)[0] == 400
