@@ -9,6 +9,9 @@
 
 /* Enough doublings to reach any cap; keeps the exponent bounded. */
 #define MAX_OPENS 1000
+#define PARK_CAPS 10
+/* Held deliveries come due spread over this, not all at once. */
+#define HOLD_SPREAD_MS 1000
 
 bool breaker_is_failure(bool transport_error, long http_status)
 {
@@ -108,6 +111,25 @@ struct breaker_verdict breaker_on_success(struct breaker *b)
 		break;
 	}
 	return v;
+}
+
+int64_t breaker_park_ms(const struct breaker_policy *p)
+{
+	return PARK_CAPS * p->cooldown_cap_ms;
+}
+
+int64_t breaker_hold_ms(const struct breaker *b, const struct breaker_policy *p,
+			enum breaker_change change, int64_t now_ms, double rand01)
+{
+	int64_t spread, d;
+
+	if (!(rand01 >= 0) || rand01 >= 1) /* also NaN */
+		rand01 = 0;
+	spread = (int64_t)(rand01 * HOLD_SPREAD_MS);
+	if (change == BREAKER_REOPENED)
+		return breaker_park_ms(p) + spread;
+	d = b->state == BREAKER_OPEN ? b->retry_at_ms - now_ms : 0;
+	return (d > 0 ? d : 0) + spread;
 }
 
 bool breaker_blocks(const struct breaker *b)

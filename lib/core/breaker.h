@@ -78,6 +78,24 @@ struct breaker_verdict breaker_on_failure(struct breaker *b, const struct breake
  * close it. */
 struct breaker_verdict breaker_on_success(struct breaker *b);
 
+/*
+ * How far ahead an opening sets the destination's backlog aside (closing
+ * brings it back): ten cool-down caps, far enough that a long outage does
+ * not rewrite it at every failed probe, near enough that a lost wake-up
+ * only delays it.
+ */
+int64_t breaker_park_ms(const struct breaker_policy *p);
+
+/*
+ * How long, from now_ms, deliveries held back by b should wait: until its
+ * probe may go, spread over a second by rand01.  After a failed probe
+ * (change BREAKER_REOPENED) they go to the back, set aside with the
+ * backlog: the next probe is another delivery, so one that the platform
+ * chokes on cannot keep the breaker open.
+ */
+int64_t breaker_hold_ms(const struct breaker *b, const struct breaker_policy *p,
+			enum breaker_change change, int64_t now_ms, double rand01);
+
 /* Whether the destination's deliveries may not be claimed now. */
 bool breaker_blocks(const struct breaker *b);
 

@@ -14,14 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VIEW_TTL_MS	  1000
-#define PROBE_EVERY_MS	  1000
-#define RELEASE_JITTER_MS 1000
-/* How far ahead, in cool-down caps, an open destination's backlog is set
- * aside (closing brings it back): far enough that a long outage does not
- * rewrite it at every failed probe, near enough that a lost wake-up only
- * delays it. */
-#define PARK_CAPS 10
+#define VIEW_TTL_MS    1000
+#define PROBE_EVERY_MS 1000
 /* Writers racing on one row: after this many lost races the failure is
  * simply charged to the events. */
 #define WRITE_TRIES 4
@@ -98,21 +92,9 @@ static void view_put(struct dest_health *h, const struct breaker_row *row)
 		*r = *row;
 }
 
-static int64_t jitter_ms(void)
-{
-	return (int64_t)(backoff_rand01() * RELEASE_JITTER_MS);
-}
-
-/* How long deliveries held back by b should wait, from now_ms. */
-static int64_t hold_ms(const struct breaker *b, int64_t now_ms)
-{
-	int64_t d = b->state == BREAKER_OPEN ? b->retry_at_ms - now_ms : 0;
-
-	return (d > 0 ? d : 0) + jitter_ms();
-}
-
 bool dest_health_allows(struct worker *w, const char *destination_id, int64_t *delay_ms)
 {
+	struct breaker_policy pol = policy_of(w->cfg);
 	struct breaker_row row;
 	struct err e = { 0 };
 	int64_t now;
@@ -128,7 +110,7 @@ bool dest_health_allows(struct worker *w, const char *destination_id, int64_t *d
 	view_put(&w->health, &row);
 	if (!breaker_blocks(&row.b))
 		return true;
-	*delay_ms = hold_ms(&row.b, now);
+	*delay_ms = breaker_hold_ms(&row.b, &pol, BREAKER_SAME, now, backoff_rand01());
 	return false;
 }
 
@@ -180,14 +162,15 @@ static int64_t apply(struct worker *w, const char *destination_id, bool failed, 
 			   : breaker_on_success(&row.b);
 		if (v.change != BREAKER_SAME) {
 			if (breaker_store_write(w->conn, &row, failed ? why : NULL, v.change,
-						PARK_CAPS * pol.cooldown_cap_ms, &won, &e) != 0)
+						breaker_park_ms(&pol), &won, &e) != 0)
 				break;
 			if (!won)
 				continue;
 			log_change(&row, v.change, why);
 		}
 		view_put(&w->health, &row);
-		return v.absorb ? hold_ms(&row.b, now) : -1;
+		return v.absorb ? breaker_hold_ms(&row.b, &pol, v.change, now, backoff_rand01())
+				: -1;
 	}
 	if (e.msg[0])
 		worker_db_error(w, "could not update a circuit breaker", &e);

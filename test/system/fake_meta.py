@@ -31,7 +31,8 @@ Control API (JSON in and out):
     token; null accepts any non-empty token), ``fail_status`` (an HTTP
     status answered to every event request for ``fail_for_seconds`` from
     now, to the pixels listed in ``fail_pixels`` or, when that is null, to
-    all; an outage).  Answers the whole config (``fail_until`` is when the
+    all; an outage; with ``fail_event_ids_containing``, only requests
+    carrying such an event_id fail: a platform that chokes on one event).  Answers the whole config (``fail_until`` is when the
     outage ends, unix seconds).
 ``POST /_control/reset``
     Back to the startup config; forget every record.
@@ -83,7 +84,8 @@ INJECTED_ERRORS = {
 }
 
 CONFIG_KEYS = {"fail_next", "retry_after", "reject_event_ids_containing",
-               "stall_seconds", "token", "fail_status", "fail_for_seconds", "fail_pixels"}
+               "stall_seconds", "token", "fail_status", "fail_for_seconds", "fail_pixels",
+               "fail_event_ids_containing"}
 
 
 def fbtrace_id():
@@ -136,7 +138,8 @@ class State:
             self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
                            "reject_event_ids_containing": None,
                            "stall_seconds": 0, "token": self.start_token,
-                           "fail_status": None, "fail_until": 0, "fail_pixels": None}
+                           "fail_status": None, "fail_until": 0, "fail_pixels": None,
+                           "fail_event_ids_containing": None}
             self.requests = []
             self.accepted = {}
             self.total_accepted = 0
@@ -160,7 +163,7 @@ class State:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                     raise ValueError("%s must be a number >= 0" % key)
         self.check_outage(changes)
-        for key in ("reject_event_ids_containing", "token"):
+        for key in ("reject_event_ids_containing", "token", "fail_event_ids_containing"):
             if key in changes and changes[key] is not None and (
                     not isinstance(changes[key], str) or changes[key] == ""):
                 raise ValueError("%s must be a non-empty string or null" % key)
@@ -276,12 +279,15 @@ def validate_event(i, ev, now):
         raise invalid("Event %d: event_id must be a string." % i)
 
 
-def outage_status(config, path):
+def outage_status(config, path, raw):
     """The status an outage (fail_status) answers to this request, or None."""
     if config["fail_status"] is None or time.time() >= config["fail_until"]:
         return None
     m = EVENTS_PATH.match(path)
     if config["fail_pixels"] is not None and (not m or m.group(2) not in config["fail_pixels"]):
+        return None
+    needle = config["fail_event_ids_containing"]
+    if needle and needle.encode() not in raw:
         return None
     return config["fail_status"]
 
@@ -410,7 +416,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["body"] = raw.decode("utf-8", "replace")
         config, forced = state.begin_event_request()
         if forced is None:
-            forced = outage_status(config, url.path)
+            forced = outage_status(config, url.path, raw)
         if config["stall_seconds"]:
             time.sleep(config["stall_seconds"])
         accepted = []

@@ -196,6 +196,39 @@ def test_two_daemons_send_one_probe_at_a_time(make_stack, meta):
     assert max(a for (_, _, a) in deliveries(stack).values()) <= 2
 
 
+def test_an_event_the_platform_chokes_on_cannot_keep_it_open(make_stack, meta):
+    # Every request carrying order 6660 gets a 500; the others are fine.
+    stack = make_stack(breaker__failures="2", breaker__cooldown="1s",
+                       breaker__cooldown_cap="4s").setup_demo().start()
+    meta.config(fail_status=500, fail_for_seconds=600, fail_event_ids_containing=":6660")
+    assert stack.post_shopify(shopify_order(6660))[0] == 200
+    wait_until(lambda: len(meta.requests()) >= 3, timeout=20, what="a failed probe")
+    # Other orders still get through: a probe of one of them closes the
+    # breaker (a failed probe's delivery goes to the back, core/breaker.c).
+    good = [event_id(i) for i in range(1001, 1006)]
+    for i in range(1001, 1006):
+        assert stack.post_shopify(shopify_order(i))[0] == 200
+    wait_until(lambda: set(first_accepted(meta, stack.PIXEL)) >= set(good), timeout=25,
+               what="the other orders delivered")
+    # The bad order spends an attempt each time it fails while the breaker
+    # is closed, until it is dead.
+    oid = 1005
+
+    def bad_one_dead():
+        nonlocal oid
+        oid += 1
+        assert stack.post_shopify(shopify_order(oid))[0] == 200
+        return deliveries(stack)[(stack.dest_id, event_id(6660))][1] == "dead"
+
+    wait_until(bad_one_dead, timeout=90, interval=0.5, what="the bad order dead")
+    good = [event_id(i) for i in range(1001, oid + 1)]
+    wait_until(lambda: set(first_accepted(meta, stack.PIXEL)) >= set(good), timeout=30,
+               what="every other order delivered")
+    wait_until(lambda: breaker_of(stack, stack.dest_id)["state"] == "closed",
+               what="the breaker closed")
+    assert deliveries(stack)[(stack.dest_id, event_id(6660))][2] == 5
+
+
 def test_retry_after_pauses_the_whole_destination(make_stack, meta):
     stack = make_stack().setup_demo().start()
     meta.config(fail_next=[429], retry_after=4)

@@ -4,7 +4,8 @@
  * the failure that opens it and failures while open are absorbed (no
  * attempt spent), a Retry-After opens it at once for as long as asked, the
  * probe's outcome closes or reopens it with a longer cool-down, and the
- * cool-down stays within [ceiling/2, ceiling] of min(cap, base * 2^(n-1)).
+ * cool-down stays within [ceiling/2, ceiling] of min(cap, base * 2^(n-1));
+ * held deliveries wait for the probe, a failed probe's go to the back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,6 +209,28 @@ static void test_probe_closes_or_reopens_longer(void **state)
 	assert_int_equal(b.retry_at_ms, T0 + 2500);
 }
 
+static void test_hold_until_the_probe_or_to_the_back(void **state)
+{
+	struct breaker b = { BREAKER_OPEN, 3, 1, T0 + 4000, 0 };
+
+	(void)state;
+	assert_int_equal(breaker_park_ms(&pol), 600000); /* ten caps */
+	/* Until the probe may go, spread over a second. */
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_OPENED, T0, 0), 4000);
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_SAME, T0, 0.5), 4500);
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_EXTENDED, T0 + 1000, 0.999), 3999);
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_SAME, T0, NAN), 4000);
+	/* Past the probe time, or half-open: due now (the claim still skips
+	 * it until the breaker closes). */
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_SAME, T0 + 9000, 0), 0);
+	b.state = BREAKER_HALF_OPEN;
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_SAME, T0, 0.25), 250);
+	/* A failed probe's deliveries go behind the backlog set aside. */
+	b.state = BREAKER_OPEN;
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_REOPENED, T0, 0), 600000);
+	assert_int_equal(breaker_hold_ms(&b, &pol, BREAKER_REOPENED, T0, 0.5), 600500);
+}
+
 static void test_state_names(void **state)
 {
 	enum breaker_state s;
@@ -232,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_failures_while_open_are_absorbed),
 		cmocka_unit_test(test_retry_after_opens_at_once),
 		cmocka_unit_test(test_probe_closes_or_reopens_longer),
+		cmocka_unit_test(test_hold_until_the_probe_or_to_the_back),
 		cmocka_unit_test(test_state_names),
 	};
 
