@@ -143,5 +143,10 @@ def test_outage_of_one_pixel(fake):
     assert request(fake, "POST", other, {"data": [event("b")]})[0] == 200
     time.sleep(1.6)  # the outage is over
     assert request(fake, "POST", EVENTS_PATH, {"data": [event("c")]})[0] == 200
+    # Only requests carrying a given event.
+    request(fake, "POST", "/_control/config", {"fail_for_seconds": 60, "fail_pixels": None,
+                                               "fail_event_ids_containing": ":666"})
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("x:6660"), event("d")]})[0] == 503
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("e")]})[0] == 200
     for bad in ({"fail_status": "503"}, {"fail_pixels": "123"}, {"fail_for_seconds": -1}):
         assert request(fake, "POST", "/_control/config", bad)[0] == 400
