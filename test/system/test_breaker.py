@@ -4,6 +4,9 @@
 - N consecutive failed requests open the breaker; while it is open nothing
   is sent and no attempt is spent; after the cool-down exactly one probe
   goes out, and its success closes the breaker.
+- A failed probe reopens it with a longer cool-down; with two daemons
+  sharing the database, still one probe at a time.
+- An event the platform keeps failing on cannot keep the breaker open.
 - A Retry-After pauses the whole destination, not only the batch that got it.
 - SLOW (about two minutes): a 90 s outage of one Meta pixel while orders keep
   arriving; afterwards everything is delivered within 3 attempts, and a
