@@ -36,6 +36,25 @@ static int64_t num_of(const cJSON *obj, const char *key)
 	return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
+/* A destination's circuit breaker in words: "closed", "closed (2
+ * failures)", "open until T", "half-open (probing)". */
+static void breaker_text(const cJSON *dest, char *out, size_t len)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(dest, "breaker");
+	const char *state = str_of(b, "state");
+	int64_t failures = num_of(b, "failures");
+
+	if (strcmp(state, "open") == 0)
+		snprintf(out, len, "open until %s", str_of(b, "retry_at"));
+	else if (strcmp(state, "half_open") == 0)
+		snprintf(out, len, "half-open (probing)");
+	else if (failures > 0)
+		snprintf(out, len, "closed (%lld failure%s)", (long long)failures,
+			 failures == 1 ? "" : "s");
+	else
+		snprintf(out, len, "closed");
+}
+
 /* Parse an optional TIME option; usage error when malformed. */
 static int time_opt(struct ctl *c, const struct ctl_args *a, const char *name, bool *has,
 		    int64_t *us)
@@ -140,6 +159,17 @@ static void print_indented_json(struct ctl *c, const cJSON *v, const char *inden
 	cJSON_free(text);
 }
 
+static void print_breaker(struct ctl *c, const cJSON *dest)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(dest, "breaker");
+	char text[96];
+
+	breaker_text(dest, text, sizeof(text));
+	fprintf(c->out, "  %-16s %s\n", "breaker", text);
+	if (strcmp(str_of(b, "state"), "closed") != 0 || num_of(b, "failures") > 0)
+		fprintf(c->out, "  %-16s %s\n", "breaker_error", str_of(b, "last_error"));
+}
+
 static void print_delivery(struct ctl *c, const cJSON *show)
 {
 	static const char *const dkeys[] = { "state",	     "attempts",    "next_attempt_at",
@@ -161,6 +191,7 @@ static void print_delivery(struct ctl *c, const cJSON *show)
 	print_fields(c, d, dkeys);
 	fprintf(c->out, "\ndestination \"%s\"\n", str_of(x, "name"));
 	print_fields(c, x, xkeys);
+	print_breaker(c, x);
 	fprintf(c->out, "\nconversion %lld\n", (long long)num_of(conv, "id"));
 	print_fields(c, conv, ckeys);
 	fprintf(c->out, "  payload\n");
@@ -388,6 +419,7 @@ static void stats_humanize(cJSON *dests)
 	static const char *const ages[][2] = { { "oldest_pending_s", "oldest_pending" },
 					       { "oldest_due_s", "oldest_due" } };
 	cJSON *row;
+	char text[96];
 
 	cJSON_ArrayForEach (row, dests) {
 		for (size_t i = 0; i < 2; i++) {
@@ -401,6 +433,8 @@ static void stats_humanize(cJSON *dests)
 		cJSON_AddStringToObject(
 			row, "status",
 			cJSON_IsTrue(cJSON_GetObjectItem(row, "enabled")) ? "enabled" : "paused");
+		breaker_text(row, text, sizeof(text));
+		cJSON_AddStringToObject(row, "breaker_text", text);
 	}
 }
 
@@ -411,6 +445,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		{ "tenant", "TENANT", 20 },
 		{ "kind", "KIND", 0 },
 		{ "status", "STATUS", 0 },
+		{ "breaker_text", "BREAKER", 0 },
 		{ "pending", "PENDING", 0 },
 		{ "in_flight", "IN_FLIGHT", 0 },
 		{ "delivered", "DELIVERED", 0 },
@@ -493,9 +528,11 @@ const struct ctl_cmd ctl_deliveries_cmds[] = {
 	  "--id are reported and left alone.  Delivery ids may also be given as arguments.",
 	  replay_opts, 0, CTL_MAX_POS, true, run_replay },
 	{ "stats", NULL, NULL, "backlog and outcomes per destination, raw event counts",
-	  "Per destination: deliveries per state (skipped: test orders not sent to a\n"
-	  "destination outside test mode), the age of the oldest pending delivery and\n"
-	  "how long the oldest due one has waited (growing while workers run = stuck).\n"
+	  "Per destination: its circuit breaker (closed, open until the time its probe may\n"
+	  "go, half-open while the probe is out), deliveries per state (skipped: test orders\n"
+	  "not sent to a destination outside test mode), the age of the oldest pending\n"
+	  "delivery and how long the oldest due one has waited (growing while workers run\n"
+	  "= stuck).\n"
 	  "Then the raw events per state.",
 	  NULL, 0, 0, true, run_stats },
 	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL },

@@ -108,6 +108,15 @@ static const struct cfg_key keys[] = {
 	  "longest backoff between two attempts" },
 	{ "retry", "max_attempts", T_INT, OFF(retry_max_attempts), "20", true, false, 1, 1000,
 	  "attempts before a delivery is dead" },
+	{ "breaker", "failures", T_INT, OFF(breaker_failures), "3", true, false, 1, 1000,
+	  "consecutive failed requests (no answer, 5xx, 429) that open a destination's circuit "
+	  "breaker: until a probe succeeds, none of its deliveries is sent or spends an attempt" },
+	{ "breaker", "cooldown", T_DURATION, OFF(breaker_cooldown_ms), "5s", true, false, 100,
+	  DAY_MS,
+	  "wait before the first probe of an open breaker; doubles after each failed probe, "
+	  "randomized between half and all of it (a Retry-After waits as long as asked)" },
+	{ "breaker", "cooldown_cap", T_DURATION, OFF(breaker_cooldown_cap_ms), "1m", true, false,
+	  100, DAY_MS, "longest wait between two probes" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
@@ -442,6 +451,9 @@ static int validate(const struct config *c, struct err *e)
 		return err_set(e, ERR_CONFIG, "[server] listen: at least one address is required");
 	if (c->retry_base_ms > c->retry_cap_ms)
 		return err_set(e, ERR_CONFIG, "[retry] base is larger than [retry] cap");
+	if (c->breaker_cooldown_ms > c->breaker_cooldown_cap_ms)
+		return err_set(e, ERR_CONFIG,
+			       "[breaker] cooldown is larger than [breaker] cooldown_cap");
 	if (c->worker_lease_ms <= c->upload_timeout_ms)
 		return err_set(e, ERR_CONFIG,
 			       "[workers] lease must be longer than [workers] upload_timeout");

@@ -58,6 +58,10 @@ struct config {
 	int64_t retry_base_ms;
 	int64_t retry_cap_ms;
 	int64_t retry_max_attempts;
+	/* [breaker] */
+	int64_t breaker_failures;
+	int64_t breaker_cooldown_ms;
+	int64_t breaker_cooldown_cap_ms;
 	/* [endpoints] */
 	char *ep_meta;
 	char *ep_google_ads;

@@ -12,7 +12,10 @@
  * delivery_attempts row.  A batch the platform rejects as a whole (Meta:
  * one bad event fails the request) is bisected so the good events still go
  * and only the bad ones end failed.  Credential errors pause the destination
- * and hold its deliveries without spending their attempts.
+ * and hold its deliveries without spending their attempts.  Every answer
+ * also goes to the destination's circuit breaker (dest_health.h): while it
+ * is open, failures and deliveries stage 1 hands over go back to pending
+ * without spending an attempt.
  *
  * [workers] max_inflight bounds the uploads a worker has running: one
  * claim (or one stage 1 batch) can make more requests than there are free
@@ -43,6 +46,7 @@ struct upload_ctx {
 	struct conversion **convs; /* owned */
 	int64_t *ids;
 	int32_t *claimed;
+	int64_t breaker_hold_ms; /* dest_health_report() of its answer */
 };
 
 /* A growing list of records and the strings they point at. */
@@ -316,7 +320,13 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 			state = "delivered";
 			break;
 		case OUTCOME_RETRY:
-			if (backoff_should_retry(&pol, c->claimed[i])) {
+			if (c->breaker_hold_ms >= 0) {
+				/* The destination failed, not the event: the
+				 * breaker takes the attempt back. */
+				state = "pending";
+				refund = true;
+				delay = c->breaker_hold_ms;
+			} else if (backoff_should_retry(&pol, c->claimed[i])) {
 				state = "pending";
 				delay = backoff_delay_ms(
 					&pol, c->claimed[i], backoff_rand01(),
@@ -392,6 +402,7 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 	}
 	out = xcalloc(c->n, sizeof(*out));
 	c->dest->d.ops->result(&c->dest->d, resp, c->convs, c->n, out);
+	c->breaker_hold_ms = dest_health_report(w, c->dest->d.id, resp);
 	for (size_t i = 0; i < c->n && c->n > 1; i++)
 		split |= out[i].kind == OUTCOME_SPLIT;
 	log_debug("upload finished", "worker=%d events=%zu status=%ld latency_ms=%lld", w->index,
@@ -444,6 +455,29 @@ static struct conversion *item_conversion(struct deliver_item *it, struct err *e
 	return conv;
 }
 
+/* Deliveries that stage 1 created in flight (conv set; claimed ones passed
+ * the breaker in the claim) for a destination whose circuit breaker is open
+ * go back to pending, attempt refunded, due when its probe may go. */
+static bool breaker_holds_fresh(struct worker *w, struct deliver_item *items, size_t from,
+				size_t to)
+{
+	struct recs r = { 0 };
+	int64_t delay_ms;
+
+	if (items[from].conv == NULL ||
+	    dest_health_allows(w, items[from].destination_id, &delay_ms))
+		return false;
+	for (size_t i = from; i < to; i++) {
+		recs_add(&r, items[i].id, items[i].attempts, "pending", "breaker_open",
+			 "not sent: the destination's circuit breaker is open");
+		r.v[r.n - 1].refund = true;
+		r.v[r.n - 1].delay_ms = delay_ms;
+	}
+	recs_write(w, &r, NULL, NULL);
+	recs_cleanup(&r);
+	return true;
+}
+
 /* Handle the items [from, to) of one destination. */
 static void handle_group(struct worker *w, struct deliver_item *items, size_t from, size_t to)
 {
@@ -456,6 +490,8 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 	int64_t now_us = clock_wall_ms() * 1000;
 	int rc;
 
+	if (breaker_holds_fresh(w, items, from, to))
+		goto out;
 	rc = dest_cache_get(&w->dests, w->conn, w->cfg, w->rt->vault, items[from].destination_id,
 			    &dest, &e);
 	if (rc != 0) {
@@ -541,6 +577,9 @@ int stage_deliver_run(struct worker *w)
 	struct err e = { 0 };
 	int rc;
 
+	dest_health_probe(w);
+	if (w->conn == NULL)
+		return ERR_DB;
 	rc = delivery_store_claim(w->conn, (int)w->cfg->worker_batch, w->cfg->worker_lease_ms, &b,
 				  &e);
 	if (rc != 0) {

@@ -290,6 +290,7 @@ static void worker_cleanup(struct worker *w)
 	if (w->grace_ev)
 		event_free(w->grace_ev);
 	dest_cache_cleanup(&w->dests);
+	dest_health_cleanup(&w->health);
 	config_unref(w->cfg);
 	if (w->base)
 		event_base_free(w->base);

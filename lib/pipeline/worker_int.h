@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "net/uploader.h"
 #include "pipeline/dest_cache.h"
+#include "pipeline/dest_health.h"
 #include "pipeline/runtime.h"
 #include "store/db.h"
 
@@ -41,6 +42,7 @@ struct worker {
 	/* Built groups waiting for an upload slot ([workers] max_inflight),
 	 * oldest first; their deliveries are claimed (in_flight). */
 	struct upload_ctx *queued_head, *queued_tail;
+	struct dest_health health;
 	bool stopping;
 	bool more_raw; /* last stage 1 batch was full */
 	bool more_due; /* last claim was full */

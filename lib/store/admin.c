@@ -10,6 +10,7 @@
  */
 #include "store/admin.h"
 #include "core/clock.h"
+#include "store/admin_breaker.h"
 #include "store/db.h"
 #include "store/pgarr.h"
 
@@ -908,6 +909,8 @@ static int delivery_show_tx(PGconn *conn, int64_t id, cJSON *o, struct err *e)
 			rc = query_one(conn, parts[i].sql, &p, parts[i].what, &v, e);
 		if (rc == 0 && i == 0 && cJSON_IsNull(v))
 			rc = err_set(e, ERR_NOTFOUND, "no delivery with id %" PRId64, id);
+		if (rc == 0 && strcmp(parts[i].key, "destination") == 0)
+			rc = admin_breaker_annotate(conn, v, e);
 		if (rc == 0 && !add(o, parts[i].key, v))
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 		else if (rc != 0)
@@ -1217,6 +1220,8 @@ int admin_stats(PGconn *conn, cJSON **out, struct err *e)
 	if (rc == 0)
 		rc = query_rows(conn, stats_destinations_sql, &p, "could not count deliveries",
 				&dests, e);
+	if (rc == 0)
+		rc = admin_breaker_annotate(conn, dests, e);
 	if (rc == 0)
 		rc = query_one(conn, stats_raw_sql, &p, "could not count raw events", &raw, e);
 	rc = tx_end(conn, rc, e);

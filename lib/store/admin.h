@@ -135,8 +135,9 @@ struct admin_delivery_filter {
 int admin_deliveries_list(PGconn *conn, const struct admin_delivery_filter *f, struct cJSON **out,
 			  struct err *e) WUR;
 
-/* {"delivery":{…}, "conversion":{…, "payload":{…}}, "destination":{…},
- *  "attempts":[…]} with every attempt in order.  ERR_NOTFOUND. */
+/* {"delivery":{…}, "conversion":{…, "payload":{…}}, "destination":{…,
+ *  "breaker":{…}}, "attempts":[…]} with every attempt in order (the breaker
+ *  as store/admin_breaker.h describes it).  ERR_NOTFOUND. */
 int admin_delivery_show(PGconn *conn, int64_t id, struct cJSON **out, struct err *e) WUR;
 
 /* Replayable states (bit values match enum ctl_state_bit). */
@@ -168,7 +169,7 @@ int admin_replay(PGconn *conn, const char *actor, const struct admin_replay_filt
 
 /* {"destinations":[{id, name, kind, tenant, enabled, paused_reason, pending,
  *  in_flight, delivered, failed, dead, held, skipped, oldest_pending_s,
- *  oldest_due_s}],
+ *  oldest_due_s, breaker (store/admin_breaker.h)}],
  *  "raw_events":{pending, done, ignored, error, oldest_pending_s}} */
 int admin_stats(PGconn *conn, struct cJSON **out, struct err *e) WUR;
 

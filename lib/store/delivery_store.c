@@ -14,6 +14,8 @@ static const char claim_sql[] =
 	"WITH due AS ("
 	"  SELECT d.id FROM deliveries d"
 	"  WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+	"    AND NOT EXISTS (SELECT 1 FROM destination_health h" /* circuit breaker */
+	"                    WHERE h.destination_id = d.destination_id AND h.state <> 'closed')"
 	"  ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED"
 	"), upd AS ("
 	"  UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1,"

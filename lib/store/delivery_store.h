@@ -49,8 +49,9 @@ struct delivery_record {
 
 int delivery_store_prepare(PGconn *conn, struct err *e) WUR;
 
-/* Claim up to `limit` due deliveries of enabled destinations, leased for
- * lease_ms.  One autocommitted statement. */
+/* Claim up to `limit` due deliveries of enabled destinations whose circuit
+ * breaker is closed (store/breaker_store.h claims the probes of the
+ * others), leased for lease_ms.  One autocommitted statement. */
 int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
 			 struct err *e) WUR;
 void claim_batch_cleanup(struct claim_batch *b);

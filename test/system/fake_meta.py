@@ -33,12 +33,19 @@ Control API (JSON in and out):
 ``POST /_control/config``
     Merge any of: ``fail_next`` (list of HTTP statuses answered, in order,
     to the next event requests, with a Meta-shaped error body),
-    ``retry_after`` (seconds in ``Retry-After`` on 429/503, default 1),
+    ``retry_after`` (seconds in ``Retry-After`` on 429/503, default 1;
+    null sends none),
     ``reject_event_ids_containing`` (substring: a batch holding such an
     event_id is rejected whole with 400 / code 100), ``stall_seconds``
     (sleep before answering event requests), ``token`` (expected access
     token; null accepts any non-empty token), ``app_secret`` (null: no
-    appsecret_proof check).  Answers the whole config.
+    appsecret_proof check), ``fail_status`` (an HTTP
+    status answered to every event request for ``fail_for_seconds`` from
+    now, to the pixels listed in ``fail_pixels`` or, when that is null, to
+    all; an outage; with ``fail_event_ids_containing``, only requests
+    carrying such an event_id fail: a platform that chokes on one event).
+    Answers the whole config (``fail_until`` is when the outage ends, unix
+    seconds).
 ``POST /_control/reset``
     Back to the startup config; forget every record.
 ``GET /_control/requests``
@@ -97,7 +104,8 @@ INJECTED_ERRORS = {
 }
 
 CONFIG_KEYS = {"fail_next", "retry_after", "reject_event_ids_containing",
-               "stall_seconds", "token", "app_secret"}
+               "stall_seconds", "token", "app_secret", "fail_status", "fail_for_seconds",
+               "fail_pixels", "fail_event_ids_containing"}
 
 # Body fields that are credentials: never recorded.
 SECRET_FIELDS = ("access_token", "appsecret_proof")
@@ -156,7 +164,9 @@ class State:
             self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
                            "reject_event_ids_containing": None,
                            "stall_seconds": 0, "token": self.start_token,
-                           "app_secret": self.start_app_secret}
+                           "app_secret": self.start_app_secret,
+                           "fail_status": None, "fail_until": 0, "fail_pixels": None,
+                           "fail_event_ids_containing": None}
             self.requests = []
             self.accepted = {}
             self.total_accepted = 0
@@ -184,24 +194,47 @@ class State:
             if not isinstance(fails, list) or not all(
                     isinstance(s, int) and 100 <= s <= 599 for s in fails):
                 raise ValueError("fail_next must be a list of HTTP statuses")
-        for key in ("retry_after", "stall_seconds"):
+        for key in ("retry_after", "stall_seconds", "fail_for_seconds"):
             if key in changes:
                 v = changes[key]
+                if v is None and key == "retry_after":
+                    continue
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                     raise ValueError("%s must be a number >= 0" % key)
-        for key in ("reject_event_ids_containing", "token", "app_secret"):
+        self.check_outage(changes)
+        for key in ("reject_event_ids_containing", "token", "app_secret",
+                    "fail_event_ids_containing"):
             if key in changes and changes[key] is not None and (
                     not isinstance(changes[key], str) or changes[key] == ""):
                 raise ValueError("%s must be a non-empty string or null" % key)
         with self.lock:
             for key, value in changes.items():
-                self.config[key] = list(value) if key == "fail_next" else value
+                if key == "fail_for_seconds":
+                    self.config["fail_until"] = time.time() + value
+                elif key in ("fail_next", "fail_pixels") and value is not None:
+                    self.config[key] = list(value)
+                else:
+                    self.config[key] = value
             return self.snapshot_config()
+
+    @staticmethod
+    def check_outage(changes):
+        """Validate fail_status and fail_pixels; raise ValueError if bad."""
+        status = changes.get("fail_status")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                                   or not 100 <= status <= 599):
+            raise ValueError("fail_status must be an HTTP status or null")
+        pixels = changes.get("fail_pixels")
+        if pixels is not None and (not isinstance(pixels, list) or not all(
+                isinstance(p, str) for p in pixels)):
+            raise ValueError("fail_pixels must be a list of pixel ids or null")
 
     def snapshot_config(self):
         """A copy of the config; call with the lock held."""
         snap = dict(self.config)
         snap["fail_next"] = list(snap["fail_next"])
+        if snap["fail_pixels"] is not None:
+            snap["fail_pixels"] = list(snap["fail_pixels"])
         return snap
 
     def begin_event_request(self):
@@ -333,6 +366,19 @@ def decode_body(raw, content_type):
 def appsecret_proof(token, app_secret):
     """Meta's appsecret_proof: hex HMAC-SHA256 of the token keyed with the secret."""
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def outage_status(config, path, raw):
+    """The status an outage (fail_status) answers to this request, or None."""
+    if config["fail_status"] is None or time.time() >= config["fail_until"]:
+        return None
+    m = EVENTS_PATH.match(path)
+    if config["fail_pixels"] is not None and (not m or m.group(2) not in config["fail_pixels"]):
+        return None
+    needle = config["fail_event_ids_containing"]
+    if needle and needle.encode() not in raw:
+        return None
+    return config["fail_status"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -468,6 +514,8 @@ class Handler(BaseHTTPRequestHandler):
                 entry["body"] = json.dumps({k: v for k, v in payload.items()
                                             if k not in SECRET_FIELDS})
         config, forced = state.begin_event_request()
+        if forced is None:
+            forced = outage_status(config, url.path, raw)
         if config["stall_seconds"]:
             time.sleep(config["stall_seconds"])
         accepted = []
@@ -481,7 +529,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "fbtrace_id": fbtrace_id()}
         except Rejection as rej:
             status, body = rej.status, rej.body
-            if status in (429, 503):
+            if status in (429, 503) and config["retry_after"] is not None:
                 headers["Retry-After"] = str(int(config["retry_after"]))
         entry["status"] = status
         state.record(entry, accepted)

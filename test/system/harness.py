@@ -250,6 +250,15 @@ class Stack:
         self.ctl("route", "add", self.source_id, self.dest_id)
         return self
 
+    def add_meta_destination(self, name, pixel):
+        """One more Meta destination of the demo tenant (after setup_demo),
+        fed by the demo source; returns its id."""
+        dst = self.ctl("destination", "add", "--tenant", "acme", "--kind", "meta_capi",
+                       "--name", name, "--pixel-id", pixel, "--credentials-file",
+                       os.path.join(self.dir, "meta.json"), json_out=True)
+        self.ctl("route", "add", self.source_id, dst["id"])
+        return dst["id"]
+
     # -- adsengd -------------------------------------------------------------
 
     def start(self, wait_ready=True):

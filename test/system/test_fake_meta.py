@@ -197,3 +197,24 @@ def test_appsecret_proof(fake):
     _, _, reqs = request(fake, "GET", "/_control/requests")
     assert [r["proof"] for r in reqs] == [False, False, True, True, True, True]
     assert good not in json.dumps(reqs) and TOKEN not in json.dumps(reqs)
+def test_outage_of_one_pixel(fake):
+    """fail_status for fail_for_seconds, only for the pixels in fail_pixels;
+    retry_after null sends no Retry-After."""
+    status, _, cfg = request(fake, "POST", "/_control/config",
+                             {"fail_status": 503, "fail_for_seconds": 1.5,
+                              "fail_pixels": ["123"], "retry_after": None})
+    assert status == 200 and cfg["fail_pixels"] == ["123"] and cfg["fail_until"] > time.time()
+    status, headers, body = request(fake, "POST", EVENTS_PATH, {"data": [event("a")]})
+    assert status == 503 and body["error"]["is_transient"] is True
+    assert headers.get("Retry-After") is None
+    other = EVENTS_PATH.replace("/123/", "/456/")
+    assert request(fake, "POST", other, {"data": [event("b")]})[0] == 200
+    time.sleep(1.6)  # the outage is over
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("c")]})[0] == 200
+    # Only requests carrying a given event.
+    request(fake, "POST", "/_control/config", {"fail_for_seconds": 60, "fail_pixels": None,
+                                               "fail_event_ids_containing": ":666"})
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("x:6660"), event("d")]})[0] == 503
+    assert request(fake, "POST", EVENTS_PATH, {"data": [event("e")]})[0] == 200
+    for bad in ({"fail_status": "503"}, {"fail_pixels": "123"}, {"fail_for_seconds": -1}):
+        assert request(fake, "POST", "/_control/config", bad)[0] == 400
