@@ -630,7 +630,7 @@ void stage_deliver_release_all(struct worker *w)
 		log_info("released unfinished deliveries", "worker=%d n=%zu", w->index, n);
 	/* Their transfers are aborted by uploader_free; make the callbacks
 	 * only free their contexts. */
-	PQfinish(w->conn);
+	db_link_drop(&w->link);
 	w->conn = NULL;
 	if (w->pg_ev) {
 		event_free(w->pg_ev);

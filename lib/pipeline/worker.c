@@ -269,9 +269,6 @@ static void *worker_main(void *arg)
 	if (w->pg_ev)
 		event_free(w->pg_ev);
 	w->pg_ev = NULL;
-	/* stage_deliver_release_all closes the connection it used. */
-	if (w->conn == NULL)
-		db_link_forget(&w->link);
 	db_link_drop(&w->link);
 	w->conn = NULL;
 	return NULL;

@@ -208,7 +208,8 @@ int db_link_ensure(struct db_link *l, const char *url, const struct db_session *
 	return 0;
 }
 
-void db_link_forget(struct db_link *l)
+/* Forget l->conn without closing it (db_link_drop closes it). */
+static void db_link_forget(struct db_link *l)
 {
 	PGcancel *cancel;
 

@@ -104,9 +104,6 @@ int db_link_ensure(struct db_link *l, const char *url, const struct db_session *
 /* Owner thread: close the connection; the next try waits the backoff. */
 void db_link_drop(struct db_link *l);
 
-/* Owner thread: l->conn was closed by its user (PQfinish): forget it. */
-void db_link_forget(struct db_link *l);
-
 /*
  * Owner thread, after a failed statement: drop a broken connection; on a
  * live one end a transaction the failure aborted (a statement or lock
