@@ -204,11 +204,17 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, bool test_mo
 		return err_set(e, ERR_CONFIG,
 			       "meta_capi: settings.test_event_code must be a non-empty string");
 	/* Test mode lets test orders through; without a test_event_code Meta
-	 * would count them as real purchases.  (With one, every event of the
-	 * destination goes to Meta as a test event.) */
+	 * would count them as real purchases.  And a test_event_code makes
+	 * every event of the destination a test event that Meta does not count:
+	 * outside test mode that would quietly lose real conversions, so the
+	 * two go together. */
 	if (test_mode && v == NULL)
 		return err_set(e, ERR_CONFIG,
 			       "meta_capi: test mode needs a test event code (--test-event-code)");
+	if (!test_mode && v != NULL)
+		return err_set(e, ERR_CONFIG,
+			       "meta_capi: a test event code makes every event a test event that "
+			       "Meta does not count; add --test-mode to say so");
 	v = cJSON_GetObjectItemCaseSensitive(settings, "api_version");
 	if (v && (!cJSON_IsString(v) || !is_api_version(v->valuestring)))
 		return err_set(e, ERR_CONFIG,

@@ -248,7 +248,7 @@ int breaker_store_claim_probes(PGconn *conn, int64_t lease_ms, struct claim_batc
 	char lease[24];
 	const char *params[1] = { lease };
 	PGresult *res;
-	int rc, n;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
@@ -258,16 +258,6 @@ int breaker_store_claim_probes(PGconn *conn, int64_t lease_ms, struct claim_batc
 		PQclear(res);
 		return rc;
 	}
-	n = PQntuples(res);
-	out->res = res;
-	out->n = (size_t)n;
-	out->rows = xcalloc((size_t)(n ? n : 1), sizeof(*out->rows));
-	for (int i = 0; i < n; i++) {
-		out->rows[i].id = db_get_int64(res, i, 0);
-		out->rows[i].conversion_id = db_get_int64(res, i, 1);
-		out->rows[i].destination_id = PQgetvalue(res, i, 2);
-		out->rows[i].attempts = (int32_t)db_get_int64(res, i, 3);
-		out->rows[i].payload = PQgetvalue(res, i, 4);
-	}
+	claim_batch_take(out, res);
 	return 0;
 }

@@ -132,24 +132,10 @@ int delivery_store_prepare(PGconn *conn, struct err *e)
 	return 0;
 }
 
-int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
-			 struct err *e)
+void claim_batch_take(struct claim_batch *out, PGresult *res)
 {
-	char lim[16], lease[24];
-	const char *params[2] = { lim, lease };
-	PGresult *res;
-	int rc, n;
+	int n = PQntuples(res);
 
-	memset(out, 0, sizeof(*out));
-	snprintf(lim, sizeof(lim), "%d", limit);
-	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
-	res = PQexecPrepared(conn, "adseng_d_claim", 2, params, NULL, NULL, 0);
-	rc = db_check(conn, res, "could not claim deliveries", e);
-	if (rc != 0) {
-		PQclear(res);
-		return rc;
-	}
-	n = PQntuples(res);
 	out->res = res;
 	out->n = (size_t)n;
 	out->rows = xcalloc((size_t)(n ? n : 1), sizeof(*out->rows));
@@ -160,6 +146,26 @@ int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim
 		out->rows[i].attempts = (int32_t)db_get_int64(res, i, 3);
 		out->rows[i].payload = PQgetvalue(res, i, 4);
 	}
+}
+
+int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
+			 struct err *e)
+{
+	char lim[16], lease[24];
+	const char *params[2] = { lim, lease };
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(lim, sizeof(lim), "%d", limit);
+	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
+	res = PQexecPrepared(conn, "adseng_d_claim", 2, params, NULL, NULL, 0);
+	rc = db_check(conn, res, "could not claim deliveries", e);
+	if (rc != 0) {
+		PQclear(res);
+		return rc;
+	}
+	claim_batch_take(out, res);
 	return 0;
 }
 

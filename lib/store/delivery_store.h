@@ -55,6 +55,9 @@ int delivery_store_prepare(PGconn *conn, struct err *e) WUR;
 int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
 			 struct err *e) WUR;
 void claim_batch_cleanup(struct claim_batch *b);
+/* Fill b from the result of a claiming statement (columns: id,
+ * conversion_id, destination_id, attempts, payload); b takes res. */
+void claim_batch_take(struct claim_batch *b, PGresult *res);
 
 /*
  * Apply records (state changes guarded by lease ownership) and insert a

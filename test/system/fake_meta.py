@@ -368,16 +368,23 @@ def appsecret_proof(token, app_secret):
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def outage_status(config, path, raw):
-    """The status an outage (fail_status) answers to this request, or None."""
+def outage_status(config, path, payload):
+    """The status an outage (fail_status) answers to this request, or None.
+    payload is the decoded body (decode_body) or None."""
     if config["fail_status"] is None or time.time() >= config["fail_until"]:
         return None
     m = EVENTS_PATH.match(path)
     if config["fail_pixels"] is not None and (not m or m.group(2) not in config["fail_pixels"]):
         return None
     needle = config["fail_event_ids_containing"]
-    if needle and needle.encode() not in raw:
-        return None
+    if needle:
+        # The decoded event ids: in a form body the id's bytes are
+        # percent-encoded, so the raw body may not contain them.
+        data = payload.get("data") if isinstance(payload, dict) else None
+        ids = [ev.get("event_id") for ev in data if isinstance(ev, dict)] \
+            if isinstance(data, list) else []
+        if not any(isinstance(i, str) and needle in i for i in ids):
+            return None
     return config["fail_status"]
 
 
@@ -515,7 +522,7 @@ class Handler(BaseHTTPRequestHandler):
                                             if k not in SECRET_FIELDS})
         config, forced = state.begin_event_request()
         if forced is None:
-            forced = outage_status(config, url.path, raw)
+            forced = outage_status(config, url.path, payload)
         if config["stall_seconds"]:
             time.sleep(config["stall_seconds"])
         accepted = []

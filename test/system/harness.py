@@ -242,7 +242,7 @@ class Stack:
         args = ["destination", "add", "--tenant", "acme", "--kind", "meta_capi", "--name",
                 "pixel1", "--pixel-id", self.PIXEL, "--credentials-file", creds_file]
         if test_event_code:
-            args += ["--test-event-code", test_event_code]
+            args += ["--test-mode", "--test-event-code", test_event_code]
         dst = self.ctl(*args, json_out=True)
         self.dest_id = dst["id"]
         if paused:

@@ -125,7 +125,7 @@ def catalog(env):
     creds = env.write("meta.json", json.dumps({"access_token": META_TOKEN}) + "\n")
     c["meta1"] = env.run("destination", "add", "--tenant", "acme", "--kind", "meta_capi",
                          "--name", "meta1", "--credentials-file", creds, "--pixel-id",
-                         "1234567890", "--test-event-code", "TEST123").stdout.strip()
+                         "1234567890", "--test-mode", "--test-event-code", "TEST123").stdout.strip()
     c["meta2"] = env.run("destination", "add", "--tenant", "acme", "--kind", "meta_capi",
                          "--name", "meta2", "--credentials-file", creds, "--pixel-id",
                          "42", "--test-mode", "--test-event-code", "TEST42").stdout.strip()

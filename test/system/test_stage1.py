@@ -244,6 +244,13 @@ def test_test_mode_needs_a_test_event_code_for_meta(stack):
     assert p.returncode == 1
     assert "test event code" in p.stderr
     assert stack.count("destinations", "name = 'no-code'") == 0
+    # And the reverse: a test event code outside test mode would send real
+    # conversions as test events, which Meta does not count.
+    p = stack.ctl("destination", "add", "--tenant", "acme", "--kind", "meta_capi", "--name",
+                  "code-only", "--pixel-id", "778", "--credentials-file",
+                  stack.dir + "/meta.json", "--test-event-code", "TEST778", check=False)
+    assert p.returncode == 1 and "--test-mode" in p.stderr
+    assert stack.count("destinations", "name = 'code-only'") == 0
 
 
 # ---- adsengctl reprocess ----------------------------------------------------------------------

@@ -834,7 +834,9 @@ static void test_validate(void **state)
 		int rc;
 
 		err_clear(&e);
-		rc = meta_capi_dest_ops.validate(settings, creds, false, &e);
+		/* A test event code goes with test mode (test_validate_test_mode). */
+		rc = meta_capi_dest_ops.validate(
+			settings, creds, cJSON_HasObjectItem(settings, "test_event_code"), &e);
 		if (rc != cases[i].code) {
 			fprintf(stderr, "case %zu (%s): rc %d, want %d (%s)\n", i,
 				cases[i].settings, rc, cases[i].code, e.msg);
@@ -861,7 +863,7 @@ static void test_validate_test_mode(void **state)
 		{ "{\"pixel_id\":\"123\"}", false, 0 },
 		{ "{\"pixel_id\":\"123\"}", true, ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}", true, 0 },
-		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}", false, 0 },
+		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"TEST1\"}", false, ERR_CONFIG },
 		{ "{\"pixel_id\":\"123\",\"test_event_code\":\"\"}", true, ERR_CONFIG },
 	};
 	cJSON *creds = cJSON_Parse(STD_CREDS);
