@@ -7,13 +7,13 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/thread.h"
 #include "store/db.h"
 #include "store/delivery_store.h"
 
 #include <event2/event.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,7 +210,7 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 		  struct control **out, struct err *e)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
-	sigset_t all, old;
+	int rc;
 
 	c->rt = rt;
 	c->cb = cb;
@@ -228,17 +228,14 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 		free(c);
 		return err_set(e, ERR_IO, "could not set up the control thread");
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&c->thread, NULL, control_main, c) != 0) {
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = thread_start(&c->thread, "control", control_main, c, e);
+	if (rc != 0) {
 		close(c->stop_fd);
 		event_free(c->publish_ev);
 		db_link_cleanup(&c->link);
 		free(c);
-		return err_set(e, ERR_NOMEM, "could not start the control thread");
+		return rc;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = c;
 	return 0;
 }

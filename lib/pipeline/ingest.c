@@ -10,12 +10,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/thread.h"
 #include "store/db.h"
 #include "store/ingest_store.h"
 
 #include <event2/event.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +350,6 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 	       void *done_arg, struct ingest **out, struct err *e)
 {
 	struct ingest *in = xcalloc(1, sizeof(*in));
-	sigset_t all, old;
 
 	in->opts = *opts;
 	in->db_url = xstrdup(opts->db_url);
@@ -368,26 +367,23 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 	in->wake = event_new(loop, -1, 0, wake_cb, in);
 	in->n_writers = opts->writers > 0 ? opts->writers : 1;
 	in->writers = xcalloc((size_t)in->n_writers, sizeof(*in->writers));
-	/* Writers must not take the daemon's signals (STYLE.md rule 4). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < in->n_writers; i++) {
 		char name[64];
+		int rc;
 
 		snprintf(name, sizeof(name), "adsengd-ingest-%d", i);
 		db_link_init(&in->writers[i].link, name);
 		in->writers[i].in = in;
 		in->writers[i].index = i;
-		if (pthread_create(&in->writers[i].thread, NULL, writer_main, &in->writers[i]) !=
-		    0) {
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		snprintf(name, sizeof(name), "ingest-%d", i);
+		rc = thread_start(&in->writers[i].thread, name, writer_main, &in->writers[i], e);
+		if (rc != 0) {
 			in->n_writers = i;
 			ingest_stop(in);
 			ingest_free(in);
-			return err_set(e, ERR_NOMEM, "could not start ingest writer threads");
+			return rc;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = in;
 	return 0;
 }

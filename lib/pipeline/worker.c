@@ -10,13 +10,13 @@
 #include "pipeline/worker.h"
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/thread.h"
 #include "pipeline/worker_int.h"
 #include "store/db.h"
 #include "store/delivery_store.h"
 #include "store/normalize_store.h"
 
 #include <event2/event.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,7 +338,6 @@ int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *
 {
 	struct worker_pool *p = xcalloc(1, sizeof(*p));
 	struct config *cfg = runtime_config(rt);
-	sigset_t all, old;
 	int rc = 0;
 
 	p->n = (int)cfg->worker_threads;
@@ -349,17 +348,17 @@ int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *
 		if (rc != 0)
 			goto fail;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < p->n; i++) {
-		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		char name[32];
+
+		snprintf(name, sizeof(name), "worker-%d", i);
+		rc = thread_start(&p->w[i].thread, name, worker_main, &p->w[i], e);
+		if (rc != 0) {
 			p->n = i;
 			worker_pool_stop(p);
-			return err_set(e, ERR_NOMEM, "could not start worker threads");
+			return rc;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = p;
 	return 0;
 fail:

@@ -5,9 +5,9 @@
 #include "store/db.h"
 #include "core/backoff.h"
 #include "core/clock.h"
+#include "core/thread.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,10 +307,8 @@ static void *canceler_main(void *arg)
 static struct canceler *link_shut(struct db_link *l, int64_t until_ms)
 {
 	struct canceler *c;
-	pthread_attr_t attr;
+	struct err e;
 	pthread_t t;
-	sigset_t all, old;
-	int rc;
 
 	atomic_store(&l->shut, true);
 	c = calloc(1, sizeof(*c));
@@ -327,18 +325,13 @@ static struct canceler *link_shut(struct db_link *l, int64_t until_ms)
 	c->until_ms = until_ms;
 	atomic_init(&c->done, false);
 	atomic_init(&c->refs, 2);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&t, &attr, canceler_main, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
+	if (thread_start(&t, "db-cancel", canceler_main, c, &e) != 0) {
 		PQfreeCancel(c->cancel);
 		free(c);
 		return NULL;
 	}
+	/* Nobody joins it: it ends by itself (canceler_main). */
+	pthread_detach(t);
 	log_info("canceling a statement to stop in time", "thread=%s", l->name);
 	return c;
 }
