@@ -18,6 +18,7 @@
 #include "core/conversion.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/upload.h"
 
 struct cJSON;
 
@@ -36,34 +37,6 @@ struct destination {
 	/* Credentials JSON text ({"access_token": …}) in sodium_malloc memory. */
 	char *creds;
 	const struct dest_ops *ops;
-};
-
-#define UPLOAD_MAX_HEADERS 8
-
-/* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
-struct upload_req {
-	char *url;			   /* full URL, may carry a secret: never log it */
-	char *log_url;			   /* the same URL with secrets removed, for logs */
-	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
-	size_t n_headers;
-	struct buf body; /* may carry a credential (Meta): never log it; wiped */
-	long timeout_ms; /* 0 = the uploader's default */
-};
-
-void upload_req_init(struct upload_req *r);
-void upload_req_cleanup(struct upload_req *r);
-void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* What came back.  Borrowed from the uploader for the duration of result(). */
-struct upload_resp {
-	bool transport_error; /* no HTTP answer: refused, reset, timeout, DNS */
-	char transport_msg[256];
-	long status;	  /* HTTP status when !transport_error */
-	const char *body; /* NUL-terminated, may be empty */
-	size_t body_len;
-	long retry_after_s; /* Retry-After in seconds, -1 if absent */
-	int64_t latency_ms;
 };
 
 enum outcome_kind {

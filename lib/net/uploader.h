@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "destinations/dest.h"
+#include "core/upload.h"
 
 struct event_base;
 struct uploader;
