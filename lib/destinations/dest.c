@@ -3,6 +3,7 @@
  * helpers every destination shares.
  */
 #include "destinations/dest.h"
+#include "core/config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,14 @@ const struct dest_ops *dest_ops_find(const char *kind)
 			return registry[i];
 	}
 	return NULL;
+}
+
+void dest_register_config_keys(void)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		for (size_t j = 0; j < registry[i]->n_config_keys; j++)
+			config_add_platform_key(&registry[i]->config_keys[j]);
+	}
 }
 
 const char *outcome_kind_name(enum outcome_kind k)
