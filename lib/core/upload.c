@@ -47,3 +47,27 @@ void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
 	va_end(ap);
 	r->headers[r->n_headers++] = buf_steal(&b);
 }
+
+const char *upload_method_name(enum upload_method m)
+{
+	switch (m) {
+	case UPLOAD_POST:
+		return "POST";
+	case UPLOAD_GET:
+		return "GET";
+	}
+	return "unknown";
+}
+
+int upload_req_check(const struct upload_req *r, struct err *e)
+{
+	if (r->url == NULL || r->url[0] == '\0')
+		return err_set(e, ERR_INVALID, "upload request has no URL");
+	if (r->method != UPLOAD_POST && r->method != UPLOAD_GET)
+		return err_set(e, ERR_INVALID, "upload request has an unknown method %d",
+			       (int)r->method);
+	if (r->method == UPLOAD_GET && r->body.len > 0)
+		return err_set(e, ERR_INVALID, "a GET upload request has a body (%zu bytes)",
+			       r->body.len);
+	return 0;
+}

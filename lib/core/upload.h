@@ -15,12 +15,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/mem.h"
 
 #define UPLOAD_MAX_HEADERS 8
 
+/* UPLOAD_POST is 0, so an upload_req_init'ed request is a POST. */
+enum upload_method {
+	UPLOAD_POST, /* sends body (possibly empty) */
+	UPLOAD_GET   /* sends no body: status polling and other reads */
+};
+
 /* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
 struct upload_req {
+	enum upload_method method;
 	char *url;			   /* full URL, may carry a secret: never log it */
 	char *log_url;			   /* the same URL with secrets removed, for logs */
 	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
@@ -40,6 +48,14 @@ void upload_req_cleanup(struct upload_req *r);
  * UPLOAD_MAX_HEADERS is a destination bug and aborts. */
 void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* "POST" or "GET". */
+const char *upload_method_name(enum upload_method m);
+
+/* Whether r can be sent: a URL, a known method, and no body on a GET (a
+ * destination bug: the body would be dropped silently).  0, or ERR_INVALID
+ * with a message in e.  The uploader checks it on submit. */
+int upload_req_check(const struct upload_req *r, struct err *e) WUR;
 
 /* What came back.  Borrowed from the uploader for the duration of result(). */
 struct upload_resp {
