@@ -1,9 +1,11 @@
 /*
  * adsengctl - the admin CLI (DESIGN §4 "CLI").  A thin main: initialize
- * libsodium (the vault and uuid generation need it), parse the global
- * options, dispatch the command.  Everything else is lib/admin.
+ * libsodium (the vault and uuid generation need it), register the
+ * destinations' config keys, parse the global options, dispatch the
+ * command.  Everything else is lib/admin.
  */
 #include "admin/ctl.h"
+#include "destinations/dest.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "adsengctl: could not initialize libsodium\n");
 		return CTL_EXIT_FAIL;
 	}
+	dest_register_config_keys(); /* before any config_load */
 	ctl_init(&c, stdout, stderr);
 	rc = ctl_parse_global(&c, argc, argv, &next);
 	if (rc < 0)

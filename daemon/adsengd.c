@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/vault.h"
+#include "destinations/dest.h"
 #include "http/server.h"
 #include "pipeline/control.h"
 #include "pipeline/runtime.h"
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &d.config_path, &check_only);
 	if (rc != 0)
 		return rc;
+	dest_register_config_keys(); /* before any config_load */
 	if (config_load(d.config_path, &cfg, &e) != 0) {
 		fprintf(stderr, "adsengd: %s\n", e.msg);
 		return 1;

@@ -1,6 +1,13 @@
 /*
  * config.c - the key table and the loader.
  *
+ * The table holds the platform-neutral keys.  Settings of one ad platform
+ * ([meta] api_version) are declared by its destination file and registered
+ * at startup (config_add_platform_key): core may not include destinations
+ * (STYLE.md), so the data flows down through registration instead, and
+ * adding a platform never touches this file.  Registered keys become
+ * ordinary string entries whose slots are struct config's platform[].
+ *
  * libinih reports a parse error's line but calls our handler without one,
  * so we feed it lines through ini_parse_stream() with our own reader that
  * counts them: the handler then knows the line of the key it is given.
@@ -132,13 +139,63 @@ static const struct cfg_key keys[] = {
 	  0, 0, "GA4 Measurement Protocol base URL (not yet used)" },
 	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
 	  0, "Stripe API base URL (not yet used)" },
-	{ "meta", "api_version", T_STRING, OFF(meta_api_version), "v24.0", false, false, 0, 0,
-	  "Graph API version for destinations that do not set --api-version" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
 };
 
-#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define N_CORE_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define N_KEYS_MAX  (N_CORE_KEYS + CONFIG_MAX_PLATFORM_KEYS)
+
+/*
+ * Keys that destinations declare (config_add_platform_key): turned into
+ * ordinary T_STRING entries whose slot is struct config's platform[i], so
+ * parsing, env overrides, printing and reload treat them like core keys
+ * without naming any platform here.  Written only before threads start.
+ */
+static struct cfg_key platform_keys[CONFIG_MAX_PLATFORM_KEYS];
+static size_t n_platform_keys;
+
+static size_t n_keys(void)
+{
+	return N_CORE_KEYS + n_platform_keys;
+}
+
+/* Key i of the core table followed by the platform keys. */
+static const struct cfg_key *key_at(size_t i)
+{
+	return i < N_CORE_KEYS ? &keys[i] : &platform_keys[i - N_CORE_KEYS];
+}
+
+void config_add_platform_key(const struct config_platform_key *k)
+{
+	struct cfg_key *slot;
+
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		if (strcasecmp(platform_keys[i].section, k->section) == 0 &&
+		    strcasecmp(platform_keys[i].name, k->name) == 0)
+			return;
+	}
+	if (n_platform_keys >= CONFIG_MAX_PLATFORM_KEYS)
+		abort(); /* raise CONFIG_MAX_PLATFORM_KEYS */
+	slot = &platform_keys[n_platform_keys];
+	*slot = (struct cfg_key){ .section = k->section,
+				  .name = k->name,
+				  .type = T_STRING,
+				  .offset = OFF(platform) + n_platform_keys * sizeof(char *),
+				  .def = k->def,
+				  .help = k->help };
+	n_platform_keys++;
+}
+
+const char *config_platform_value(const struct config *c, const char *section, const char *name)
+{
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		if (strcmp(platform_keys[i].section, section) == 0 &&
+		    strcmp(platform_keys[i].name, name) == 0)
+			return c->platform[i];
+	}
+	return NULL;
+}
 
 static const struct {
 	const char *key;
@@ -294,15 +351,21 @@ static int set_value(struct config *c, const struct cfg_key *k, const char *valu
 	return 0;
 }
 
-static const struct cfg_key *find_key(const char *section, const char *name, bool *section_ok)
+/* The key [section] name, and its index into key_at() in *idx. */
+static const struct cfg_key *find_key(const char *section, const char *name, bool *section_ok,
+				      size_t *idx)
 {
 	*section_ok = false;
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (strcasecmp(keys[i].section, section) != 0)
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
+
+		if (strcasecmp(k->section, section) != 0)
 			continue;
 		*section_ok = true;
-		if (strcasecmp(keys[i].name, name) == 0)
-			return &keys[i];
+		if (strcasecmp(k->name, name) == 0) {
+			*idx = i;
+			return k;
+		}
 	}
 	return NULL;
 }
@@ -312,7 +375,7 @@ struct parse_ctx {
 	const char *path;
 	FILE *f;
 	int line;
-	bool seen[N_KEYS];
+	bool seen[N_KEYS_MAX];
 	bool listen_from_file;
 	struct err *e;
 	int rc;
@@ -356,7 +419,7 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	if (ctx->rc != 0)
 		return 0;
 	snprintf(where, sizeof(where), "%s:%d", ctx->path, ctx->line);
-	k = find_key(section, name, &section_ok);
+	k = find_key(section, name, &section_ok, &idx);
 	if (k == NULL) {
 		if (!section_ok)
 			ctx->rc = err_set(ctx->e, ERR_CONFIG, "%s: unknown section [%s] (key %s)",
@@ -366,7 +429,6 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 					  where, name, section);
 		return 0;
 	}
-	idx = (size_t)(k - keys);
 	if (k->type == T_LIST) {
 		if (!ctx->listen_from_file) {
 			/* The first value from the file replaces the default. */
@@ -415,16 +477,17 @@ static void env_name(const struct cfg_key *k, char *out, size_t outlen)
 
 static int load_env(struct config *c, struct err *e)
 {
-	for (size_t i = 0; i < N_KEYS; i++) {
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
 		char name[128];
 		const char *v;
 		int rc;
 
-		env_name(&keys[i], name, sizeof(name));
+		env_name(k, name, sizeof(name));
 		v = getenv(name);
 		if (v == NULL)
 			continue;
-		if (keys[i].type == T_LIST) {
+		if (k->type == T_LIST) {
 			/* Comma-separated list replaces the file's values. */
 			char *copy = xstrdup(v), *save = NULL;
 
@@ -434,10 +497,10 @@ static int load_env(struct config *c, struct err *e)
 			rc = 0;
 			for (char *t = strtok_r(copy, ", ", &save); t && rc == 0;
 			     t = strtok_r(NULL, ", ", &save))
-				rc = set_value(c, &keys[i], t, name, e);
+				rc = set_value(c, k, t, name, e);
 			free(copy);
 		} else {
-			rc = set_value(c, &keys[i], v, name, e);
+			rc = set_value(c, k, v, name, e);
 		}
 		if (rc != 0)
 			return rc;
@@ -466,8 +529,8 @@ int config_load(const char *path, struct config **out, struct err *e)
 	int rc;
 
 	atomic_init(&c->refcnt, 1);
-	for (size_t i = 0; i < N_KEYS; i++) {
-		rc = set_value(c, &keys[i], keys[i].def, "default", e);
+	for (size_t i = 0; i < n_keys(); i++) {
+		rc = set_value(c, key_at(i), key_at(i)->def, "default", e);
 		if (rc != 0)
 			goto fail;
 	}
@@ -500,9 +563,13 @@ void config_unref(struct config *c)
 {
 	if (c == NULL || atomic_fetch_sub(&c->refcnt, 1) != 1)
 		return;
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (keys[i].type == T_STRING || keys[i].type == T_URL || keys[i].type == T_LEVEL)
-			free(*str_slot(c, &keys[i]));
+	/* Every key registered so far: a slot of a key registered after c
+	 * was loaded is NULL (calloc). */
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
+
+		if (k->type == T_STRING || k->type == T_URL || k->type == T_LEVEL)
+			free(*str_slot(c, k));
 	}
 	for (int i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
@@ -534,9 +601,13 @@ static void format_value(const struct config *c, const struct cfg_key *k, bool s
 		return;
 	case T_STRING:
 	case T_URL:
-	case T_LEVEL:
-		snprintf(out, outlen, "%s", *(char *const *)slot);
+	case T_LEVEL: {
+		/* NULL: a platform key registered after c was loaded. */
+		const char *v = *(char *const *)slot;
+
+		snprintf(out, outlen, "%s", v ? v : "");
 		return;
+	}
 	case T_INT:
 	case T_SIZE:
 		snprintf(out, outlen, "%lld", (long long)*(const int64_t *)slot);
@@ -552,31 +623,32 @@ void config_restart_keys(const struct config *a, const struct config *b, char *o
 	size_t o = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < N_KEYS; i++) {
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
 		char va[512], vb[512];
 		bool differ;
 
-		if (keys[i].reloadable)
+		if (k->reloadable)
 			continue;
-		if (keys[i].type == T_LIST) {
+		if (k->type == T_LIST) {
 			differ = a->n_listen != b->n_listen;
 			for (int j = 0; !differ && j < a->n_listen; j++)
 				differ = strcmp(a->listen[j], b->listen[j]) != 0;
 		} else {
-			format_value(a, &keys[i], true, va, sizeof(va));
-			format_value(b, &keys[i], true, vb, sizeof(vb));
+			format_value(a, k, true, va, sizeof(va));
+			format_value(b, k, true, vb, sizeof(vb));
 			differ = strcmp(va, vb) != 0;
 		}
 		if (differ && o + 64 < outlen)
 			o += (size_t)snprintf(out + o, outlen - o, "%s%s.%s", o ? "," : "",
-					      keys[i].section, keys[i].name);
+					      k->section, k->name);
 	}
 }
 
 void config_keep_restart_keys(struct config *c, const struct config *old)
 {
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct cfg_key *k = &keys[i];
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
 
 		if (k->reloadable)
 			continue;
@@ -590,10 +662,13 @@ void config_keep_restart_keys(struct config *c, const struct config *old)
 			break;
 		case T_STRING:
 		case T_URL:
-		case T_LEVEL:
+		case T_LEVEL: {
+			const char *ov = *str_slot((struct config *)old, k);
+
 			free(*str_slot(c, k));
-			*str_slot(c, k) = xstrdup(*str_slot((struct config *)old, k));
+			*str_slot(c, k) = ov ? xstrdup(ov) : NULL;
 			break;
+		}
 		case T_INT:
 		case T_DURATION:
 		case T_SIZE:
@@ -607,20 +682,21 @@ void config_print(const struct config *c, FILE *f, bool show_secrets)
 {
 	const char *section = "";
 
-	for (size_t i = 0; i < N_KEYS; i++) {
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
 		char v[1024];
 
-		if (strcmp(section, keys[i].section) != 0) {
-			section = keys[i].section;
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
-		if (keys[i].type == T_LIST) {
+		if (k->type == T_LIST) {
 			for (int j = 0; j < c->n_listen; j++)
-				fprintf(f, "%s = %s\n", keys[i].name, c->listen[j]);
+				fprintf(f, "%s = %s\n", k->name, c->listen[j]);
 			continue;
 		}
-		format_value(c, &keys[i], show_secrets, v, sizeof(v));
-		fprintf(f, "%s = %s\n", keys[i].name, v);
+		format_value(c, k, show_secrets, v, sizeof(v));
+		fprintf(f, "%s = %s\n", k->name, v);
 	}
 }
 
@@ -633,13 +709,15 @@ void config_print_example(FILE *f)
 		   "; ADSENGD_<SECTION>_<KEY> (e.g. ADSENGD_DATABASE_URL).\n"
 		   "; Keys marked (reloadable) take effect on SIGHUP; the others need a "
 		   "restart.\n");
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (strcmp(section, keys[i].section) != 0) {
-			section = keys[i].section;
+	for (size_t i = 0; i < n_keys(); i++) {
+		const struct cfg_key *k = key_at(i);
+
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
 			fprintf(f, "\n[%s]\n", section);
 		}
-		fprintf(f, "; %s%s%s\n", keys[i].help, keys[i].reloadable ? " (reloadable)" : "",
-			keys[i].secret ? " (secret: redacted by `adsengctl config show`)" : "");
-		fprintf(f, "%s = %s\n", keys[i].name, keys[i].def);
+		fprintf(f, "; %s%s%s\n", k->help, k->reloadable ? " (reloadable)" : "",
+			k->secret ? " (secret: redacted by `adsengctl config show`)" : "");
+		fprintf(f, "%s = %s\n", k->name, k->def);
 	}
 }

@@ -19,6 +19,25 @@
 #include "core/err.h"
 
 #define CONFIG_MAX_LISTEN 8
+/* Most platform keys registered with config_add_platform_key. */
+#define CONFIG_MAX_PLATFORM_KEYS 32
+
+/*
+ * A daemon-wide setting that a destination kind declares for itself
+ * ([meta] api_version), rather than a field of struct config per platform.
+ * Core holds no platform names: each destination file lists its keys in its
+ * dest_ops and destinations/dest.c registers them (dest_register_config_keys)
+ * before any config is loaded.  Such a key is a string, needs a restart to
+ * change, is not secret, and behaves like every other key: file, env
+ * ADSENGD_<SECTION>_<KEY>, `config show`, `config example`.  All strings
+ * are static.
+ */
+struct config_platform_key {
+	const char *section; /* "meta" */
+	const char *name;    /* "api_version" */
+	const char *def;     /* "v24.0" */
+	const char *help;
+};
 
 struct config {
 	atomic_int refcnt;
@@ -70,10 +89,10 @@ struct config {
 	char *ep_tiktok;
 	char *ep_ga4;
 	char *ep_stripe;
-	/* [meta] */
-	char *meta_api_version;
 	/* [log] */
 	char *log_level;
+	/* Platform keys, in registration order (config_platform_value). */
+	char *platform[CONFIG_MAX_PLATFORM_KEYS];
 };
 
 /*
@@ -86,6 +105,20 @@ int config_load(const char *path, struct config **out, struct err *e) WUR;
 
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
+
+/*
+ * Make k a known key of every config loaded from now on, placed after the
+ * core keys in `config example` and `config show`.  A key already known
+ * (same section and name) is ignored, so registering twice is harmless.
+ * k must be static.  Main thread, before any config_load and before other
+ * threads start (the key list is then read without a lock).  More than
+ * CONFIG_MAX_PLATFORM_KEYS is a programming error and aborts.
+ */
+void config_add_platform_key(const struct config_platform_key *k);
+
+/* The value of platform key [section] name in c (borrowed from c), or NULL
+ * when that key was not registered when c was loaded. */
+const char *config_platform_value(const struct config *c, const char *section, const char *name);
 
 /* The base URL of an [endpoints] key ("meta"), or NULL if unknown. */
 const char *config_endpoint(const struct config *c, const char *key);

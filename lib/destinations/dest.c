@@ -1,13 +1,11 @@
 /*
- * dest.c - the registry of ad platform destinations and the request/outcome
+ * dest.c - the registry of ad platform destinations and the outcome
  * helpers every destination shares.
  */
 #include "destinations/dest.h"
+#include "core/config.h"
 
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 extern const struct dest_ops meta_capi_dest_ops;
@@ -25,42 +23,12 @@ const struct dest_ops *dest_ops_find(const char *kind)
 	return NULL;
 }
 
-void upload_req_init(struct upload_req *r)
+void dest_register_config_keys(void)
 {
-	memset(r, 0, sizeof(*r));
-	buf_init(&r->body);
-}
-
-void upload_req_cleanup(struct upload_req *r)
-{
-	/* The URL, a header or the body may carry a credential (Meta's
-	 * access token is a body field): wipe before freeing. */
-	if (r->url)
-		sodium_memzero(r->url, strlen(r->url));
-	free(r->url);
-	free(r->log_url);
-	for (size_t i = 0; i < r->n_headers; i++) {
-		sodium_memzero(r->headers[i], strlen(r->headers[i]));
-		free(r->headers[i]);
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		for (size_t j = 0; j < registry[i]->n_config_keys; j++)
+			config_add_platform_key(&registry[i]->config_keys[j]);
 	}
-	if (r->body.data)
-		sodium_memzero(r->body.data, r->body.cap);
-	buf_cleanup(&r->body);
-	upload_req_init(r);
-}
-
-void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
-{
-	struct buf b;
-	va_list ap;
-
-	if (r->n_headers >= UPLOAD_MAX_HEADERS)
-		abort(); /* a destination bug, not an input problem */
-	buf_init(&b);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	r->headers[r->n_headers++] = buf_steal(&b);
 }
 
 const char *outcome_kind_name(enum outcome_kind k)

@@ -6,7 +6,8 @@
  * Both are pure functions (no network, no database): the pipeline claims
  * deliveries, calls build(), uploads the request with the net layer, and
  * calls result().  Unit tests drive them with fixtures.  Adding a platform
- * is one file defining a `const struct dest_ops` plus one line in dest.c.
+ * is one file defining a `const struct dest_ops` (with its own config keys)
+ * plus one line in dest.c.
  */
 #ifndef ADSENG_DESTINATIONS_DEST_H
 #define ADSENG_DESTINATIONS_DEST_H
@@ -18,8 +19,10 @@
 #include "core/conversion.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/upload.h"
 
 struct cJSON;
+struct config_platform_key;
 
 /* A configured destination as a worker holds it (credentials decrypted). */
 struct destination {
@@ -36,34 +39,6 @@ struct destination {
 	/* Credentials JSON text ({"access_token": …}) in sodium_malloc memory. */
 	char *creds;
 	const struct dest_ops *ops;
-};
-
-#define UPLOAD_MAX_HEADERS 8
-
-/* One HTTP request to a platform.  Everything owned; upload_req_cleanup. */
-struct upload_req {
-	char *url;			   /* full URL, may carry a secret: never log it */
-	char *log_url;			   /* the same URL with secrets removed, for logs */
-	char *headers[UPLOAD_MAX_HEADERS]; /* "Name: value" */
-	size_t n_headers;
-	struct buf body; /* may carry a credential (Meta): never log it; wiped */
-	long timeout_ms; /* 0 = the uploader's default */
-};
-
-void upload_req_init(struct upload_req *r);
-void upload_req_cleanup(struct upload_req *r);
-void upload_req_add_header(struct upload_req *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* What came back.  Borrowed from the uploader for the duration of result(). */
-struct upload_resp {
-	bool transport_error; /* no HTTP answer: refused, reset, timeout, DNS */
-	char transport_msg[256];
-	long status;	  /* HTTP status when !transport_error */
-	const char *body; /* NUL-terminated, may be empty */
-	size_t body_len;
-	long retry_after_s; /* Retry-After in seconds, -1 if absent */
-	int64_t latency_ms;
 };
 
 enum outcome_kind {
@@ -88,8 +63,16 @@ struct outcome {
 struct dest_ops {
 	const char *kind;	  /* "meta_capi" */
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
-	size_t max_batch;	  /* events per request (PLATFORMS.md) */
-	int64_t max_age_s;	  /* older events end dead unsent; 0 = no limit */
+	/* Daemon-wide config keys of this kind ([meta] api_version), static;
+	 * dest_register_config_keys makes them known to core/config.  Kinds of
+	 * one platform may list the same key: it is registered once. */
+	const struct config_platform_key *config_keys;
+	size_t n_config_keys;
+	/* The one of config_keys that holds the API version for destinations
+	 * whose settings carry no api_version; NULL = the kind has none. */
+	const struct config_platform_key *api_version_key;
+	size_t max_batch;  /* events per request (PLATFORMS.md) */
+	int64_t max_age_s; /* older events end dead unsent; 0 = no limit */
 	/* Check settings + credentials at `destination add` time, for a
 	 * destination in test mode (test orders go to it, so it must be able
 	 * to mark them as tests) or not. */
@@ -105,6 +88,11 @@ struct dest_ops {
 
 /* The ops for a kind ("meta_capi"), or NULL. */
 const struct dest_ops *dest_ops_find(const char *kind);
+
+/* Register every kind's config_keys with core/config (config_add_platform_key),
+ * so the config accepts, documents and prints them.  Idempotent.  Main
+ * thread, before the first config_load and before other threads start. */
+void dest_register_config_keys(void);
 
 /* Set every outcome to kind with message (helper for classifiers). */
 void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long retry_after_s,

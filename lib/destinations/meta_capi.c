@@ -16,6 +16,7 @@
  * proxies and load balancers log it.
  */
 #include "destinations/dest.h"
+#include "core/config.h"
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
@@ -864,9 +865,18 @@ static void meta_result(const struct destination *d, const struct upload_resp *r
 	cJSON_Delete(tree);
 }
 
+/* Daemon-wide settings of this kind; registered by dest.c. */
+static const struct config_platform_key meta_config_keys[] = {
+	{ "meta", "api_version", "v24.0",
+	  "Graph API version for destinations that do not set --api-version" },
+};
+
 const struct dest_ops meta_capi_dest_ops = {
 	.kind = "meta_capi",
 	.endpoint_key = "meta",
+	.config_keys = meta_config_keys,
+	.n_config_keys = sizeof(meta_config_keys) / sizeof(meta_config_keys[0]),
+	.api_version_key = &meta_config_keys[0],
 	.max_batch = META_MAX_BATCH,
 	.max_age_s = META_MAX_AGE_S,
 	.validate = meta_validate,

@@ -296,13 +296,33 @@ int uploader_new(struct event_base *base, const struct uploader_opts *opts, stru
 	return 0;
 }
 
+/* POST sends the body (an empty one too); GET sends none
+ * (upload_req_check refused a GET with a body). */
+static void set_method(struct transfer *t)
+{
+	if (t->req.method == UPLOAD_GET) {
+		curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body.len);
+}
+
 int uploader_submit(struct uploader *u, struct upload_req *req, uploader_done_cb cb, void *arg,
 		    struct err *e)
 {
-	struct transfer *t = xcalloc(1, sizeof(*t));
+	struct transfer *t;
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : u->opts.default_timeout_ms;
 	CURLMcode mc;
+	int rc;
 
+	rc = upload_req_check(req, e);
+	if (rc != 0) {
+		upload_req_cleanup(req); /* owned from here on, as on every path */
+		return rc;
+	}
+	t = xcalloc(1, sizeof(*t));
 	t->u = u;
 	t->cb = cb;
 	t->arg = arg;
@@ -322,9 +342,7 @@ int uploader_submit(struct uploader *u, struct upload_req *req, uploader_done_cb
 	t->headers = curl_slist_append(t->headers, "Expect:");
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->req.url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body.len);
+	set_method(t);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, header_cb);

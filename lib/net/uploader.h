@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "destinations/dest.h"
+#include "core/upload.h"
 
 struct event_base;
 struct uploader;
@@ -37,9 +37,12 @@ int uploader_new(struct event_base *base, const struct uploader_opts *opts, stru
 		 struct err *e) WUR;
 
 /*
- * Start a request.  The uploader takes ownership of *req (its contents are
- * moved out; req is left empty).  cb is always called exactly once, later,
- * from the loop — never from inside uploader_submit.
+ * Start a request: req->method POST (the default) sends req->body, GET
+ * sends none.  The uploader takes ownership of *req (its contents are moved
+ * out or, on failure, wiped; req is left empty).  A request that
+ * upload_req_check refuses fails with ERR_INVALID.  On success cb is called
+ * exactly once, later, from the loop — never from inside uploader_submit;
+ * on failure it is never called.
  */
 int uploader_submit(struct uploader *u, struct upload_req *req, uploader_done_cb cb, void *arg,
 		    struct err *e) WUR;

@@ -44,6 +44,17 @@ void dest_cache_cleanup(struct dest_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The kind's configured API version ([meta] api_version for meta_capi), or
+ * the key's built-in default if the key was not registered when cfg was
+ * loaded (a program that skipped dest_register_config_keys). */
+static const char *default_api_version(const struct dest_ops *ops, const struct config *cfg)
+{
+	const struct config_platform_key *k = ops->api_version_key;
+	const char *v = config_platform_value(cfg, k->section, k->name);
+
+	return v ? v : k->def;
+}
+
 static int build_entry(const struct dest_row *row, const struct config *cfg,
 		       const struct vault *vault, struct dest_entry **out, struct err *e)
 {
@@ -82,8 +93,8 @@ static int build_entry(const struct dest_row *row, const struct config *cfg,
 	ver = cJSON_GetObjectItemCaseSensitive(d->d.settings, "api_version");
 	if (cJSON_IsString(ver) && ver->valuestring[0])
 		d->d.api_version = xstrdup(ver->valuestring);
-	else if (strcmp(d->d.ops->endpoint_key, "meta") == 0)
-		d->d.api_version = xstrdup(cfg->meta_api_version);
+	else if (d->d.ops->api_version_key)
+		d->d.api_version = xstrdup(default_api_version(d->d.ops, cfg));
 	vault_ad(ad, "destination", row->id, "credentials");
 	rc = vault_unseal(vault, row->credentials, row->credentials_len, ad, &creds, &creds_len, e);
 	if (rc != 0)

@@ -271,3 +271,13 @@ def test_partitions_are_created_ahead(stack):
     assert stack.scalar("SELECT count(DISTINCT attcompression) FROM pg_attribute a JOIN "
                         "pg_inherits i ON i.inhrelid = a.attrelid WHERE a.attname = 'body' "
                         "AND i.inhparent = 'raw_events'::regclass") == "1"
+
+
+def test_meta_api_version_from_config_reaches_the_url(make_stack, meta):
+    """[meta] api_version (declared by the meta_capi destination, not by core
+    config) is the version of a destination that sets none."""
+    stack = make_stack(meta__api_version="v23.0").setup_demo().start()
+    assert stack.post_shopify(shopify_order(ORDER_ID))[0] == 200
+    stack.wait_states({"delivered": 1})
+    req, = meta.requests()
+    assert req["path"].split("?")[0] == "/v23.0/%s/events" % stack.PIXEL

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "destinations/dest.h"
 #include "testutil.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -57,6 +58,10 @@ static int clear_env(void **state)
 		unsetenv(name);
 	}
 }
+
+/* [meta] api_version: a platform key that destinations/meta_capi.c declares
+ * and main() registers, as the daemons do. */
+#define META_VERSION(c) config_platform_value((c), "meta", "api_version")
 
 /* Load text as a config file; *path_out (if not NULL) gets the temp path,
  * which the caller removes with drop_file(). */
@@ -128,7 +133,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	assert_string_equal(a->ep_tiktok, b->ep_tiktok);
 	assert_string_equal(a->ep_ga4, b->ep_ga4);
 	assert_string_equal(a->ep_stripe, b->ep_stripe);
-	assert_string_equal(a->meta_api_version, b->meta_api_version);
+	assert_string_equal(META_VERSION(a), META_VERSION(b));
 	assert_string_equal(a->log_level, b->log_level);
 	config_restart_keys(a, b, diff, sizeof(diff));
 	assert_string_equal(diff, "");
@@ -169,7 +174,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->ep_tiktok, "https://business-api.tiktok.com");
 	assert_string_equal(c->ep_ga4, "https://www.google-analytics.com");
 	assert_string_equal(c->ep_stripe, "https://api.stripe.com");
-	assert_string_equal(c->meta_api_version, "v24.0");
+	assert_string_equal(META_VERSION(c), "v24.0");
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(atomic_load(&c->refcnt), 1);
 	config_unref(c);
@@ -261,7 +266,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c->ep_tiktok, "https://tt.example");
 	assert_string_equal(c->ep_ga4, "https://ga4.example");
 	assert_string_equal(c->ep_stripe, "https://stripe.example");
-	assert_string_equal(c->meta_api_version, "v23.0");
+	assert_string_equal(META_VERSION(c), "v23.0");
 	assert_string_equal(c->log_level, "debug");
 	config_unref(c);
 	drop_file(path);
@@ -610,6 +615,7 @@ static void test_env_overrides(void **state)
 	setenv("ADSENGD_ENDPOINTS_META", "http://127.0.0.1:7000/", 1);
 	setenv("ADSENGD_LOG_LEVEL", "error", 1);
 	setenv("ADSENGD_SERVER_MAX_BODY", "1MiB", 1);
+	setenv("ADSENGD_META_API_VERSION", "v22.0", 1);
 	/* The environment wins over the file. */
 	if (load_text("[ingest]\nwriters = 3\nqueue_max = 77\n", &c, &e, NULL) != 0)
 		fail_msg("config_load: %s", e.msg);
@@ -620,6 +626,7 @@ static void test_env_overrides(void **state)
 	assert_string_equal(c->ep_meta, "http://127.0.0.1:7000");
 	assert_string_equal(c->log_level, "error");
 	assert_int_equal(c->max_body, 1 << 20);
+	assert_string_equal(META_VERSION(c), "v22.0");
 	config_unref(c);
 
 	/* Also without a file. */
@@ -1124,6 +1131,35 @@ static void test_session_and_shutdown_keys(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, clear_env, clear_env)
 
+/*
+ * Platform keys: registering again changes nothing; an unregistered key has
+ * no value; a platform key needs a restart like the [endpoints] keys.
+ */
+static void test_platform_keys(void **state)
+{
+	struct config *a = NULL, *b = NULL;
+	struct err e = { 0 };
+	char diff[256];
+
+	(void)state;
+	dest_register_config_keys();
+	assert_int_equal(config_load(NULL, &a, &e), 0);
+	assert_string_equal(META_VERSION(a), "v24.0");
+	assert_null(config_platform_value(a, "meta", "no_such_key"));
+	assert_null(config_platform_value(a, "nowhere", "api_version"));
+	if (load_text("[META]\nAPI_VERSION = v21.0\n", &b, &e, NULL) != 0)
+		fail_msg("config_load: %s", e.msg);
+	assert_string_equal(META_VERSION(b), "v21.0");
+	config_restart_keys(a, b, diff, sizeof(diff));
+	assert_string_equal(diff, "meta.api_version");
+	config_keep_restart_keys(b, a);
+	assert_string_equal(META_VERSION(b), "v24.0");
+	config_unref(a);
+	config_unref(b);
+	assert_int_equal(load_text("[meta]\nversion = v1\n", &a, &e, NULL), ERR_CONFIG);
+	assert_contains(e.msg, "unknown key \"version\" in [meta]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1150,7 +1186,9 @@ int main(void)
 		T(test_parse_duration),
 		T(test_parse_size),
 		T(test_session_and_shutdown_keys),
+		T(test_platform_keys),
 	};
 
+	dest_register_config_keys(); /* as the daemons' main() does */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
