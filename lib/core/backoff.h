@@ -23,6 +23,14 @@ struct backoff_policy {
  * the rule is testable; retry_after_ms (< 0: none) raises the result to at
  * least that.  The result never exceeds max(cap, retry_after_ms).
  */
+/* min(cap, base * 2^(n-1)) for n >= 1 (n < 1 counts as 1), without
+ * overflow: the ceiling of the n-th wait.  Shared by retries and the
+ * circuit breaker's cool-down. */
+int64_t backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, int64_t n);
+
+/* r clamped into [0, 1); NaN gives 0. */
+double backoff_clamp01(double r);
+
 int64_t backoff_delay_ms(const struct backoff_policy *p, int64_t attempts, double rand01,
 			 int64_t retry_after_ms);
 

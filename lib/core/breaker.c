@@ -4,6 +4,7 @@
  * here: the caller passes the time and the random sample.
  */
 #include "core/breaker.h"
+#include "core/backoff.h"
 
 #include <string.h>
 
@@ -20,20 +21,10 @@ bool breaker_is_failure(bool transport_error, long http_status)
 
 int64_t breaker_cooldown_ms(const struct breaker_policy *p, int32_t opens, double rand01)
 {
-	int64_t ceiling = p->cooldown_ms;
+	int64_t ceiling = backoff_ceiling_ms(p->cooldown_ms, p->cooldown_cap_ms, opens);
 
-	if (opens < 1)
-		opens = 1;
-	for (int32_t i = 1; i < opens && ceiling < p->cooldown_cap_ms; i++)
-		ceiling = ceiling > p->cooldown_cap_ms / 2 ? p->cooldown_cap_ms : ceiling * 2;
-	if (ceiling > p->cooldown_cap_ms)
-		ceiling = p->cooldown_cap_ms;
-	if (!(rand01 >= 0)) /* also NaN */
-		rand01 = 0;
-	if (rand01 >= 1)
-		rand01 = 0.999999999;
 	/* Half fixed, half random: a cool-down is never close to zero. */
-	return ceiling / 2 + (int64_t)((double)(ceiling - ceiling / 2) * rand01);
+	return ceiling / 2 + (int64_t)((double)(ceiling - ceiling / 2) * backoff_clamp01(rand01));
 }
 
 static void open_until(struct breaker *b, int64_t now_ms, int64_t delay_ms)
