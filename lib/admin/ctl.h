@@ -24,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/secret_file.h"
 
 struct cJSON;
 
@@ -132,15 +133,6 @@ void ctl_format_age(int64_t secs, char *out, size_t outlen);
 
 /* The audit actor: $SUDO_USER, else $USER, else "adsengctl". */
 const char *ctl_actor(void);
-
-/*
- * Read a secret file into sodium_malloc memory (NUL-terminated; free with
- * sodium_free after use, which wipes it), trailing whitespace removed.
- * Refuses files over max bytes and empty ones.  Messages name the file,
- * never its content.
- */
-int ctl_read_secret_file(const char *path, size_t max, char **out, size_t *outlen,
-			 struct err *e) WUR;
 
 /* ---- the command context -------------------------------------------------- */
 

@@ -232,7 +232,7 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 				       "invalid source name: 1 to %d characters, no control "
 				       "characters",
 				       NAME_MAX_LEN);
-	rc = ctl_read_secret_file(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
+	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
 	if (rc != 0)
 		return ctl_fail(c, &e);
 	uuid_generate(id);
@@ -328,6 +328,7 @@ static const char *const settings_map[][2] = {
 	{ "conversion-action", "conversion_action" },
 	{ "measurement-id", "measurement_id" },
 	{ "url", "url" },
+	{ "consent", "consent" },
 };
 
 static cJSON *build_settings(const struct ctl_args *a)
@@ -391,12 +392,21 @@ static int destination_add(struct ctl *c, const struct ctl_args *a, const struct
 	PGconn *conn;
 	int rc;
 
-	if (settings == NULL || (settings_text = cJSON_PrintUnformatted(settings)) == NULL) {
+	if (settings == NULL)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	/* Normalized first (Google customer ids lose their hyphens): what is
+	 * validated and stored is the normalized form. */
+	rc = ops->prepare_settings ? ops->prepare_settings(settings, e) : 0;
+	if (rc != 0) {
+		cJSON_Delete(settings);
+		return rc;
+	}
+	if ((settings_text = cJSON_PrintUnformatted(settings)) == NULL) {
 		cJSON_Delete(settings);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	x->settings_json = settings_text;
-	rc = ctl_read_secret_file(path, CREDS_MAX, &creds, &creds_len, e);
+	rc = secret_file_read(path, CREDS_MAX, &creds, &creds_len, e);
 	if (rc == 0)
 		rc = check_credentials(ops, settings, x->test_mode, creds, path, e);
 	if (rc == 0)
@@ -653,6 +663,9 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "conversion-action", CTL_OPT_VALUE, "A", false, "Google Ads conversion action" },
 	{ "measurement-id", CTL_OPT_VALUE, "ID", false, "GA4 measurement id" },
 	{ "url", CTL_OPT_VALUE, "URL", false, "server-side GTM container URL" },
+	{ "consent", CTL_OPT_VALUE, "C", false,
+	  "Google: consent sent when the source gives none: granted, denied or unspecified "
+	  "(default; then no consent is sent)" },
 	{ "test-mode", CTL_OPT_FLAG, NULL, false,
 	  "test mode: test orders are delivered here (as test events: meta_capi needs "
 	  "--test-event-code); other destinations skip them" },

@@ -52,8 +52,12 @@ struct conversion {
 	char *event;	     /* canonical name: "purchase", "begin_checkout", "lead" */
 	char *event_id;	     /* stable idempotency key, e.g. "shopify:order:5551234" */
 	int64_t occurred_us; /* unix microseconds, UTC */
-	char *value;	     /* decimal string */
-	char *currency;	     /* ISO 4217, upper case */
+	/* When the ad click happened, when a source knows it (the events
+	 * API's clicked_at); 0 = unknown.  Google's age window counts from
+	 * it. */
+	int64_t clicked_us;
+	char *value;	/* decimal string */
+	char *currency; /* ISO 4217, upper case */
 	char *order_id;
 	char *page_url;	  /* absolute landing/event URL when known */
 	char *client_ip;  /* clear: platforms need it so */

@@ -123,6 +123,10 @@ struct cJSON *conv_to_json(const struct conversion *c)
 	add_str(root, "event", c->event, &ok);
 	add_str(root, "event_id", c->event_id, &ok);
 	add_str(root, "occurred_at", ts, &ok);
+	if (c->clicked_us != 0) {
+		clock_format_utc(c->clicked_us, ts, sizeof(ts));
+		add_str(root, "clicked_at", ts, &ok);
+	}
 	add_str(root, "value", c->value, &ok);
 	add_str(root, "currency", c->currency, &ok);
 	add_str(root, "order_id", c->order_id, &ok);
@@ -440,6 +444,7 @@ enum top_key {
 	K_ITEMS,
 	K_CONSENT,
 	K_TEST,
+	K_CLICKED_AT,
 	K__COUNT
 };
 
@@ -448,7 +453,7 @@ static const char *const top_keys[K__COUNT] = {
 	[K_VALUE] = "value",	   [K_CURRENCY] = "currency",	[K_ORDER_ID] = "order_id",
 	[K_PAGE_URL] = "page_url", [K_CLIENT_IP] = "client_ip", [K_USER_AGENT] = "user_agent",
 	[K_IDS] = "ids",	   [K_CLICK] = "click",		[K_ITEMS] = "items",
-	[K_CONSENT] = "consent",   [K_TEST] = "test",
+	[K_CONSENT] = "consent",   [K_TEST] = "test",		[K_CLICKED_AT] = "clicked_at",
 };
 
 struct top_ctx {
@@ -475,6 +480,15 @@ static int top_cb(const cJSON *v, int idx, void *ctx, const char *path, struct e
 			if (r < 0)
 				err_wrap(e, "%s", path);
 			x->have_time = r == 0;
+		}
+		free(ts);
+		return r;
+	case K_CLICKED_AT:
+		r = take_str(v, path, 64, NULL, &ts, e);
+		if (r == 0 && ts) {
+			r = clock_parse_iso8601(ts, &c->clicked_us, e);
+			if (r < 0)
+				err_wrap(e, "%s", path);
 		}
 		free(ts);
 		return r;

@@ -137,3 +137,65 @@ bool text_is_ip(const char *s)
 
 	return s && (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1);
 }
+
+bool text_is_json_number(const char *s, size_t max)
+{
+	size_t i = 0;
+	size_t start;
+
+	if (s == NULL || strnlen(s, max + 1) > max)
+		return false;
+	if (s[i] == '-')
+		i++;
+	start = i;
+	while (s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == start || (s[start] == '0' && i - start > 1))
+		return false;
+	if (s[i] == '.') {
+		i++;
+		start = i;
+		while (s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+bool text_is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+void text_copy_line(char *out, size_t outlen, const char *src)
+{
+	size_t n = 0;
+	size_t cut;
+
+	for (; src[n] != '\0' && n + 1 < outlen; n++) {
+		unsigned char ch = (unsigned char)src[n];
+
+		out[n] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+	}
+	out[n] = '\0';
+	if (src[n] == '\0')
+		return;
+	/* Truncated: drop a trailing partial multi-byte sequence. */
+	cut = n;
+	while (cut > 0 && n - cut < 3 && ((unsigned char)out[cut - 1] & 0xC0) == 0x80)
+		cut--;
+	if (cut > 0 && ((unsigned char)out[cut - 1] & 0x80)) {
+		unsigned char lead = (unsigned char)out[cut - 1];
+		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+
+		if (n - (cut - 1) < need)
+			out[cut - 1] = '\0';
+	}
+}

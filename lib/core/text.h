@@ -36,4 +36,19 @@ bool text_is_digits(const char *s, size_t max);
 /* An IPv4 or IPv6 address in text form; NULL is false. */
 bool text_is_ip(const char *s);
 
+/* A decimal that is also a valid JSON number, so its text can go on the
+ * wire unchanged (money never passes through a double): optional '-', no
+ * leading zeros, optional fraction, no exponent, at most max bytes. */
+bool text_is_json_number(const char *s, size_t max);
+
+/* 64 lowercase hex digits: a SHA-256 as platforms take it.  Builders send
+ * only identifiers of this shape, so a value that somehow was not hashed
+ * never leaves the process in clear. */
+bool text_is_sha256_hex(const char *s);
+
+/* Copy src into out (outlen > 0), replacing control characters with
+ * spaces so a message stays one log line, and cutting only at a UTF-8
+ * character boundary. */
+void text_copy_line(char *out, size_t outlen, const char *src);
+
 #endif

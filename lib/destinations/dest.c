@@ -5,7 +5,10 @@
 #include "destinations/dest.h"
 #include "core/config.h"
 
+#include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct dest_ops meta_capi_dest_ops;
@@ -46,6 +49,10 @@ const char *outcome_kind_name(enum outcome_kind k)
 		return "pause";
 	case OUTCOME_DEAD:
 		return "dead";
+	case OUTCOME_REAUTH:
+		return "reauth";
+	case OUTCOME_RESEND:
+		return "resend";
 	}
 	return "unknown";
 }
@@ -60,4 +67,19 @@ void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long re
 			 code ? code : "");
 		snprintf(out[i].message, sizeof(out[i].message), "%s", msg ? msg : "");
 	}
+}
+
+const char *dest_settings_str(const cJSON *settings, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void dest_secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
 }

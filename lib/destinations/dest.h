@@ -22,7 +22,9 @@
 #include "core/upload.h"
 
 struct cJSON;
+struct config;
 struct config_platform_key;
+struct oauth_grant;
 
 /* A configured destination as a worker holds it (credentials decrypted). */
 struct destination {
@@ -48,7 +50,14 @@ enum outcome_kind {
 	OUTCOME_SPLIT,	   /* the batch was rejected as a whole: bisect it */
 	OUTCOME_PAUSE,	   /* credentials/permissions: pause the destination,
 			    * hold the event, do not burn an attempt */
-	OUTCOME_DEAD	   /* cannot ever be delivered (too old) */
+	OUTCOME_DEAD,	   /* cannot ever be delivered (too old) */
+	OUTCOME_REAUTH,	   /* the access token was refused (401): drop it,
+			    * get a fresh one and resend once, no attempt
+			    * burned; a second refusal pauses (reauthorize) */
+	OUTCOME_RESEND	   /* not at fault in a request the platform refused
+			    * because of other events (Data Manager field
+			    * violations): resend at once without them, no
+			    * attempt burned */
 };
 
 const char *outcome_kind_name(enum outcome_kind k);
@@ -73,14 +82,37 @@ struct dest_ops {
 	const struct config_platform_key *api_version_key;
 	size_t max_batch;  /* events per request (PLATFORMS.md) */
 	int64_t max_age_s; /* older events end dead unsent; 0 = no limit */
+	/* Whether max_age_s counts from the ad click (Google: 90 days after
+	 * the click) rather than from the event (Meta: 7 days).  Where the
+	 * click time is unknown the event time stands in: the click came
+	 * before it, so nothing still inside the window is ever dropped. */
+	bool age_from_click;
+	/* Normalize the settings given at `destination add` in place before
+	 * validate (Google: customer ids without hyphens); NULL = none. */
+	int (*prepare_settings)(struct cJSON *settings, struct err *e);
 	/* Check settings + credentials at `destination add` time, for a
 	 * destination in test mode (test orders go to it, so it must be able
 	 * to mark them as tests) or not. */
 	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, bool test_mode,
 			struct err *e);
-	/* Build one request for n (1..max_batch) conversions. */
-	int (*build)(const struct destination *d, struct conversion *const *convs, size_t n,
-		     struct upload_req *req, struct err *e);
+	/*
+	 * Auth hook (OAuth2 kinds; NULL = the credentials are used as they
+	 * are, like Meta's token).  Fill g from d's credentials and cfg: the
+	 * token URL, client id and secret, and the refresh token, which may be
+	 * missing (not authorized yet: the destination waits for `adsengctl
+	 * destination authorize`).  The pipeline gets an access token through
+	 * the daemon's token cache (net/oauth.h) before build and passes it in.
+	 */
+	int (*auth_grant)(const struct destination *d, const struct config *cfg,
+			  struct oauth_grant *g, struct err *e);
+	/* OAuth2 scopes for the consent URL (space separated), NULL = the
+	 * kind is not authorized by consent. */
+	const char *oauth_scopes;
+	/* Build one request for n (1..max_batch) conversions; access_token is
+	 * the auth hook's token, NULL for kinds without one. */
+	int (*build)(const struct destination *d, const char *access_token,
+		     struct conversion *const *convs, size_t n, struct upload_req *req,
+		     struct err *e);
 	/* One outcome per conversion, in input order. */
 	void (*result)(const struct destination *d, const struct upload_resp *resp,
 		       struct conversion *const *convs, size_t n, struct outcome *out);
@@ -93,6 +125,12 @@ const struct dest_ops *dest_ops_find(const char *kind);
  * so the config accepts, documents and prints them.  Idempotent.  Main
  * thread, before the first config_load and before other threads start. */
 void dest_register_config_keys(void);
+
+/* settings[key] when it is a string, else NULL. */
+const char *dest_settings_str(const struct cJSON *settings, const char *key);
+
+/* Wipe and free a copy of a secret; NULL is a no-op. */
+void dest_secret_free(char *s);
 
 /* Set every outcome to kind with message (helper for classifiers). */
 void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long retry_after_s,

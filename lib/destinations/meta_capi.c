@@ -17,6 +17,8 @@
  */
 #include "destinations/dest.h"
 #include "core/config.h"
+#include "core/form.h"
+#include "core/json_build.h"
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
@@ -109,49 +111,6 @@ static bool is_api_version(const char *s)
 	return text_is_digits(major, sizeof(major)) && text_is_digits(dot + 1, 4);
 }
 
-/*
- * A decimal that is also a valid JSON number, so its text can go on the
- * wire unchanged (money never passes through a double): optional '-', no
- * leading zeros, optional fraction, no exponent.
- */
-static bool is_plain_decimal(const char *s)
-{
-	size_t i = 0;
-	size_t start;
-
-	if (s == NULL || strlen(s) > META_DECIMAL_MAX)
-		return false;
-	if (s[i] == '-')
-		i++;
-	start = i;
-	while (s[i] >= '0' && s[i] <= '9')
-		i++;
-	if (i == start || (s[start] == '0' && i - start > 1))
-		return false;
-	if (s[i] == '.') {
-		i++;
-		start = i;
-		while (s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == start)
-			return false;
-	}
-	return s[i] == '\0';
-}
-
-/* 64 lowercase hex digits: the only shape of identifier sent to Meta, so a
- * value that somehow was not hashed never leaves the process in clear. */
-static bool is_sha256_hex(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < PII_HASH_HEX_LEN; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return s[i] == '\0';
-}
-
 static bool is_action_source(const char *s)
 {
 	for (size_t i = 0; i < sizeof(action_sources) / sizeof(action_sources[0]); i++) {
@@ -168,14 +127,6 @@ static bool is_retry_code(long code)
 			return true;
 	}
 	return false;
-}
-
-/* The string value of settings[key], or NULL when absent or not a string. */
-static const char *settings_str(const cJSON *settings, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static const char *meta_event_name(const char *canonical)
@@ -197,7 +148,7 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, bool test_mo
 
 	if (!cJSON_IsObject(settings))
 		return err_set(e, ERR_CONFIG, "meta_capi: settings must be a JSON object");
-	if (!text_is_digits(settings_str(settings, "pixel_id"), META_PIXEL_ID_MAX))
+	if (!text_is_digits(dest_settings_str(settings, "pixel_id"), META_PIXEL_ID_MAX))
 		return err_set(e, ERR_CONFIG,
 			       "meta_capi: settings.pixel_id is required: a string of digits");
 	v = cJSON_GetObjectItemCaseSensitive(settings, "test_event_code");
@@ -243,26 +194,6 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, bool test_mo
 }
 
 /* ---- build: the token and the URL ---------------------------------------- */
-
-/* Wipe and free a secret copy. */
-static void secret_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
-
-/* Wipe every string in a parsed credentials tree before it is freed: the
- * token and anything else secret it holds. */
-static void wipe_strings(cJSON *node)
-{
-	for (; node; node = node->next) {
-		if (cJSON_IsString(node) && node->valuestring)
-			sodium_memzero(node->valuestring, strlen(node->valuestring));
-		wipe_strings(node->child);
-	}
-}
 
 /* A usable secret string from the credentials tree: present, a string,
  * non-empty and at most max bytes. */
@@ -310,7 +241,7 @@ static int read_creds(const char *creds, char **token, char **secret, struct err
 		*secret = xstrdup(sec->valuestring);
 	result = 0;
 out:
-	wipe_strings(root);
+	json_wipe_strings(root);
 	cJSON_Delete(root);
 	return result;
 }
@@ -331,53 +262,6 @@ static void appsecret_proof(const char *token, const char *secret, char out[META
 	sodium_bin2hex(out, META_PROOF_HEX + 1, mac, sizeof(mac));
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(mac, sizeof(mac));
-}
-
-/*
- * Bytes a form value may carry unencoded.  A form parser splits on '&' and
- * '=', turns '+' into a space and decodes %XX, nothing else
- * (https://url.spec.whatwg.org/#urlencoded-parsing), so those four, '%',
- * ';' (which old parsers also split on), spaces, control characters and
- * non-ASCII bytes are encoded and everything else may pass.  Beyond RFC
- * 3986's unreserved set, JSON's own punctuation is kept as is: a
- * 1000-event batch then carries a few thousand %XX instead of half a
- * million, which the platform (and the test fake) decodes far faster.
- */
-static bool is_form_safe(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-	       (ch != '\0' && strchr("-._~{}[]:,\"/()*!@'?", ch) != NULL);
-}
-
-/* Length of s percent-encoded for a form value. */
-static size_t form_encoded_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += is_form_safe((unsigned char)*s) ? 1 : 3;
-	return n;
-}
-
-/* Append s percent-encoded; the caller reserved form_encoded_len(s). */
-static void form_put(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *p = b->data + b->len;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (is_form_safe(ch)) {
-			*p++ = (char)ch;
-		} else {
-			*p++ = '%';
-			*p++ = hex[ch >> 4];
-			*p++ = hex[ch & 15];
-		}
-	}
-	*p = '\0';
-	b->len = (size_t)(p - b->data);
 }
 
 /*
@@ -435,57 +319,6 @@ static void build_form(struct upload_req *req, const char *data_json, const char
 
 /* ---- build: the JSON body ------------------------------------------------ */
 
-/*
- * The adders below attach to a cJSON tree.  On an allocation failure they
- * set *ok to false (cJSON frees an item it failed to attach) and later
- * calls do nothing, so a builder checks once at the end.  A NULL value
- * means "absent" and adds nothing.
- */
-static void add_string(cJSON *obj, const char *key, const char *val, bool *ok)
-{
-	if (!*ok || obj == NULL || val == NULL)
-		return;
-	if (cJSON_AddStringToObject(obj, key, val) == NULL)
-		*ok = false;
-}
-
-/* raw is the exact JSON text of a number (validated by the caller). */
-static void add_raw(cJSON *obj, const char *key, const char *raw, bool *ok)
-{
-	if (!*ok || obj == NULL || raw == NULL)
-		return;
-	if (cJSON_AddRawToObject(obj, key, raw) == NULL)
-		*ok = false;
-}
-
-/* Integers as text too: cJSON's doubles would print large ones as 1e+18. */
-static void add_int(cJSON *obj, const char *key, int64_t v, bool *ok)
-{
-	char text[24];
-
-	snprintf(text, sizeof(text), "%" PRId64, v);
-	add_raw(obj, key, text, ok);
-}
-
-static void attach(cJSON *parent, const char *key, cJSON *item, bool *ok)
-{
-	bool added;
-
-	if (item == NULL) {
-		*ok = false;
-		return;
-	}
-	if (!*ok || parent == NULL) {
-		cJSON_Delete(item);
-		return;
-	}
-	added = key ? cJSON_AddItemToObject(parent, key, item) : cJSON_AddItemToArray(parent, item);
-	if (!added) {
-		cJSON_Delete(item);
-		*ok = false;
-	}
-}
-
 /* key: [val], the array form Meta accepts for customer information. */
 static void add_one_string_array(cJSON *obj, const char *key, const char *val, bool *ok)
 {
@@ -495,8 +328,8 @@ static void add_one_string_array(cJSON *obj, const char *key, const char *val, b
 		return;
 	arr = cJSON_CreateArray();
 	if (arr)
-		attach(arr, NULL, cJSON_CreateString(val), ok);
-	attach(obj, key, arr, ok);
+		json_attach(arr, NULL, cJSON_CreateString(val), ok);
+	json_attach(obj, key, arr, ok);
 }
 
 static void add_user_data(cJSON *ev, const struct conversion *c, bool *ok)
@@ -506,15 +339,15 @@ static void add_user_data(cJSON *ev, const struct conversion *c, bool *ok)
 	for (int f = 0; f < PII_FIELD__COUNT && ud; f++) {
 		const char *h = c->ids[PII_SCHEME_META][f];
 
-		if (h && is_sha256_hex(h))
+		if (h && text_is_sha256_hex(h))
 			add_one_string_array(ud, user_keys[f], h, ok);
 	}
-	add_string(ud, "client_ip_address", c->client_ip, ok);
-	add_string(ud, "client_user_agent", c->user_agent, ok);
-	add_string(ud, "fbc", c->click[CLICK_FBC], ok);
-	add_string(ud, "fbp", c->click[CLICK_FBP], ok);
+	json_add_string(ud, "client_ip_address", c->client_ip, ok);
+	json_add_string(ud, "client_user_agent", c->user_agent, ok);
+	json_add_string(ud, "fbc", c->click[CLICK_FBC], ok);
+	json_add_string(ud, "fbp", c->click[CLICK_FBP], ok);
 	/* Always present, even empty: Meta requires the object. */
-	attach(ev, "user_data", ud, ok);
+	json_attach(ev, "user_data", ud, ok);
 }
 
 static int64_t add_saturating(int64_t a, int64_t b)
@@ -540,29 +373,29 @@ static void add_contents(cJSON *cd, const struct conversion *c, bool *ok)
 		if (it->id == NULL)
 			continue;
 		o = cJSON_CreateObject();
-		add_string(o, "id", it->id, ok);
+		json_add_string(o, "id", it->id, ok);
 		if (it->quantity > 0)
-			add_int(o, "quantity", it->quantity, ok);
-		if (is_plain_decimal(it->price))
-			add_raw(o, "item_price", it->price, ok);
-		attach(contents, NULL, o, ok);
-		attach(ids, NULL, cJSON_CreateString(it->id), ok);
+			json_add_int(o, "quantity", it->quantity, ok);
+		if (text_is_json_number(it->price, META_DECIMAL_MAX))
+			json_add_raw(o, "item_price", it->price, ok);
+		json_attach(contents, NULL, o, ok);
+		json_attach(ids, NULL, cJSON_CreateString(it->id), ok);
 	}
 	if (contents && cJSON_GetArraySize(contents) > 0) {
-		attach(cd, "contents", contents, ok);
-		attach(cd, "content_ids", ids, ok);
-		add_string(cd, "content_type", "product", ok);
+		json_attach(cd, "contents", contents, ok);
+		json_attach(cd, "content_ids", ids, ok);
+		json_add_string(cd, "content_type", "product", ok);
 	} else {
-		attach(NULL, NULL, contents, ok); /* frees it, flags a failed create */
-		attach(NULL, NULL, ids, ok);
+		json_attach(NULL, NULL, contents, ok); /* frees it, flags a failed create */
+		json_attach(NULL, NULL, ids, ok);
 	}
 	if (num_items > 0)
-		add_int(cd, "num_items", num_items, ok);
+		json_add_int(cd, "num_items", num_items, ok);
 }
 
 static void add_custom_data(cJSON *ev, const struct conversion *c, bool *ok)
 {
-	bool has_value = is_plain_decimal(c->value);
+	bool has_value = text_is_json_number(c->value, META_DECIMAL_MAX);
 	cJSON *cd;
 
 	if (!has_value && c->currency == NULL && c->order_id == NULL && c->n_items == 0)
@@ -571,16 +404,16 @@ static void add_custom_data(cJSON *ev, const struct conversion *c, bool *ok)
 	/* A malformed value is left out rather than guessed at: Meta then
 	 * rejects a Purchase without one, and bisection fails only it. */
 	if (has_value)
-		add_raw(cd, "value", c->value, ok);
-	add_string(cd, "currency", c->currency, ok);
-	add_string(cd, "order_id", c->order_id, ok);
+		json_add_raw(cd, "value", c->value, ok);
+	json_add_string(cd, "currency", c->currency, ok);
+	json_add_string(cd, "order_id", c->order_id, ok);
 	if (c->n_items > 0)
 		add_contents(cd, c, ok);
 	if (cd && cJSON_GetArraySize(cd) == 0) {
 		cJSON_Delete(cd);
 		return;
 	}
-	attach(ev, "custom_data", cd, ok);
+	json_attach(ev, "custom_data", cd, ok);
 }
 
 /*
@@ -592,7 +425,7 @@ static void add_custom_data(cJSON *ev, const struct conversion *c, bool *ok)
  */
 static const char *event_action_source(const struct destination *d, const struct conversion *c)
 {
-	const char *set = settings_str(d->settings, "action_source");
+	const char *set = dest_settings_str(d->settings, "action_source");
 
 	if (set && set[0] != '\0')
 		return set;
@@ -618,11 +451,11 @@ static cJSON *build_event(const struct destination *d, const struct conversion *
 		*ok = false;
 		return NULL;
 	}
-	add_string(ev, "event_name", meta_event_name(c->event), ok);
-	add_int(ev, "event_time", unix_seconds(c->occurred_us), ok);
-	add_string(ev, "event_id", c->event_id, ok);
-	add_string(ev, "action_source", event_action_source(d, c), ok);
-	add_string(ev, "event_source_url", c->page_url, ok);
+	json_add_string(ev, "event_name", meta_event_name(c->event), ok);
+	json_add_int(ev, "event_time", unix_seconds(c->occurred_us), ok);
+	json_add_string(ev, "event_id", c->event_id, ok);
+	json_add_string(ev, "action_source", event_action_source(d, c), ok);
+	json_add_string(ev, "event_source_url", c->page_url, ok);
 	add_user_data(ev, c, ok);
 	add_custom_data(ev, c, ok);
 	return ev;
@@ -637,7 +470,7 @@ static char *build_data(const struct destination *d, struct conversion *const *c
 	char *text = NULL;
 
 	for (size_t i = 0; i < n && data && ok; i++)
-		attach(data, NULL, build_event(d, convs[i], &ok), &ok);
+		json_attach(data, NULL, build_event(d, convs[i], &ok), &ok);
 	if (ok)
 		text = cJSON_PrintUnformatted(data);
 	cJSON_Delete(data);
@@ -650,18 +483,22 @@ static char *build_data(const struct destination *d, struct conversion *const *c
  * are borrowed.  ERR_CONFIG when the destination lacks pixel_id, the
  * token, base_url or api_version, or has an unusable app_secret;
  * ERR_INVALID for a batch size out of 1..max_batch; ERR_NOMEM when the
- * body could not be built.
+ * body could not be built.  access_token is unused: Meta's token is the
+ * destination's own credential.
  */
-static int meta_build(const struct destination *d, struct conversion *const *convs, size_t n,
-		      struct upload_req *req, struct err *e)
+static int meta_build(const struct destination *d, const char *access_token,
+		      struct conversion *const *convs, size_t n, struct upload_req *req,
+		      struct err *e)
 {
-	const char *pixel = settings_str(d->settings, "pixel_id");
-	const char *tec = settings_str(d->settings, "test_event_code");
+	const char *pixel = dest_settings_str(d->settings, "pixel_id");
+	const char *tec = dest_settings_str(d->settings, "test_event_code");
 	char *token = NULL;
 	char *secret = NULL;
 	char *data = NULL;
 	char proof[META_PROOF_HEX + 1];
 	int result = ERR_INVALID;
+
+	(void)access_token;
 
 	if (n == 0 || n > META_MAX_BATCH) {
 		err_set(e, ERR_INVALID, "meta_capi: batch of %zu events (1..%d allowed)", n,
@@ -696,8 +533,8 @@ static int meta_build(const struct destination *d, struct conversion *const *con
 	result = 0;
 out:
 	sodium_memzero(proof, sizeof(proof));
-	secret_free(token);
-	secret_free(secret);
+	dest_secret_free(token);
+	dest_secret_free(secret);
 	cJSON_free(data);
 	return result;
 }
@@ -712,13 +549,6 @@ static long json_code(const cJSON *v)
 	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 9))
 		return strtol(v->valuestring, NULL, 10);
 	return -1;
-}
-
-static const char *json_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
 }
 
 /* Fill me from {"error": {...}}; *tree receives the parsed body (caller
@@ -776,37 +606,6 @@ static enum outcome_kind classify(long status, const struct meta_error *me, size
 	return n > 1 ? OUTCOME_SPLIT : OUTCOME_FAILED;
 }
 
-/*
- * Copy src into out (outlen > 0), replacing control characters with spaces
- * so a message stays one log line, and cutting only at a UTF-8 character
- * boundary.
- */
-static void copy_message(char *out, size_t outlen, const char *src)
-{
-	size_t n = 0;
-	size_t cut;
-
-	for (; src[n] != '\0' && n + 1 < outlen; n++) {
-		unsigned char ch = (unsigned char)src[n];
-
-		out[n] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
-	}
-	out[n] = '\0';
-	if (src[n] == '\0')
-		return;
-	/* Truncated: drop a trailing partial multi-byte sequence. */
-	cut = n;
-	while (cut > 0 && n - cut < 3 && ((unsigned char)out[cut - 1] & 0xC0) == 0x80)
-		cut--;
-	if (cut > 0 && ((unsigned char)out[cut - 1] & 0x80)) {
-		unsigned char lead = (unsigned char)out[cut - 1];
-		size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-
-		if (n - (cut - 1) < need)
-			out[cut - 1] = '\0';
-	}
-}
-
 /* The outcome message: Meta's message and user message, else the HTTP
  * status and the start of the body; the fbtrace id for Meta support. */
 static void describe(const struct upload_resp *resp, const struct meta_error *me, char *out,
@@ -825,7 +624,7 @@ static void describe(const struct upload_resp *resp, const struct meta_error *me
 		buf_printf(&b, ": %.*s", META_BODY_SNIPPET, resp->body);
 	if (me->fbtrace_id)
 		buf_printf(&b, " (fbtrace_id %s)", me->fbtrace_id);
-	copy_message(out, outlen, b.data ? b.data : "");
+	text_copy_line(out, outlen, b.data ? b.data : "");
 	buf_cleanup(&b);
 }
 
@@ -846,7 +645,7 @@ static void meta_result(const struct destination *d, const struct upload_resp *r
 	(void)d;
 	(void)convs;
 	if (resp->transport_error) {
-		copy_message(msg, sizeof(msg), resp->transport_msg);
+		text_copy_line(msg, sizeof(msg), resp->transport_msg);
 		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
 		return;
 	}

@@ -212,7 +212,7 @@ static void start_upload(struct worker *w, struct upload_ctx *c)
 	const struct destination *d = &c->dest->d;
 
 	upload_req_init(&req);
-	if (d->ops->build(d, c->convs, c->n, &req, &e) != 0) {
+	if (d->ops->build(d, NULL, c->convs, c->n, &req, &e) != 0) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "could not build a request: %s", e.msg);
@@ -360,9 +360,18 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 			state = "dead";
 			break;
 		case OUTCOME_PAUSE:
+		case OUTCOME_REAUTH:
+			/* REAUTH gets here when the token was refused again
+			 * right after a refresh: the grant lacks access. */
 			state = "held";
 			refund = true;
 			pause_reason = o->message;
+			break;
+		case OUTCOME_RESEND:
+			/* Here only while stopping, or when no event of the
+			 * request was at fault: due again at once. */
+			state = "pending";
+			refund = true;
 			break;
 		}
 		recs_add(&r, c->ids[i], c->claimed[i], state, outcome_kind_name(o->kind), msg);
@@ -478,6 +487,20 @@ static bool breaker_holds_fresh(struct worker *w, struct deliver_item *items, si
 	return true;
 }
 
+/* Whether conv is past the kind's age window.  A window from the click
+ * falls back on the event time when the click time is unknown: the click
+ * came first, so that never drops what is still inside the window. */
+static bool too_old(const struct dest_ops *ops, const struct conversion *conv, int64_t now_us)
+{
+	int64_t from = conv->occurred_us;
+
+	if (ops->max_age_s <= 0)
+		return false;
+	if (ops->age_from_click && conv->clicked_us != 0 && conv->clicked_us < from)
+		from = conv->clicked_us;
+	return now_us - from > ops->max_age_s * 1000000;
+}
+
 /* Handle the items [from, to) of one destination. */
 static void handle_group(struct worker *w, struct deliver_item *items, size_t from, size_t to)
 {
@@ -526,9 +549,11 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 			continue;
 		}
 		conv->id = items[i].conversion_id;
-		if (ops->max_age_s > 0 && now_us - conv->occurred_us > ops->max_age_s * 1000000) {
-			snprintf(why, sizeof(why), "older than %s accepts (%lld days): not sent",
-				 dest->d.kind, (long long)(ops->max_age_s / 86400));
+		if (too_old(ops, conv, now_us)) {
+			snprintf(why, sizeof(why),
+				 "older than %s accepts (%lld days after the %s): not sent",
+				 dest->d.kind, (long long)(ops->max_age_s / 86400),
+				 ops->age_from_click ? "click" : "event");
 			recs_add(&r, items[i].id, items[i].attempts, "dead", "dead", why);
 			conv_free(conv);
 			continue;

@@ -310,26 +310,26 @@ static void test_secret_file(void **state)
 
 	(void)state;
 	path = test_write_temp("s3cr3t value\n\n \t");
-	assert_int_equal(ctl_read_secret_file(path, 64, &s, &n, &e), 0);
+	assert_int_equal(secret_file_read(path, 64, &s, &n, &e), 0);
 	assert_string_equal(s, "s3cr3t value");
 	assert_int_equal(n, 12);
 	sodium_free(s);
 	free(path);
 
 	path = test_write_temp(" \n\t\n");
-	assert_int_equal(ctl_read_secret_file(path, 64, &s, &n, &e), ERR_INVALID);
+	assert_int_equal(secret_file_read(path, 64, &s, &n, &e), ERR_INVALID);
 	assert_non_null(strstr(e.msg, "is empty"));
 	free(path);
 
 	path = test_write_temp("0123456789abcdefX");
-	assert_int_equal(ctl_read_secret_file(path, 16, &s, &n, &e), ERR_TOOBIG);
+	assert_int_equal(secret_file_read(path, 16, &s, &n, &e), ERR_TOOBIG);
 	assert_null(strstr(e.msg, "0123")); /* never the content */
-	assert_int_equal(ctl_read_secret_file(path, 17, &s, &n, &e), 0);
+	assert_int_equal(secret_file_read(path, 17, &s, &n, &e), 0);
 	assert_int_equal(n, 17);
 	sodium_free(s);
 	free(path);
 
-	assert_int_equal(ctl_read_secret_file("/nonexistent/secret", 64, &s, &n, &e), ERR_IO);
+	assert_int_equal(secret_file_read("/nonexistent/secret", 64, &s, &n, &e), ERR_IO);
 	assert_non_null(strstr(e.msg, "could not open file \"/nonexistent/secret\""));
 }
 

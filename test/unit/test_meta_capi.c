@@ -220,7 +220,7 @@ static cJSON *build_ok(const char *settings, struct conversion **convs, size_t n
 	dest_init(&d, settings, STD_CREDS);
 	upload_req_init(req);
 	err_clear(&e);
-	assert_int_equal(meta_capi_dest_ops.build(&d, convs, n, req, &e), 0);
+	assert_int_equal(meta_capi_dest_ops.build(&d, NULL, convs, n, req, &e), 0);
 	dest_cleanup(&d);
 	assert_non_null(req->body.data);
 	assert_token_in_body_only(req, TOKEN);
@@ -500,7 +500,7 @@ static void build_with_creds(const char *creds, struct upload_req *req)
 	d.api_version = xstrdup("v27.0");
 	upload_req_init(req);
 	err_clear(&e);
-	assert_int_equal(meta_capi_dest_ops.build(&d, &c, 1, req, &e), 0);
+	assert_int_equal(meta_capi_dest_ops.build(&d, NULL, &c, 1, req, &e), 0);
 	dest_cleanup(&d);
 	conv_free(c);
 }
@@ -617,7 +617,7 @@ static void test_build_errors(void **state)
 		d.api_version = cases[i].api_version ? xstrdup(cases[i].api_version) : NULL;
 		upload_req_init(&req);
 		err_clear(&e);
-		rc = meta_capi_dest_ops.build(&d, convs, cases[i].n, &req, &e);
+		rc = meta_capi_dest_ops.build(&d, NULL, convs, cases[i].n, &req, &e);
 		if (rc != cases[i].code) {
 			fprintf(stderr, "case %zu: rc %d, want %d (%s)\n", i, rc, cases[i].code,
 				e.msg);

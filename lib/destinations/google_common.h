@@ -1,0 +1,62 @@
+/*
+ * google_common.h - what the two Google Ads destinations share
+ * (google_datamanager.c, google_ads.c): the [google] config keys, the
+ * OAuth2 grant (auth hook), customer id and consent settings.
+ *
+ * Wire facts: ../shared/DATAMANAGER.md and PLATFORMS.md "Google Ads API".
+ */
+#ifndef ADSENG_DESTINATIONS_GOOGLE_COMMON_H
+#define ADSENG_DESTINATIONS_GOOGLE_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "destinations/dest.h"
+
+struct cJSON;
+
+/* OAuth2 scopes per API (consent URL). */
+#define GOOGLE_SCOPE_DATAMANAGER "https://www.googleapis.com/auth/datamanager"
+#define GOOGLE_SCOPE_ADWORDS	 "https://www.googleapis.com/auth/adwords"
+
+/* The [google] keys both kinds list in their dest_ops.config_keys:
+ * client_id_file, client_secret_file, developer_token_file, auth_url. */
+extern const struct config_platform_key google_config_keys[];
+extern const size_t google_n_config_keys;
+
+/* A customer id as Google shows it ("123-456-7890") or plain: out gets the
+ * 10 digits.  false when it is not 10 digits after dropping hyphens. */
+bool google_customer_id_normalize(const char *in, char out[11]);
+
+/* Consent setting → Google's value: "granted"/"denied" → true with
+ * *granted set; "unspecified"/absent → false (send no consent). */
+bool google_consent_default(const struct cJSON *settings, bool *granted);
+
+/*
+ * dest_ops.prepare_settings of both kinds: customer_id and
+ * login_customer_id lose their hyphens (stored as 10 digits),
+ * conversion_action given as a resource name
+ * ("customers/1/conversionActions/555") becomes its id, consent is
+ * lower-cased.  ERR_CONFIG naming the setting when one is malformed.
+ */
+int google_prepare_settings(struct cJSON *settings, struct err *e);
+
+/* The checks both kinds share at `destination add`: settings (customer_id
+ * required, login_customer_id/conversion_action/consent well-formed) and
+ * credentials (client_id/client_secret/refresh_token strings when given).
+ * kind names the destination kind in messages. */
+int google_validate_common(const char *kind, const struct cJSON *settings,
+			   const struct cJSON *creds, struct err *e);
+
+/*
+ * dest_ops.auth_grant of both kinds: token URL {[endpoints] google_oauth}/token,
+ * client id and secret from the credentials or else from [google]
+ * client_id_file / client_secret_file, the refresh token from the
+ * credentials (absent until authorized).  Reads those files (small, local)
+ * only when the credentials lack the value.
+ */
+int google_auth_grant(const struct destination *d, const struct config *cfg, struct oauth_grant *g,
+		      struct err *e);
+
+#endif
