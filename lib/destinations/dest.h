@@ -67,6 +67,10 @@ struct outcome {
 	long retry_after_s;	/* platform-requested delay, -1 if none */
 	char platform_code[32]; /* e.g. "190", "40100", "" */
 	char message[256];	/* the platform's message, or ours */
+	/* The platform's id of the accepted request (Data Manager's
+	 * requestId), stored on the delivery so its later processing status
+	 * can be polled; empty = none. */
+	char request_id[96];
 };
 
 struct dest_ops {
@@ -87,6 +91,11 @@ struct dest_ops {
 	 * click time is unknown the event time stands in: the click came
 	 * before it, so nothing still inside the window is ever dropped. */
 	bool age_from_click;
+	/* Whether c can be sent at all (Data Manager: a click id or a user
+	 * identifier to match on).  false fills why, and the delivery ends
+	 * failed without being sent.  NULL = every conversion can. */
+	bool (*accepts)(const struct destination *d, const struct conversion *c, char *why,
+			size_t whylen);
 	/* Normalize the settings given at `destination add` in place before
 	 * validate (Google: customer ids without hyphens); NULL = none. */
 	int (*prepare_settings)(struct cJSON *settings, struct err *e);

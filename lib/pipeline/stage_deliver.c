@@ -558,6 +558,11 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 			conv_free(conv);
 			continue;
 		}
+		if (ops->accepts && !ops->accepts(&dest->d, conv, why, sizeof(why))) {
+			recs_add(&r, items[i].id, items[i].attempts, "failed", "failed", why);
+			conv_free(conv);
+			continue;
+		}
 		if (c == NULL)
 			c = ctx_new(w, dest, ops->max_batch);
 		ctx_push(c, conv, items[i].id, items[i].attempts);
