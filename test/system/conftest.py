@@ -46,6 +46,13 @@ def meta():
 
 
 @pytest.fixture
+def google_oauth():
+    g = harness.FakeGoogleOAuth()
+    yield g
+    g.stop()
+
+
+@pytest.fixture
 def make_stack(cluster, template_db, tmp_path, meta):
     """Factory: make_stack(**conf) → a Stack (conf keys like workers__lease)."""
     made = []

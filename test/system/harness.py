@@ -19,13 +19,13 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN_DIR = os.environ.get("ADSENG_BIN_DIR", os.path.join(ROOT, "build", "release"))
 FIXTURES = os.path.join(ROOT, "test", "fixtures")
-FAKE_META = os.path.join(ROOT, "test", "system", "fake_meta.py")
 PY = "/usr/bin/python3"
 
 
@@ -115,15 +115,15 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class FakeMeta:
-    """test/system/fake_meta.py as a subprocess."""
+class FakeServer:
+    """A fake platform server (test/system/fake_*.py) as a subprocess: it
+    prints PORT=<n> first and has a JSON control API under /_control/."""
 
-    def __init__(self, token=None, bodies=True):
-        argv = [PY, FAKE_META, "--port", "0"]
-        if token:
-            argv += ["--token", token]
-        if not bodies:
-            argv.append("--no-bodies")
+    SCRIPT = None
+
+    def __init__(self, *args):
+        argv = [PY, os.path.join(ROOT, "test", "system", self.SCRIPT), "--port", "0"]
+        argv += list(args)
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         assert line.startswith("PORT="), line
@@ -146,8 +146,8 @@ class FakeMeta:
     def requests(self):
         return self._call("GET", "/_control/requests")
 
-    def accepted(self):
-        return self._call("GET", "/_control/events")["accepted"]
+    def stats(self):
+        return self._call("GET", "/_control/stats")
 
     def stop(self):
         self.proc.terminate()
@@ -155,6 +155,43 @@ class FakeMeta:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class FakeMeta(FakeServer):
+    """test/system/fake_meta.py."""
+
+    SCRIPT = "fake_meta.py"
+
+    def __init__(self, token=None, bodies=True):
+        args = []
+        if token:
+            args += ["--token", token]
+        if not bodies:
+            args.append("--no-bodies")
+        super().__init__(*args)
+
+    def accepted(self):
+        return self._call("GET", "/_control/events")["accepted"]
+
+
+class FakeGoogleOAuth(FakeServer):
+    """test/system/fake_google_oauth.py: Google's token endpoint and consent
+    page.  CLIENT_ID/CLIENT_SECRET/REFRESH_TOKEN are what Stack's Google
+    destinations use."""
+
+    SCRIPT = "fake_google_oauth.py"
+    CLIENT_ID = "1234-fake.apps.googleusercontent.com"
+    CLIENT_SECRET = "GOCSPX-fake-secret"
+    REFRESH_TOKEN = "1//fake-refresh-token"
+
+    def __init__(self):
+        super().__init__("--client-id", self.CLIENT_ID, "--client-secret", self.CLIENT_SECRET)
+
+    def introspect(self, token):
+        return self._call("GET", "/_control/introspect?token=" + urllib.parse.quote(token))
+
+    def expire_all(self):
+        return self._call("POST", "/_control/expire", {})
 
 
 class Stack:
