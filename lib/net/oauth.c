@@ -262,6 +262,73 @@ static void refresh_done(const struct upload_resp *resp, void *arg)
 	free(job);
 }
 
+struct waiting {
+	struct event_base *base;
+	bool woken;
+};
+
+static void wait_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiting *wt = arg;
+
+	(void)fd;
+	(void)what;
+	wt->woken = true;
+	event_base_loopbreak(wt->base);
+}
+
+static void wait_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+int oauth_cache_get_wait(struct oauth_cache *c, const char *key, const struct oauth_grant *g,
+			 int64_t timeout_ms, char *tok, struct err *e)
+{
+	struct uploader_opts opts = { .default_timeout_ms = (long)timeout_ms,
+				      .connect_timeout_ms = 10000 };
+	struct waiting wt = { .base = event_base_new() };
+	struct uploader *up = NULL;
+	struct event *wake = NULL, *timer = NULL;
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	int rc;
+
+	if (wt.base == NULL)
+		return err_set(e, ERR_NOMEM, "could not create an event base");
+	rc = uploader_new(wt.base, &opts, &up, e);
+	if (rc != 0)
+		goto out;
+	wake = event_new(wt.base, -1, 0, wait_wake_cb, &wt);
+	timer = evtimer_new(wt.base, wait_timer_cb, wt.base);
+	evtimer_add(timer, &tv);
+	while ((rc = oauth_cache_get(c, key, g, up, wake, tok, e)) == OAUTH_PENDING) {
+		/* Until the refresh ends (ours runs on this base) or the
+		 * timer; NO_EXIT_ON_EMPTY: another thread's refresh leaves
+		 * nothing pending here. */
+		wt.woken = false;
+		while (!wt.woken && clock_mono_ms() < deadline)
+			event_base_loop(wt.base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
+		if (!wt.woken) {
+			rc = err_set(e, ERR_IO, "oauth: no access token within %lld ms",
+				     (long long)timeout_ms);
+			break;
+		}
+	}
+out:
+	if (wake)
+		oauth_cache_forget_waiter(c, wake);
+	uploader_free(up); /* an unfinished refresh of ours ends as failed */
+	if (wake)
+		event_free(wake);
+	if (timer)
+		event_free(timer);
+	event_base_free(wt.base);
+	return rc;
+}
+
 void oauth_cache_invalidate(struct oauth_cache *c, const char *key, const char *tok)
 {
 	size_t klen = strlen(key);

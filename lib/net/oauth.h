@@ -63,6 +63,15 @@ void oauth_cache_free(struct oauth_cache *c);
 int oauth_cache_get(struct oauth_cache *c, const char *key, const struct oauth_grant *g,
 		    struct uploader *up, struct event *wake, char *tok, struct err *e);
 
+/*
+ * oauth_cache_get for threads without an event loop (the control thread):
+ * waits up to timeout_ms for a refresh, its own (sent on a private
+ * uploader) or another thread's.  0 with the token, or ERR_AUTH /
+ * ERR_CONFIG / ERR_IO as oauth_cache_get (ERR_IO also on timeout).
+ */
+int oauth_cache_get_wait(struct oauth_cache *c, const char *key, const struct oauth_grant *g,
+			 int64_t timeout_ms, char *tok, struct err *e);
+
 /* The platform refused tok (HTTP 401): drop it if it is still the cached
  * token of key, so the next get refreshes.  Any thread. */
 void oauth_cache_invalidate(struct oauth_cache *c, const char *key, const char *tok);
