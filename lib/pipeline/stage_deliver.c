@@ -480,20 +480,8 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 {
 	struct upload_ctx *half[2];
 	size_t mid = c->n / 2;
-	struct recs r = { 0 };
-	struct err e = { 0 };
 
-	for (size_t i = 0; i < c->n; i++) {
-		recs_add(&r, c->ids[i], c->claimed[i], NULL, "split", out[i].message);
-		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
-		r.v[r.n - 1].platform_code = out[i].platform_code;
-		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
-	}
-	recs_write(w, &r, NULL, NULL);
-	recs_cleanup(&r);
-	if (w->conn && delivery_store_extend(w->conn, c->ids, c->claimed, c->n,
-					     w->cfg->worker_lease_ms, &e) != 0)
-		worker_db_error(w, "could not extend leases", &e);
+	log_interim(w, c, resp, out, "split");
 	half[0] = ctx_new(w, c->dest, mid);
 	half[1] = ctx_new(w, c->dest, c->n - mid);
 	for (size_t i = 0; i < c->n; i++)
