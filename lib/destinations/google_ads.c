@@ -688,6 +688,9 @@ static void error_message(const struct gads_error *ge, const char *request_id, c
 	if (ge->code && strcmp(ge->code, "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE") == 0)
 		buf_puts(&b, "the Google Ads API refuses click conversion uploads for this account "
 			     "(not allowlisted): use a google_datamanager destination instead; ");
+	else if (has_prefix(ge->code, "DEVELOPER_TOKEN_"))
+		buf_puts(&b, "developer token refused (the destination's credentials "
+			     "developer_token, or [google] developer_token_file): ");
 	buf_puts(&b, ge->message ? ge->message : ge->code ? ge->code : "Google Ads API error");
 	if (request_id)
 		buf_printf(&b, " (request_id %s)", request_id);

@@ -312,3 +312,25 @@ def test_created_action_receives_the_next_order(make_stack, google_oauth, google
     assert req["body"]["conversions"][0]["conversionAction"] == \
         "customers/%s/conversionActions/%s" % (CID, action)
     assert row_codes(req["response"]) == {}
+
+
+def test_refused_token_is_refreshed_once(make_stack, google_oauth, google_ads):
+    """A 401 (token refused) is not the conversion's fault: the token is
+    refreshed, the upload resent, and no attempt is burnt."""
+    s = google_stack(make_stack, google_oauth, google_ads).start()
+    google_ads.config(fail_next=[401])
+    assert s.post_shopify(shopify_order(order_id=9100001))[0] == 200
+    s.wait_states({"delivered": 1}, timeout=30)
+    assert [r["status"] for r in uploads(google_ads)] == [401, 200]
+    assert int(s.scalar("SELECT attempts FROM deliveries")) == 1
+    assert google_oauth.stats()["by_grant"].get("refresh_token") == 2
+
+
+def test_developer_token_refusal_pauses(make_stack, google_oauth, google_ads):
+    s = google_stack(make_stack, google_oauth, google_ads).start()
+    google_ads.config(developer_token="another-token")
+    assert s.post_shopify(shopify_order(order_id=9200001))[0] == 200
+    s.wait_states({"held": 1}, timeout=30)
+    reason = s.scalar("SELECT paused_reason FROM destinations WHERE id = '%s'" % s.dest_id)
+    assert "The developer token is not valid." in reason
+    assert int(s.scalar("SELECT attempts FROM deliveries")) == 0

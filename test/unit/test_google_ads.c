@@ -382,6 +382,7 @@ static void test_result_whole_request(void **state)
 	assert_int_equal(out[0].kind, OUTCOME_PAUSE);
 	assert_string_equal(out[0].platform_code, "DEVELOPER_TOKEN_NOT_APPROVED");
 	assert_non_null(strstr(out[0].message, "test accounts"));
+	assert_non_null(strstr(out[0].message, "developer_token"));
 	classify(400, "google/ads_error_not_allowlisted.json", NULL, 2, out);
 	assert_int_equal(out[1].kind, OUTCOME_PAUSE);
 	assert_non_null(strstr(out[1].message, "google_datamanager"));
