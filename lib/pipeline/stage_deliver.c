@@ -480,20 +480,8 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 {
 	struct upload_ctx *half[2];
 	size_t mid = c->n / 2;
-	struct recs r = { 0 };
-	struct err e = { 0 };
 
-	for (size_t i = 0; i < c->n; i++) {
-		recs_add(&r, c->ids[i], c->claimed[i], NULL, "split", out[i].message);
-		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
-		r.v[r.n - 1].platform_code = out[i].platform_code;
-		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
-	}
-	recs_write(w, &r, NULL, NULL);
-	recs_cleanup(&r);
-	if (w->conn && delivery_store_extend(w->conn, c->ids, c->claimed, c->n,
-					     w->cfg->worker_lease_ms, &e) != 0)
-		worker_db_error(w, "could not extend leases", &e);
+	log_interim(w, c, resp, out, "split");
 	half[0] = ctx_new(w, c->dest, mid);
 	half[1] = ctx_new(w, c->dest, c->n - mid);
 	for (size_t i = 0; i < c->n; i++)
@@ -501,6 +489,22 @@ static void bisect(struct worker *w, struct upload_ctx *c, const struct upload_r
 	c->n = 0; /* the halves own the conversions now */
 	submit_upload(w, half[0]);
 	submit_upload(w, half[1]);
+}
+
+/* When to ask the platform first about a request it accepted; -1 when
+ * the kind has no status query. */
+static int64_t status_delay_ms(const struct dest_ops *ops, const struct config *cfg)
+{
+	const struct config_platform_key *k = ops->status_delay_key;
+	const char *v;
+	int64_t ms = 30 * 60 * 1000;
+
+	if (ops->status_build == NULL || ops->status_parse == NULL)
+		return -1;
+	v = k ? config_platform_value(cfg, k->section, k->name) : NULL;
+	if (v && config_parse_duration_ms(v, &ms) != 0)
+		ms = 30 * 60 * 1000; /* platform keys are plain strings */
+	return ms;
 }
 
 static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct upload_resp *resp,
@@ -511,6 +515,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 	struct recs r = { 0 };
 	const char *pause_reason = NULL;
 	char reauth_reason[400];
+	int64_t poll_after_ms = status_delay_ms(c->dest->d.ops, w->cfg);
 
 	for (size_t i = 0; i < c->n; i++) {
 		struct outcome *o = &out[i];
@@ -601,6 +606,10 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
 		r.v[r.n - 1].platform_code = o->platform_code;
 		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
+		if (o->kind == OUTCOME_DELIVERED && o->request_id[0] && poll_after_ms >= 0) {
+			r.v[r.n - 1].request_id = o->request_id; /* out outlives r */
+			r.v[r.n - 1].poll_after_ms = poll_after_ms;
+		}
 	}
 	{
 		int64_t t0 = clock_mono_us();
