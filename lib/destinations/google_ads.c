@@ -122,7 +122,9 @@ static bool gads_accepts(const struct destination *d, const struct conversion *c
 	(void)d;
 	if (c->click[CLICK_GCLID] || c->click[CLICK_GBRAID] || c->click[CLICK_WBRAID])
 		return true;
-	snprintf(why, whylen, "no Google click id (gclid, gbraid or wbraid)");
+	snprintf(why, whylen,
+		 "no Google click id (gclid, gbraid or wbraid): google_ads uploads click "
+		 "conversions only");
 	return false;
 }
 
