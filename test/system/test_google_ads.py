@@ -64,11 +64,12 @@ def row_codes(answer):
     return out
 
 
-def google_stack(make_stack, google_oauth, google_ads, conversion_action=ACTION, test_mode=False):
+def google_stack(make_stack, google_oauth, google_ads, conversion_action=ACTION, test_mode=False,
+                 **conf):
     """A stack whose tenant has a Shopify source routed to one google_ads
     destination (no Meta destination).  Not started."""
     s = make_stack(endpoints__google_ads=google_ads.url,
-                   endpoints__google_oauth=google_oauth.url)
+                   endpoints__google_oauth=google_oauth.url, **conf)
     secret = os.path.join(s.dir, "shopify.secret")
     with open(secret, "w") as f:
         f.write(s.SECRET + "\n")
@@ -283,7 +284,9 @@ def test_shopify_order_delivered_to_google_ads(make_stack, google_oauth, google_
 
 
 def test_partial_failure_fails_only_that_row(make_stack, google_oauth, google_ads):
-    s = google_stack(make_stack, google_oauth, google_ads).start()
+    # One worker: the three released deliveries are claimed in one batch
+    # (two workers may each claim some of them).
+    s = google_stack(make_stack, google_oauth, google_ads, workers__threads="1").start()
     google_ads.config(row_errors={"8000002": "CLICK_NOT_FOUND"})
     # Held while paused, so the three go out together when resumed.
     s.ctl("destination", "pause", s.dest_id, "--reason", "batch them")
