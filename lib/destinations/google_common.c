@@ -30,10 +30,8 @@ const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
 	{ "google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth",
 	  "Google's OAuth2 consent page (adsengctl destination authorize)" },
 	[GOOGLE_KEY_ADS_API_VERSION] = { "google", "ads_api_version", "v26",
-					 "Google Ads API version for google_ads destinations that "
-					 "do "
-					 "not set --api-version, and for "
-					 "create-conversion-action" },
+					 "Google Ads API version of google_ads destinations "
+					 "without --api-version, and of create-conversion-action" },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 
