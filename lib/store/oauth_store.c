@@ -174,7 +174,8 @@ static int creds_merge(const char *creds, const char *refresh_token, char **out,
 	tok = cJSON_CreateString(refresh_token);
 	if (tok == NULL)
 		goto nomem;
-	if (old ? !cJSON_ReplaceItemViaPointer(j, old, tok)
+	/* (ReplaceItemViaPointer would leave the new item without its key.) */
+	if (old ? !cJSON_ReplaceItemInObjectCaseSensitive(j, "refresh_token", tok)
 		: !cJSON_AddItemToObject(j, "refresh_token", tok)) {
 		cJSON_Delete(tok);
 		goto nomem;
