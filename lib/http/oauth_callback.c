@@ -139,6 +139,19 @@ static void refuse(struct evhttp_request *req, int code, const char *msg)
 	reply_page(req, code, "Authorization failed", msg);
 }
 
+/* Log a callback refused on the loop thread (rate limited: anyone can send
+ * them) and refuse it.  why never quotes the request. */
+static void refuse_logged(struct http_server *s, struct evhttp_request *req, int code,
+			  const char *why, const char *msg)
+{
+	int suppressed;
+
+	if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
+		log_info("oauth callback refused", "status=%d reason=\"%s\" suppressed=%d", code,
+			 why, suppressed);
+	refuse(req, code, msg);
+}
+
 /* ---- the job (callback thread) ---------------------------------------------- */
 
 static void job_fail(struct oauth_job *job, int status, const char *fmt, ...)
@@ -484,7 +497,8 @@ static void start_job(struct http_server *s, struct evhttp_request *req, const c
 	int i = free_job_index(s);
 
 	if (i < 0) {
-		refuse(req, 503, "Too many authorizations at once; reload this page in a moment.");
+		refuse_logged(s, req, 503, "too many callbacks at once",
+			      "Too many authorizations at once; reload this page in a moment.");
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
@@ -532,15 +546,15 @@ static void handle_query(struct http_server *s, struct evhttp_request *req, cons
 	case OAUTH_STATE_VALID:
 		break;
 	case OAUTH_STATE_EXPIRED:
-		refuse(req, 400,
-		       "This link expired. Run adsengctl destination authorize again "
-		       "for a new link.");
+		refuse_logged(s, req, 400, "state expired",
+			      "This link expired. Run adsengctl destination authorize again for a "
+			      "new link.");
 		return;
 	case OAUTH_STATE_MALFORMED:
 	case OAUTH_STATE_FORGED:
-		refuse(req, 400,
-		       "This link is not valid: it was not issued by this server or it "
-		       "was changed.");
+		refuse_logged(s, req, 400, "state not valid",
+			      "This link is not valid: it was not issued by this server or it was "
+			      "changed.");
 		return;
 	}
 	if (code == NULL || code[0] == '\0' || strlen(code) > CODE_MAX ||
