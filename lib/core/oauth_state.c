@@ -194,6 +194,37 @@ char *oauth_redirect_uri(const char *public_url, const char *provider)
 	return xasprintf("%.*s/oauth/%s/callback", (int)n, public_url, provider);
 }
 
+/* Whether the n bytes at word are one of the words of list. */
+static bool has_word(const char *list, const char *word, size_t n)
+{
+	const char *p = list + strspn(list, " ");
+
+	while (*p) {
+		size_t len = strcspn(p, " ");
+
+		if (len == n && memcmp(p, word, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+bool oauth_scopes_granted(const char *need, const char *granted)
+{
+	const char *p = need + strspn(need, " ");
+
+	while (*p) {
+		size_t n = strcspn(p, " ");
+
+		if (!has_word(granted, p, n))
+			return false;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return true;
+}
+
 static bool nonempty(const char *s)
 {
 	return s != NULL && s[0] != '\0';

@@ -84,6 +84,12 @@ bool oauth_provider_is_valid(const char *name);
  * dropped (malloc'd). */
 char *oauth_redirect_uri(const char *public_url, const char *provider);
 
+/* Whether every scope of need is among granted (both space separated, as
+ * in the consent URL and the token answer's "scope"): with granular
+ * consent the user may untick a scope, and a token without it is useless
+ * to the destination. */
+bool oauth_scopes_granted(const char *need, const char *granted);
+
 /* What a consent URL is made of; every string borrowed. */
 struct oauth_consent {
 	const char *auth_url; /* [google] auth_url; may already carry a query */

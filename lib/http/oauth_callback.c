@@ -171,26 +171,6 @@ static void job_fail(struct oauth_job *job, int status, const char *fmt, ...)
 	job->message = buf_steal(&b);
 }
 
-/* Whether every scope of need (space separated) is in granted. */
-static bool scopes_granted(const char *need, const char *granted)
-{
-	char *copy = xstrdup(need), *save = NULL;
-	bool ok = true;
-
-	for (char *sc = strtok_r(copy, " ", &save); sc && ok; sc = strtok_r(NULL, " ", &save)) {
-		size_t n = strlen(sc);
-		const char *p = granted;
-
-		ok = false;
-		while (!ok && (p = strstr(p, sc)) != NULL) {
-			ok = (p == granted || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ');
-			p += n;
-		}
-	}
-	free(copy);
-	return ok;
-}
-
 /* The destination as the auth hook wants it, credentials opened; fails
  * the job itself.  d->creds is sodium_malloc'd (vault_free_plain). */
 static int job_load_dest(struct oauth_job *job, struct dest_row *row, struct destination *d)
@@ -276,7 +256,7 @@ static int job_exchange(struct oauth_job *job, const struct oauth_grant *g,
 			 "%s returned no refresh token. Run adsengctl destination "
 			 "authorize again for a new link.",
 			 job->provider);
-	} else if (tok->scope && !scopes_granted(scopes, tok->scope)) {
+	} else if (tok->scope && !oauth_scopes_granted(scopes, tok->scope)) {
 		rc = ERR_AUTH;
 		job_fail(job, 400,
 			 "The consent did not grant every permission the destination "

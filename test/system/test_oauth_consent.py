@@ -252,6 +252,36 @@ def test_other_pause_is_kept(google_stack, google_oauth):
                         % stack.dest_id) == "f"
 
 
+def test_exchange_refused_or_failing(google_stack, google_oauth):
+    """Google refuses the code (invalid_grant) or its token endpoint fails:
+    a failure page naming Google's error, the state is spent, the
+    credentials are unchanged."""
+    stack = add_google(google_stack()).start()
+    before = sealed(stack)
+    google_oauth.config(fail_next=[400])
+    status, _, body = get(consent(authorize(stack)["url"]))
+    assert status == 400 and "invalid_grant" in body and "again" in body, body
+    google_oauth.config(fail_next=[503])
+    status, _, body = get(consent(authorize(stack)["url"]))
+    assert status == 502 and "could not be reached" in body, body
+    assert sealed(stack) == before
+    assert stack.count("oauth_states", "used_at IS NOT NULL") == 2
+    assert stack.count("audit_log", "action = 'destination.authorized'") == 0
+
+
+def test_kind_changed_to_unknown_fails_cleanly(google_stack, google_oauth):
+    """The callback looks the kind up again: a kind this daemon does not
+    know (or that is not consented through this provider) is a failure
+    page, nothing is exchanged or stored."""
+    stack = add_google(google_stack()).start()
+    callback = consent(authorize(stack)["url"])
+    stack.sql("UPDATE destinations SET kind = 'no_such_kind' WHERE id = '%s'" % stack.dest_id)
+    before = sealed(stack)
+    status, _, body = get(callback)
+    assert status == 400 and "no_such_kind" in body, body
+    assert code_grants(google_oauth) == [] and sealed(stack) == before
+
+
 def test_kind_without_consent_is_refused(make_stack):
     stack = make_stack().setup_demo()
     p = stack.ctl("destination", "authorize", stack.dest_id, check=False)

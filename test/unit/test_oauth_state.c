@@ -335,6 +335,28 @@ static void test_redirect_uri(void **state)
 	free(u);
 }
 
+static void test_scopes_granted(void **state)
+{
+	const char *dm = "https://www.googleapis.com/auth/datamanager";
+	const char *both = "https://www.googleapis.com/auth/datamanager "
+			   "https://www.googleapis.com/auth/adwords";
+
+	(void)state;
+	assert_true(oauth_scopes_granted(dm, dm));
+	assert_true(oauth_scopes_granted(dm, both));
+	assert_true(oauth_scopes_granted(both,
+					 "https://www.googleapis.com/auth/adwords "
+					 "openid https://www.googleapis.com/auth/datamanager"));
+	assert_false(oauth_scopes_granted(both, dm)); /* adwords unticked */
+	/* Whole words only: a prefix or an extension is another scope. */
+	assert_false(
+		oauth_scopes_granted(dm, "https://www.googleapis.com/auth/datamanager.readonly"));
+	assert_false(oauth_scopes_granted(dm, "https://www.googleapis.com/auth/data"));
+	assert_false(oauth_scopes_granted(dm, ""));
+	assert_true(oauth_scopes_granted("", "anything"));
+	assert_true(oauth_scopes_granted(" a  b ", "b a"));
+}
+
 static const struct oauth_consent consent = {
 	.auth_url = "https://accounts.google.com/o/oauth2/v2/auth",
 	.client_id = "1234-abc.apps.googleusercontent.com",
@@ -426,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_derive_key),
 		cmocka_unit_test(test_provider_names),
 		cmocka_unit_test(test_redirect_uri),
+		cmocka_unit_test(test_scopes_granted),
 		cmocka_unit_test(test_consent_url),
 		cmocka_unit_test(test_consent_url_query_and_encoding),
 		cmocka_unit_test(test_consent_url_refuses),
