@@ -132,8 +132,10 @@ def test_authorize_url_and_callback(google_stack, google_oauth):
     assert url.startswith(google_oauth.url + "/auth?")
     q = query_of(url)
     redirect = stack.base_url + CALLBACK
+    # The kind's scopes (it may ask for more than its own API's).
+    assert SCOPES[KIND] in q["scope"].split(" ")
     assert q == {"client_id": FakeGoogleOAuth.CLIENT_ID, "redirect_uri": redirect,
-                 "response_type": "code", "scope": SCOPES[KIND], "access_type": "offline",
+                 "response_type": "code", "scope": q["scope"], "access_type": "offline",
                  "prompt": "consent", "include_granted_scopes": "true", "state": q["state"]}
     assert out["redirect_uri"] == redirect and out["destination_id"] == stack.dest_id
     assert out["expires_at"].endswith("Z")
