@@ -201,6 +201,7 @@ struct ctl_cmd {
 extern const struct ctl_cmd ctl_catalog_cmds[];
 extern const struct ctl_cmd ctl_deliveries_cmds[];
 extern const struct ctl_cmd ctl_misc_cmds[];
+extern const struct ctl_cmd ctl_oauth_cmds[];
 extern const struct ctl_cmd ctl_raw_cmds[];
 extern const struct ctl_cmd ctl_google_cmds[];
 

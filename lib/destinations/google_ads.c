@@ -947,6 +947,7 @@ const struct dest_ops google_ads_dest_ops = {
 	.validate = gads_validate,
 	.auth_grant = google_auth_grant,
 	.oauth_scopes = GOOGLE_SCOPE_ADWORDS,
+	.oauth_provider = GOOGLE_OAUTH_PROVIDER,
 	.build = gads_build,
 	.result = gads_result,
 };

@@ -16,6 +16,10 @@
 
 struct cJSON;
 
+/* dest_ops.oauth_provider of both kinds: the consent callback is
+ * /oauth/google/callback and the consent page [google] auth_url. */
+#define GOOGLE_OAUTH_PROVIDER "google"
+
 /* OAuth2 scopes per API (consent URL). */
 #define GOOGLE_SCOPE_DATAMANAGER "https://www.googleapis.com/auth/datamanager"
 #define GOOGLE_SCOPE_ADWORDS	 "https://www.googleapis.com/auth/adwords"
