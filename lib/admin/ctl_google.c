@@ -126,28 +126,15 @@ static int access_token(struct config *cfg, const struct target *t, char **out, 
 static int developer_token(struct config *cfg, const struct target *t, char **out, struct err *e)
 {
 	cJSON *creds = cJSON_Parse(t->d.creds);
-	const char *v = json_str(creds, "developer_token");
-	const char *path;
-	char *s = NULL;
-	size_t n = 0;
-	int rc = 0;
+	int rc = google_cred_or_file(creds, "developer_token", cfg, "developer_token_file", out, e);
 
-	*out = v ? xstrdup(v) : NULL;
 	json_wipe_strings(creds);
 	cJSON_Delete(creds);
-	if (*out)
-		return 0;
-	path = config_platform_value(cfg, "google", "developer_token_file");
-	if (path == NULL || path[0] == '\0')
-		return err_set(e, ERR_CONFIG,
-			       "no Google Ads API developer token: put developer_token in the "
-			       "destination's credentials or set [google] developer_token_file");
-	rc = secret_file_read(path, DEVTOKEN_MAX, &s, &n, e);
-	if (rc != 0)
-		return err_set(e, ERR_CONFIG, "[google] developer_token_file: %s", e->msg);
-	*out = xstrdup(s);
-	sodium_free(s);
-	return 0;
+	if (rc == 0 && *out == NULL)
+		rc = err_set(e, ERR_CONFIG,
+			     "no Google Ads API developer token: put developer_token in the "
+			     "destination's credentials or set [google] developer_token_file");
+	return rc;
 }
 
 /* The API version: a google_ads destination's own, else [google]

@@ -128,6 +128,20 @@ static bool gads_accepts(const struct destination *d, const struct conversion *c
 	return false;
 }
 
+/* dest_ops.load: the developer token, from the credentials or else [google]
+ * developer_token_file, read once per load rather than per request.  None
+ * is not an error here: Google's refusal pauses with its message. */
+static int gads_load(struct destination *d, const struct config *cfg, struct err *e)
+{
+	cJSON *creds = d->creds ? cJSON_Parse(d->creds) : NULL;
+	int rc = google_cred_or_file(creds, "developer_token", cfg, "developer_token_file",
+				     &d->aux_secret, e);
+
+	json_wipe_strings(creds);
+	cJSON_Delete(creds);
+	return rc;
+}
+
 /* ---- build: shared by every request of this file --------------------------- */
 
 /* creds.developer_token copied (caller frees with dest_secret_free), or NULL. */
@@ -242,7 +256,11 @@ static int finish_request(const struct destination *d, const char *access_token,
 			  const struct gads_target *t, const char *suffix, cJSON *root, bool ok,
 			  struct upload_req *req, struct err *e)
 {
-	char *dev = read_dev_token(d->creds);
+	/* Loaded (gads_load) from the credentials or [google]
+	 * developer_token_file; a destination not loaded by the pipeline (unit
+	 * tests) reads its credentials. */
+	char *own = d->aux_secret ? NULL : read_dev_token(d->creds);
+	const char *dev = d->aux_secret ? d->aux_secret : own;
 	int rc = put_body(req, root, ok, e);
 
 	if (rc == 0) {
@@ -250,7 +268,7 @@ static int finish_request(const struct destination *d, const char *access_token,
 		req->log_url = xstrdup(req->url);
 		add_headers(req, access_token, dev, t->has_login ? t->login : NULL);
 	}
-	dest_secret_free(dev);
+	dest_secret_free(own);
 	return rc;
 }
 
@@ -948,6 +966,7 @@ const struct dest_ops google_ads_dest_ops = {
 	.auth_grant = google_auth_grant,
 	.oauth_scopes = GOOGLE_SCOPE_ADWORDS,
 	.oauth_provider = GOOGLE_OAUTH_PROVIDER,
+	.load = gads_load,
 	.build = gads_build,
 	.result = gads_result,
 };

@@ -57,6 +57,12 @@ int google_prepare_settings(struct cJSON *settings, struct err *e);
 int google_validate_common(const char *kind, const struct cJSON *settings,
 			   const struct cJSON *creds, struct err *e);
 
+/* creds[key] copied into *out, else the content of the file named by
+ * [google] file_key (NULL: none), else *out NULL (not an error).  Free
+ * with dest_secret_free.  ERR_CONFIG when the file cannot be read. */
+int google_cred_or_file(const struct cJSON *creds, const char *key, const struct config *cfg,
+			const char *file_key, char **out, struct err *e) WUR;
+
 /*
  * dest_ops.auth_grant of both kinds: token URL {[endpoints] google_oauth}/token,
  * client id and secret from the credentials or else from [google]

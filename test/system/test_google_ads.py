@@ -65,7 +65,7 @@ def row_codes(answer):
 
 
 def google_stack(make_stack, google_oauth, google_ads, conversion_action=ACTION, test_mode=False,
-                 **conf):
+                 dev_token_in_creds=True, **conf):
     """A stack whose tenant has a Shopify source routed to one google_ads
     destination (no Meta destination).  Not started."""
     s = make_stack(endpoints__google_ads=google_ads.url,
@@ -75,10 +75,12 @@ def google_stack(make_stack, google_oauth, google_ads, conversion_action=ACTION,
         f.write(s.SECRET + "\n")
     creds = os.path.join(s.dir, "gads.json")
     with open(creds, "w") as f:
-        json.dump({"client_id": FakeGoogleOAuth.CLIENT_ID,
-                   "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
-                   "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN,
-                   "developer_token": FakeGoogleAds.DEVELOPER_TOKEN}, f)
+        c = {"client_id": FakeGoogleOAuth.CLIENT_ID,
+             "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
+             "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN}
+        if dev_token_in_creds:
+            c["developer_token"] = FakeGoogleAds.DEVELOPER_TOKEN
+        json.dump(c, f)
     s.ctl("tenant", "add", "acme")
     s.source_id = s.ctl("source", "add", "--tenant", "acme", "--kind", "shopify", "--name",
                         "shop1", "--secret-file", secret, json_out=True)["id"]
@@ -337,3 +339,16 @@ def test_developer_token_refusal_pauses(make_stack, google_oauth, google_ads):
     reason = s.scalar("SELECT paused_reason FROM destinations WHERE id = '%s'" % s.dest_id)
     assert "The developer token is not valid." in reason
     assert int(s.scalar("SELECT attempts FROM deliveries")) == 0
+
+
+def test_developer_token_from_the_config_file(make_stack, google_oauth, google_ads, tmp_path):
+    # No developer_token in the credentials: [google] developer_token_file
+    # supplies it to uploads too, not only to create-conversion-action.
+    tok = tmp_path / "devtoken"
+    tok.write_text(FakeGoogleAds.DEVELOPER_TOKEN + "\n")
+    stack = google_stack(make_stack, google_oauth, google_ads, dev_token_in_creds=False,
+                         google__developer_token_file=str(tok)).start()
+    assert stack.post_shopify(shopify_order(5551234567890))[0] == 200
+    stack.wait_states({"delivered": 1}, timeout=30)
+    (req,) = uploads(google_ads)
+    assert req["headers"]["developer_token_ok"] is True
