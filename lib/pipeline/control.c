@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/audience_sync.h"
 #include "store/db.h"
 #include "store/delivery_store.h"
 
@@ -22,6 +23,9 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
+/* How often due audiences are looked for, at most (a shorter
+ * [audiences] sync_interval looks that often). */
+#define AUDIENCES_CHECK_MS 60000
 
 struct control {
 	struct runtime *rt;
@@ -35,7 +39,7 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_audiences_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -150,6 +154,41 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
+/* Whether control_stop() was called: the eventfd is readable (not read
+ * here; the main loop reads nothing from it either). */
+static bool stop_requested_cb(void *arg)
+{
+	struct control *c = arg;
+	struct pollfd pfd = { .fd = c->stop_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * Customer-list audiences whose last sync is [audiences] sync_interval
+ * old (pipeline/audience_sync.c; one daemon at a time by an advisory
+ * lock).  Blocks the thread while it sends: leases and the source
+ * snapshot wait for it, which the lease length easily covers.
+ */
+static void sync_audiences(struct control *c, const struct config *cfg)
+{
+	int64_t every = cfg->audience_sync_interval_ms;
+	struct audience_sync_ctx ctx = { .conn = c->conn,
+					 .cfg = cfg,
+					 .vault = c->rt->vault,
+					 .should_stop = stop_requested_cb,
+					 .stop_arg = c };
+	struct err e = { 0 };
+
+	c->next_audiences_ms =
+		clock_mono_ms() +
+		(every > 0 && every < AUDIENCES_CHECK_MS ? every : AUDIENCES_CHECK_MS);
+	if (every == 0)
+		return;
+	if (audience_sync_due(&ctx, every, &e) != 0)
+		fail(c, "could not sync audiences", &e);
+}
+
 static bool drain_notifies(struct control *c)
 {
 	PGnotify *n;
@@ -187,6 +226,8 @@ static void *control_main(void *arg)
 				sweep_leases(c, cfg);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
+			if (c->conn && now >= c->next_audiences_ms)
+				sync_audiences(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {
