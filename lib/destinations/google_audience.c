@@ -34,6 +34,13 @@ static const char *gid(const cJSON *ids, enum pii_field f)
 	return json_str(ids, pii_field_key(PII_SCHEME_GOOGLE, f));
 }
 
+/* Only hashes leave the process (a clear value stored by mistake would
+ * otherwise be uploaded as is). */
+static bool is_hash(const char *s)
+{
+	return s != NULL && text_is_sha256_hex(s);
+}
+
 /* The clear address parts as Data Manager wants them: regionCode upper
  * case (pii.c stores the country lower case), postal code as stored. */
 static bool address_parts(const cJSON *ids, const char **given, const char **family, char region[3],
@@ -44,7 +51,7 @@ static bool address_parts(const cJSON *ids, const char **given, const char **fam
 	*given = gid(ids, PII_FIRST_NAME);
 	*family = gid(ids, PII_LAST_NAME);
 	*postal = gid(ids, PII_POSTAL);
-	if (!text_is_sha256_hex(*given) || !text_is_sha256_hex(*family) || country == NULL ||
+	if (!is_hash(*given) || !is_hash(*family) || country == NULL ||
 	    strlen(country) != 2 || *postal == NULL || strlen(*postal) > POSTAL_MAX ||
 	    !text_is_clean(*postal, POSTAL_MAX))
 		return false;
@@ -79,11 +86,11 @@ static cJSON *identifiers(const cJSON *ids, struct buf *primary, bool *ok)
 
 	if (arr == NULL)
 		*ok = false;
-	if (text_is_sha256_hex(email)) {
+	if (is_hash(email)) {
 		add_identifier(arr, "emailAddress", email, ok);
 		buf_printf(primary, "email:%s", email);
 	}
-	if (text_is_sha256_hex(phone)) {
+	if (is_hash(phone)) {
 		add_identifier(arr, "phoneNumber", phone, ok);
 		if (primary->len == 0)
 			buf_printf(primary, "phone:%s", phone);
