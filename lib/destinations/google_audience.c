@@ -51,9 +51,8 @@ static bool address_parts(const cJSON *ids, const char **given, const char **fam
 	*given = gid(ids, PII_FIRST_NAME);
 	*family = gid(ids, PII_LAST_NAME);
 	*postal = gid(ids, PII_POSTAL);
-	if (!is_hash(*given) || !is_hash(*family) || country == NULL ||
-	    strlen(country) != 2 || *postal == NULL || strlen(*postal) > POSTAL_MAX ||
-	    !text_is_clean(*postal, POSTAL_MAX))
+	if (!is_hash(*given) || !is_hash(*family) || country == NULL || strlen(country) != 2 ||
+	    *postal == NULL || strlen(*postal) > POSTAL_MAX || !text_is_clean(*postal, POSTAL_MAX))
 		return false;
 	for (int i = 0; i < 2; i++) {
 		char c = country[i];
@@ -198,6 +197,20 @@ static const char *base_url(const struct destination *d, int *len)
 	return d->base_url;
 }
 
+/* The path's API version: the destination's (settings.api_version, else
+ * the kind's [google] key, filled in by the pipeline), "v1" when none. */
+static const char *api_version(const struct destination *d)
+{
+	const char *v = d->api_version;
+
+	if (v == NULL || v[0] == '\0')
+		return "v1";
+	if (v[0] != 'v' || strlen(v) > 16 ||
+	    strspn(v + 1, "0123456789abcdefghijklmnopqrstuvwxyz") != strlen(v) - 1)
+		return NULL;
+	return v;
+}
+
 static cJSON *account(const char *id, bool *ok)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -247,6 +260,9 @@ static int check_destination(const struct destination *d, const char *list_id, s
 	if (!google_customer_id_normalize(dest_settings_str(d->settings, "customer_id"), id))
 		return err_set(e, ERR_CONFIG, "destination \"%s\" has no 10-digit customer_id",
 			       d->name ? d->name : d->id);
+	if (api_version(d) == NULL)
+		return err_set(e, ERR_CONFIG, "API version \"%s\" is not like \"v1\"",
+			       d->api_version);
 	if (list_id && !text_is_digits(list_id, ID_MAX))
 		return err_set(e, ERR_CONFIG, "user list id \"%s\" is not a number", list_id);
 	return 0;
@@ -304,7 +320,7 @@ static int google_build_members(const struct destination *d, const char *access_
 	if (rc != 0)
 		return rc;
 	base_url(d, &len);
-	req->url = xasprintf("%.*s/v1/audienceMembers:%s", len, d->base_url,
+	req->url = xasprintf("%.*s/%s/audienceMembers:%s", len, d->base_url, api_version(d),
 			     remove ? "remove" : "ingest");
 	req->log_url = xstrdup(req->url);
 	add_auth_headers(req, access_token);
@@ -339,8 +355,8 @@ static int google_build_create_list(const struct destination *d, const char *acc
 	if (rc != 0)
 		return rc;
 	base_url(d, &len);
-	req->url = xasprintf("%.*s/v1/accountTypes/GOOGLE_ADS/accounts/%s/userLists", len,
-			     d->base_url, cid);
+	req->url = xasprintf("%.*s/%s/accountTypes/GOOGLE_ADS/accounts/%s/userLists", len,
+			     d->base_url, api_version(d), cid);
 	req->log_url = xstrdup(req->url);
 	add_auth_headers(req, access_token);
 	if (login)

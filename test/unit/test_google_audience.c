@@ -32,6 +32,7 @@ static const struct audience_ops *ops;
 static cJSON *ids_fixture;
 static char dest_name[] = "ads1";
 static char dest_base[] = "https://datamanager.googleapis.com/";
+static char api_v2[] = "v2beta", api_bad[] = "../v1";
 
 static int setup(void **state)
 {
@@ -276,6 +277,16 @@ static void test_build_without_login(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(body, "audienceMembers")), 1);
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
+	/* The API version of the destination goes in the path. */
+	d.api_version = api_v2;
+	assert_int_equal(ops->build_members(&d, "t", "4455667788", true, m, 1, &req, &e), 0);
+	assert_string_equal(req.url,
+			    "https://datamanager.googleapis.com/v2beta/audienceMembers:remove");
+	upload_req_cleanup(&req);
+	d.api_version = api_bad;
+	assert_int_equal(ops->build_members(&d, "t", "4455667788", true, m, 1, &req, &e),
+			 ERR_CONFIG);
+	d.api_version = NULL;
 	/* A list id that is not a number, or no customer id, builds nothing. */
 	assert_int_equal(ops->build_members(&d, "t", "44x", false, m, 1, &req, &e), ERR_CONFIG);
 	cJSON_DeleteItemFromObject(d.settings, "customer_id");
