@@ -53,6 +53,15 @@ def google_oauth():
 
 
 @pytest.fixture
+def dm_audience(google_oauth):
+    """The fake Data Manager Customer Match endpoints, tokens checked
+    against the google_oauth fake."""
+    f = harness.FakeDMAudience(google_oauth.url)
+    yield f
+    f.stop()
+
+
+@pytest.fixture
 def make_stack(cluster, template_db, tmp_path, meta):
     """Factory: make_stack(**conf) → a Stack (conf keys like workers__lease)."""
     made = []
