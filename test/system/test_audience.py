@@ -221,3 +221,28 @@ def test_chunks_of_ten_thousand(make_stack, google_oauth, dm_audience):
     sizes = [len(r["body"]["audienceMembers"]) for r in api_requests(dm_audience, ":ingest")]
     assert sizes == [10000, 1]
     assert len(dm_audience.members(LIST_ID)) == 10001
+
+
+def test_add_refuses_what_cannot_be_an_audience(make_stack, google_oauth, dm_audience):
+    s = google_stack(make_stack, google_oauth, dm_audience)
+    dm_audience.config(lists=[LIST_ID])
+    base = ["audience", "add", "--name", "buyers", "--user-list-id", LIST_ID]
+    p = s.ctl(*base, "--destination", "pixel1", "--sources", "shop1", check=False)
+    assert p.returncode == 1 and "cannot hold audiences" in p.stderr
+    p = s.ctl(*base, "--destination", "ads1", check=False)
+    assert p.returncode == 2 and "--sources" in p.stderr
+    p = s.ctl(*base, "--destination", "ads1", "--sources", "nope", check=False)
+    assert p.returncode == 1 and "no source" in p.stderr
+    p = s.ctl("audience", "add", "--name", "buyers", "--user-list-id", "12ab", "--destination",
+              "ads1", "--sources", "shop1", check=False)
+    assert p.returncode == 2
+    s.ctl(*base, "--destination", "ads1", "--sources", "shop1")
+    p = s.ctl(*base, "--destination", "ads1", "--sources", "shop1", check=False)
+    assert p.returncode == 1 and "already has an audience" in p.stderr
+    p = s.ctl("audience", "sync", "nope", check=False)
+    assert p.returncode == 1 and "no audience named" in p.stderr
+    out = s.ctl("audience", "list").stdout
+    assert out.splitlines()[0].split()[:5] == ["ID", "TENANT", "NAME", "DESTINATION",
+                                              "USER_LIST"]
+    assert "buyers" in out and LIST_ID in out
+    assert dm_audience.requests() == []
