@@ -86,12 +86,8 @@ static int token_refresh(struct sync *s, struct err *e)
 		return rc;
 	rc = oauth_token_parse(&res.resp, &tok, e);
 	fetch_result_cleanup(&res);
-	if (rc == ERR_AUTH) {
-		char msg[sizeof(e->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", e->msg);
-		err_set(e, ERR_AUTH, "reauthorize: %s", msg);
-	}
+	if (rc == ERR_AUTH)
+		err_wrap(e, "reauthorize");
 	if (rc == 0)
 		s->token = xstrdup(tok.access_token);
 	oauth_token_cleanup(&tok);
@@ -298,6 +294,10 @@ static int sync_load(struct sync *s, int64_t audience_id, struct err *e)
 	if (s->ops == NULL)
 		return err_set(e, ERR_CONFIG, "destinations of kind %s have no audiences",
 			       s->dest->d.kind);
+	/* Paused by an operator (or for reauthorization): nothing is sent to
+	 * it until it is resumed, audiences included. */
+	if (!s->dest->d.enabled)
+		return err_set(e, ERR_CONFIG, "destination \"%s\" is paused", s->dest->d.name);
 	return 0;
 }
 

@@ -239,6 +239,12 @@ def test_add_refuses_what_cannot_be_an_audience(make_stack, google_oauth, dm_aud
     s.ctl(*base, "--destination", "ads1", "--sources", "shop1")
     p = s.ctl(*base, "--destination", "ads1", "--sources", "shop1", check=False)
     assert p.returncode == 1 and "already has an audience" in p.stderr
+    # A paused destination gets nothing, audiences included.
+    s.ctl("destination", "pause", "ads1")
+    p = s.ctl("audience", "sync", "buyers", check=False)
+    assert p.returncode == 1 and "is paused" in p.stderr
+    assert "is paused" in audience(s, "buyers")["last_error"]
+    s.ctl("destination", "resume", "ads1")
     p = s.ctl("audience", "sync", "nope", check=False)
     assert p.returncode == 1 and "no audience named" in p.stderr
     out = s.ctl("audience", "list").stdout
