@@ -239,7 +239,7 @@ static const struct ctl_optspec add_opts[] = {
 	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant (also the list's)" },
 	{ "user-list-id", CTL_OPT_VALUE, "ID", false,
 	  "an existing Customer Match list (default: create one)" },
-	{ "sources", CTL_OPT_LIST, "S1,S2", true,
+	{ "sources", CTL_OPT_LIST, "LIST", true,
 	  "the sources whose customers are the members (ids or names)" },
 	{ NULL, 0, NULL, false, NULL },
 };
