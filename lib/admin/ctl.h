@@ -202,6 +202,7 @@ extern const struct ctl_cmd ctl_catalog_cmds[];
 extern const struct ctl_cmd ctl_deliveries_cmds[];
 extern const struct ctl_cmd ctl_misc_cmds[];
 extern const struct ctl_cmd ctl_raw_cmds[];
+extern const struct ctl_cmd ctl_google_cmds[];
 extern const struct ctl_cmd ctl_audience_cmds[];
 
 /* Print "adsengctl: <msg>" on stderr; returns CTL_EXIT_FAIL. */
