@@ -128,6 +128,10 @@ static const struct cfg_key keys[] = {
 	  "randomized between half and all of it (a Retry-After waits as long as asked)" },
 	{ "breaker", "cooldown_cap", T_DURATION, OFF(breaker_cooldown_cap_ms), "1m", true, false,
 	  100, DAY_MS, "longest wait between two probes" },
+	{ "audiences", "sync_interval", T_DURATION, OFF(audience_sync_interval_ms), "6h", true,
+	  false, 0, 30 * DAY_MS,
+	  "how often the daemon syncs each customer-list audience (adsengctl audience) with "
+	  "its platform; one daemon at a time; 0 = only by hand (adsengctl audience sync)" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
