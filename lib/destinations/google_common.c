@@ -18,7 +18,7 @@
 #define CLIENT_SECRET_MAX 1024
 #define TOKEN_MAX	  4096
 
-const struct config_platform_key google_config_keys[] = {
+const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
 	{ "google", "client_id_file", "",
 	  "file holding the OAuth2 client id, used when a destination's credentials have none" },
 	{ "google", "client_secret_file", "",
@@ -29,6 +29,9 @@ const struct config_platform_key google_config_keys[] = {
 	  "their own; needed to create conversion actions)" },
 	{ "google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth",
 	  "Google's OAuth2 consent page (adsengctl destination authorize)" },
+	[GOOGLE_KEY_DATAMANAGER_API_VERSION] = { "google", "datamanager_api_version", "v1",
+						 "Data Manager API version for google_datamanager "
+						 "destinations that do not set --api-version" },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 

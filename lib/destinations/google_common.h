@@ -21,8 +21,13 @@ struct cJSON;
 #define GOOGLE_SCOPE_ADWORDS	 "https://www.googleapis.com/auth/adwords"
 
 /* The [google] keys both kinds list in their dest_ops.config_keys:
- * client_id_file, client_secret_file, developer_token_file, auth_url. */
-extern const struct config_platform_key google_config_keys[];
+ * client_id_file, client_secret_file, developer_token_file, auth_url,
+ * datamanager_api_version.  The count and the index of
+ * datamanager_api_version are constants so a dest_ops initializer can use
+ * them. */
+#define GOOGLE_N_CONFIG_KEYS		   5
+#define GOOGLE_KEY_DATAMANAGER_API_VERSION 4 /* google_datamanager's api_version_key */
+extern const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS];
 extern const size_t google_n_config_keys;
 
 /* A customer id as Google shows it ("123-456-7890") or plain: out gets the
