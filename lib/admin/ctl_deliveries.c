@@ -175,23 +175,30 @@ static void print_delivery(struct ctl *c, const cJSON *show)
 	static const char *const dkeys[] = { "state",	     "attempts",    "next_attempt_at",
 					     "lease_until",  "last_status", "platform_code",
 					     "last_error",   "created_at",  "updated_at",
-					     "delivered_at", NULL };
+					     "delivered_at", "request_id",  NULL };
 	static const char *const ckeys[] = { "event",	   "event_id",	"occurred_at",
 					     "value",	   "currency",	"order_id",
 					     "source",	   "source_id", "raw_event_id",
 					     "created_at", NULL };
+	static const char *const rkeys[] = { "status",	   "summary", "events",	      "sent_at",
+					     "checked_at", "polls",   "next_poll_at", NULL };
 	static const char *const xkeys[] = { "id",	"kind",		 "tenant",
 					     "enabled", "paused_reason", "test_mode",
 					     NULL };
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(show, "delivery");
 	const cJSON *conv = cJSON_GetObjectItemCaseSensitive(show, "conversion");
 	const cJSON *x = cJSON_GetObjectItemCaseSensitive(show, "destination");
+	const cJSON *req = cJSON_GetObjectItemCaseSensitive(show, "platform_request");
 
 	fprintf(c->out, "delivery %lld\n", (long long)num_of(d, "id"));
 	print_fields(c, d, dkeys);
 	fprintf(c->out, "\ndestination \"%s\"\n", str_of(x, "name"));
 	print_fields(c, x, xkeys);
 	print_breaker(c, x);
+	if (cJSON_IsObject(req)) {
+		fprintf(c->out, "\nplatform request %s\n", str_of(req, "request_id"));
+		print_fields(c, req, rkeys);
+	}
 	fprintf(c->out, "\nconversion %lld\n", (long long)num_of(conv, "id"));
 	print_fields(c, conv, ckeys);
 	fprintf(c->out, "  payload\n");
@@ -413,6 +420,20 @@ out:
 
 /* ---- stats ------------------------------------------------------------------------------ */
 
+/* "12 ok, 1 partial, 0 failed, 3 processing" for destinations whose
+ * platform reports on requests later; "-" for the others. */
+static void requests_text(const cJSON *row, char *out, size_t outlen)
+{
+	int64_t ok = num_of(row, "requests_success"), part = num_of(row, "requests_partial");
+	int64_t bad = num_of(row, "requests_failed"), proc = num_of(row, "requests_processing");
+
+	if (ok + part + bad + proc == 0)
+		snprintf(out, outlen, "-");
+	else
+		snprintf(out, outlen, "%lld ok, %lld partial, %lld failed, %lld processing",
+			 (long long)ok, (long long)part, (long long)bad, (long long)proc);
+}
+
 /* Text mode: ages as "5m2s", a status word. */
 static void stats_humanize(cJSON *dests)
 {
@@ -430,9 +451,16 @@ static void stats_humanize(cJSON *dests)
 				ctl_format_age((int64_t)v->valuedouble, age, sizeof(age));
 			cJSON_AddStringToObject(row, ages[i][1], age);
 		}
+		/* A grant that needs renewing is the one pause an operator
+		 * must act on with a browser: say so in the table. */
 		cJSON_AddStringToObject(
 			row, "status",
-			cJSON_IsTrue(cJSON_GetObjectItem(row, "enabled")) ? "enabled" : "paused");
+			cJSON_IsTrue(cJSON_GetObjectItem(row, "enabled")) ? "enabled"
+			: str_has_prefix(str_of(row, "paused_reason"), "reauthorize")
+				? "paused (reauthorize)"
+				: "paused");
+		requests_text(row, text, sizeof(text));
+		cJSON_AddStringToObject(row, "requests_text", text);
 		breaker_text(row, text, sizeof(text));
 		cJSON_AddStringToObject(row, "breaker_text", text);
 	}
@@ -455,6 +483,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		{ "skipped", "SKIPPED", 0 },
 		{ "oldest_pending", "OLDEST_PENDING", 0 },
 		{ "oldest_due", "OLDEST_DUE", 0 },
+		{ "requests_text", "PLATFORM_REQUESTS", 0 },
 		{ NULL, NULL, 0 },
 	};
 	cJSON *dests = cJSON_GetObjectItemCaseSensitive(st, "destinations");

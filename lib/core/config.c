@@ -109,6 +109,10 @@ static const struct cfg_key keys[] = {
 	  "concurrent uploads per worker thread" },
 	{ "workers", "upload_timeout", T_DURATION, OFF(upload_timeout_ms), "30s", true, false, 100,
 	  DAY_MS, "total time allowed for one upload request" },
+	{ "workers", "status_check", T_DURATION, OFF(status_check_ms), "1m", true, false, 100,
+	  DAY_MS,
+	  "how often the control thread looks for accepted platform requests whose processing "
+	  "status is due to be queried (Data Manager requestStatus)" },
 	{ "retry", "base", T_DURATION, OFF(retry_base_ms), "10s", true, false, 1, DAY_MS,
 	  "backoff base: retry n waits random(0, min(cap, base*2^n))" },
 	{ "retry", "cap", T_DURATION, OFF(retry_cap_ms), "6h", true, false, 1, 30 * DAY_MS,

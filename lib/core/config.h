@@ -73,6 +73,7 @@ struct config {
 	int64_t worker_lease_ms;
 	int64_t worker_max_inflight;
 	int64_t upload_timeout_ms;
+	int64_t status_check_ms;
 	/* [retry] */
 	int64_t retry_base_ms;
 	int64_t retry_cap_ms;

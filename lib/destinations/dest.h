@@ -73,6 +73,24 @@ struct outcome {
 	char request_id[96];
 };
 
+/* A platform's later report on a request it accepted (Data Manager's
+ * requestStatus). */
+enum dest_request_state {
+	DEST_REQ_PROCESSING, /* not done yet: ask again later */
+	DEST_REQ_SUCCESS,
+	DEST_REQ_PARTIAL, /* some events were not processed: see summary */
+	DEST_REQ_FAILED,
+	DEST_REQ_RETRY,	 /* the query itself failed (transport, 5xx): later */
+	DEST_REQ_REAUTH, /* the query's token was refused (401) */
+	DEST_REQ_GONE	 /* the platform does not know the request (any more) */
+};
+
+struct dest_request_status {
+	enum dest_request_state state;
+	char status[32];   /* the platform's word, e.g. "PARTIAL_SUCCESS" */
+	char summary[512]; /* one line: error counts by reason, or why */
+};
+
 struct dest_ops {
 	const char *kind;	  /* "meta_capi" */
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
@@ -122,6 +140,14 @@ struct dest_ops {
 	int (*build)(const struct destination *d, const char *access_token,
 		     struct conversion *const *convs, size_t n, struct upload_req *req,
 		     struct err *e);
+	/* Diagnostics of accepted requests (NULL = the kind has none):
+	 * build the status query for the platform's request id, and read its
+	 * answer.  status_delay_key is the [section] key of the delay before
+	 * the first query ("30m"; NULL = 30 minutes). */
+	int (*status_build)(const struct destination *d, const char *access_token,
+			    const char *request_id, struct upload_req *req, struct err *e);
+	void (*status_parse)(const struct upload_resp *resp, struct dest_request_status *st);
+	const struct config_platform_key *status_delay_key;
 	/* One outcome per conversion, in input order. */
 	void (*result)(const struct destination *d, const struct upload_resp *resp,
 		       struct conversion *const *convs, size_t n, struct outcome *out);

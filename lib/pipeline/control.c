@@ -9,6 +9,8 @@
 #include "core/mem.h"
 #include "core/thread.h"
 #include "store/db.h"
+#include "pipeline/dest_cache.h"
+#include "pipeline/request_poll.h"
 #include "store/delivery_store.h"
 
 #include <event2/event.h>
@@ -35,7 +37,8 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_status_ms;
+	struct dest_cache dests; /* for status queries */
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -150,6 +153,24 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
+/* Whether a stop was asked for (the eventfd is readable). */
+static bool stop_asked(void *arg)
+{
+	struct control *c = arg;
+	struct pollfd p = { .fd = c->stop_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static void query_statuses(struct control *c, const struct config *cfg)
+{
+	struct err e = { 0 };
+
+	if (request_poll_run(c->conn, c->rt, cfg, &c->dests, stop_asked, c, &e) != 0)
+		fail(c, "could not query platform request statuses", &e);
+	c->next_status_ms = clock_mono_ms() + cfg->status_check_ms;
+}
+
 static bool drain_notifies(struct control *c)
 {
 	PGnotify *n;
@@ -187,6 +208,8 @@ static void *control_main(void *arg)
 				sweep_leases(c, cfg);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
+			if (c->conn && now >= c->next_status_ms)
+				query_statuses(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {
@@ -198,8 +221,10 @@ static void *control_main(void *arg)
 			continue;
 		if (pfd[0].revents)
 			break;
-		if (nfds == 2 && pfd[1].revents && drain_notifies(c))
+		if (nfds == 2 && pfd[1].revents && drain_notifies(c)) {
 			c->next_reload_ms = 0;
+			dest_cache_clear(&c->dests);
+		}
 	}
 	db_link_drop(&c->link);
 	c->conn = NULL;
@@ -216,6 +241,7 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 	c->cb = cb;
 	c->cb_arg = arg;
 	db_link_init(&c->link, "adsengd-control");
+	dest_cache_init(&c->dests);
 	pthread_mutex_init(&c->mu, NULL);
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	c->publish_ev = event_new(loop, -1, 0, publish_cb, c);
@@ -257,6 +283,7 @@ void control_stop(struct control *c)
 		return; /* it still uses c */
 	}
 	db_link_cleanup(&c->link);
+	dest_cache_cleanup(&c->dests);
 	close(c->stop_fd);
 	event_free(c->publish_ev);
 	source_set_unref(c->pending);

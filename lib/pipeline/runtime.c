@@ -3,12 +3,23 @@
  */
 #include "pipeline/runtime.h"
 #include "core/clock.h"
+#include "core/log.h"
+
+#include <stdlib.h>
 
 void runtime_init(struct runtime *rt, struct config *cfg, struct vault *vault)
 {
+	struct err e = { 0 };
+
 	pthread_mutex_init(&rt->cfg_mu, NULL);
 	rt->cfg = cfg;
 	rt->vault = vault;
+	/* Only a mutex init can fail here, as for cfg_mu above: out of
+	 * resources at startup, where aborting is the honest answer. */
+	if (oauth_cache_new(&rt->oauth, &e) != 0) {
+		log_error("cannot start", "err=\"%s\"", e.msg);
+		abort();
+	}
 	atomic_init(&rt->stop_cancel_at_ms, 0);
 	atomic_init(&rt->stop_deadline_ms, 0);
 	atomic_init(&rt->stuck, 0);
@@ -18,6 +29,8 @@ void runtime_cleanup(struct runtime *rt)
 {
 	config_unref(rt->cfg);
 	rt->cfg = NULL;
+	oauth_cache_free(rt->oauth);
+	rt->oauth = NULL;
 	pthread_mutex_destroy(&rt->cfg_mu);
 }
 

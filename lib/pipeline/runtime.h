@@ -1,7 +1,8 @@
 /*
  * runtime.h - what every thread of the daemon shares: the current config
  * snapshot (swapped on SIGHUP, read under a short lock and then used
- * through a reference), the vault (immutable after start) and, once the
+ * through a reference), the vault (immutable after start), the OAuth2
+ * token cache (thread-safe) and, once the
  * daemon stops, the deadline every thread's stop is bounded by.
  */
 #ifndef ADSENG_PIPELINE_RUNTIME_H
@@ -13,11 +14,13 @@
 
 #include "core/config.h"
 #include "core/vault.h"
+#include "net/oauth.h"
 
 struct runtime {
 	pthread_mutex_t cfg_mu;
 	struct config *cfg;
 	struct vault *vault;
+	struct oauth_cache *oauth; /* access tokens of OAuth2 destinations */
 	/* Monotonic ms, 0 until runtime_begin_stop(): wait for threads until
 	 * cancel_at, then cancel their statements; give up at deadline. */
 	_Atomic int64_t stop_cancel_at_ms;

@@ -266,6 +266,8 @@ static void *worker_main(void *arg)
 	 * uploader_free (their leases were released above). */
 	uploader_free(w->up);
 	w->up = NULL;
+	/* After uploader_free: an aborted refresh of ours wakes waiters. */
+	oauth_cache_forget_waiter(w->rt->oauth, w->auth_ev);
 	if (w->pg_ev)
 		event_free(w->pg_ev);
 	w->pg_ev = NULL;
@@ -286,12 +288,21 @@ static void worker_cleanup(struct worker *w)
 		event_free(w->stop_ev);
 	if (w->grace_ev)
 		event_free(w->grace_ev);
+	if (w->auth_ev)
+		event_free(w->auth_ev);
 	dest_cache_cleanup(&w->dests);
 	dest_health_cleanup(&w->health);
 	config_unref(w->cfg);
 	if (w->base)
 		event_base_free(w->base);
 	db_link_cleanup(&w->link);
+}
+
+static void auth_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stage_deliver_auth_ready(arg);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -331,6 +342,7 @@ static int worker_init(struct worker *w, struct runtime *rt, int index, struct e
 	w->retry_ev = evtimer_new(w->base, retry_cb, w);
 	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 	w->grace_ev = evtimer_new(w->base, grace_cb, w);
+	w->auth_ev = event_new(w->base, -1, 0, auth_cb, w);
 	return 0;
 }
 

@@ -42,6 +42,10 @@ struct worker {
 	/* Built groups waiting for an upload slot ([workers] max_inflight),
 	 * oldest first; their deliveries are claimed (in_flight). */
 	struct upload_ctx *queued_head, *queued_tail;
+	/* Built groups waiting for an access token (OAuth2 destinations);
+	 * auth_ev is activated (from any thread) when a refresh ends. */
+	struct upload_ctx *authwait_head, *authwait_tail;
+	struct event *auth_ev;
 	struct dest_health health;
 	bool stopping;
 	bool more_raw; /* last stage 1 batch was full */
@@ -92,6 +96,9 @@ bool stage_deliver_has_room(const struct worker *w);
 /* Start waiting uploads while slots are free (not while stopping or
  * without a connection). */
 void stage_deliver_start_queued(struct worker *w);
+
+/* A token refresh ended (auth_ev): send the groups that waited for it. */
+void stage_deliver_auth_ready(struct worker *w);
 
 /* Stage 2 shutdown: give back the leases of everything still in flight or
  * waiting for a slot. */

@@ -869,8 +869,15 @@ static int query_one(PGconn *conn, const char *sql, const struct params *p, cons
 static const char show_delivery_sql[] =
 	"SELECT d.id, d.state, d.attempts, d.next_attempt_at, d.lease_until, d.last_status,"
 	" d.platform_code, d.last_error, d.created_at, d.updated_at, d.delivered_at,"
-	" d.conversion_id, d.destination_id, d.tenant_id"
+	" d.conversion_id, d.destination_id, d.tenant_id, d.request_id"
 	" FROM deliveries d WHERE d.id = $1::bigint";
+/* The platform's later report on the request that carried it (Data
+ * Manager requestStatus, sql/0006); null when there is none. */
+static const char show_request_sql[] =
+	"SELECT p.request_id, p.status, p.summary, p.events, p.sent_at, p.checked_at, p.polls,"
+	" p.next_poll_at FROM deliveries d JOIN platform_requests p"
+	" ON p.destination_id = d.destination_id AND p.request_id = d.request_id"
+	" WHERE d.id = $1::bigint";
 static const char show_conversion_sql[] =
 	"SELECT c.id, c.event, c.event_id, c.occurred_at, c.value, c.currency, c.order_id,"
 	" c.source_id, s.name AS source, c.raw_event_id, c.created_at, c.payload"
@@ -895,6 +902,8 @@ static int delivery_show_tx(PGconn *conn, int64_t id, cJSON *o, struct err *e)
 		{ "conversion", show_conversion_sql, "could not read conversion", false },
 		{ "destination", show_destination_sql, "could not read destination", false },
 		{ "attempts", show_attempts_sql, "could not read delivery attempts", true },
+		{ "platform_request", show_request_sql, "could not read the platform request",
+		  false },
 	};
 	struct params p = { 0 };
 	int rc = 0;
@@ -1195,7 +1204,16 @@ static const char stats_destinations_sql[] =
 	" FILTER (WHERE d.state = 'pending')))::bigint AS oldest_pending_s,"
 	" floor(extract(epoch FROM now() - min(d.next_attempt_at)"
 	" FILTER (WHERE d.state = 'pending' AND d.next_attempt_at <= now())))::bigint"
-	" AS oldest_due_s"
+	" AS oldest_due_s,"
+	/* Requests the platform reports on later (sql/0006). */
+	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
+	"  AND p.next_poll_at IS NOT NULL) AS requests_processing,"
+	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
+	"  AND p.status = 'SUCCESS') AS requests_success,"
+	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
+	"  AND p.status = 'PARTIAL_SUCCESS') AS requests_partial,"
+	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
+	"  AND p.status = 'FAILED') AS requests_failed"
 	" FROM destinations x JOIN tenants t ON t.id = x.tenant_id"
 	" LEFT JOIN deliveries d ON d.destination_id = x.id"
 	" GROUP BY x.id, t.name ORDER BY t.name, x.name";

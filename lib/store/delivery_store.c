@@ -36,8 +36,10 @@ static const char claim_sql[] =
 static const char record_sql[] =
 	"WITH u AS ("
 	"  SELECT * FROM unnest($1::int8[], $2::int4[], $3::text[], $4::int8[], $5::bool[],"
-	"                       $6::text[], $7::int4[], $8::text[], $9::text[], $10::int4[])"
-	"  AS t(id, claimed, state, delay_ms, refund, outcome, status, code, error, latency)"
+	"                       $6::text[], $7::int4[], $8::text[], $9::text[], $10::int4[],"
+	"                       $11::text[], $12::int8[])"
+	"  AS t(id, claimed, state, delay_ms, refund, outcome, status, code, error, latency,"
+	"       req, poll_ms)"
 	"), upd AS ("
 	"  UPDATE deliveries d SET state = u.state,"
 	"    next_attempt_at = CASE WHEN u.state = 'pending'"
@@ -46,10 +48,11 @@ static const char record_sql[] =
 	"    attempts = d.attempts - CASE WHEN u.refund THEN 1 ELSE 0 END,"
 	"    last_status = u.status, platform_code = u.code, last_error = u.error,"
 	"    delivered_at = CASE WHEN u.state = 'delivered' THEN now() ELSE d.delivered_at END,"
+	"    request_id = COALESCE(u.req, d.request_id),"
 	"    updated_at = now()"
 	"  FROM u WHERE d.id = u.id AND u.state IS NOT NULL"
 	"    AND d.state = 'in_flight' AND d.attempts = u.claimed"
-	"  RETURNING d.id"
+	"  RETURNING d.id, d.destination_id"
 	"), held AS ("
 	"  SELECT u.id FROM u JOIN deliveries d ON d.id = u.id"
 	"  WHERE u.state IS NULL AND d.state = 'in_flight' AND d.attempts = u.claimed"
@@ -60,6 +63,13 @@ static const char record_sql[] =
 	"  SELECT u.id, u.outcome, u.status, u.code, u.latency, u.error FROM u"
 	"  WHERE (u.state IS NOT NULL AND u.id IN (SELECT id FROM upd))"
 	"     OR (u.state IS NULL AND u.id IN (SELECT id FROM held))"
+	"), reqs AS ("
+	"  INSERT INTO platform_requests (destination_id, request_id, events, next_poll_at)"
+	"  SELECT upd.destination_id, u.req, count(*),"
+	"         now() + max(u.poll_ms) * interval '1 millisecond'"
+	"  FROM u JOIN upd ON upd.id = u.id WHERE u.req IS NOT NULL"
+	"  GROUP BY upd.destination_id, u.req"
+	"  ON CONFLICT (destination_id, request_id) DO NOTHING"
 	") "
 	"SELECT count(*) FROM upd";
 
@@ -179,16 +189,17 @@ void claim_batch_cleanup(struct claim_batch *b)
 static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t n, int64_t *applied,
 		       struct err *e)
 {
-	struct pgarr a[10];
-	const uint32_t oids[10] = { PGOID_INT8, PGOID_INT4, PGOID_TEXT, PGOID_INT8, PGOID_BOOL,
-				    PGOID_TEXT, PGOID_INT4, PGOID_TEXT, PGOID_TEXT, PGOID_INT4 };
-	const char *values[10];
-	int lengths[10];
-	const int formats[10] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct pgarr a[12];
+	const uint32_t oids[12] = { PGOID_INT8, PGOID_INT4, PGOID_TEXT, PGOID_INT8,
+				    PGOID_BOOL, PGOID_TEXT, PGOID_INT4, PGOID_TEXT,
+				    PGOID_TEXT, PGOID_INT4, PGOID_TEXT, PGOID_INT8 };
+	const char *values[12];
+	int lengths[12];
+	const int formats[12] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 	PGresult *res;
 	int rc;
 
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		pgarr_init(&a[i], oids[i]);
 	for (size_t i = 0; i < n; i++) {
 		const struct delivery_record *r = &recs[i];
@@ -207,15 +218,17 @@ static int exec_record(PGconn *conn, const struct delivery_record *recs, size_t 
 			       r->platform_code && r->platform_code[0] ? r->platform_code : NULL);
 		pgarr_add_text(&a[8], r->error && r->error[0] ? r->error : NULL);
 		pgarr_add_int4(&a[9], r->latency_ms);
+		pgarr_add_text(&a[10], r->request_id && r->request_id[0] ? r->request_id : NULL);
+		pgarr_add_int8(&a[11], r->poll_after_ms);
 	}
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		values[i] = pgarr_finish(&a[i], &lengths[i]);
-	res = PQexecPrepared(conn, "adseng_d_record", 10, values, lengths, formats, 0);
+	res = PQexecPrepared(conn, "adseng_d_record", 12, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not record delivery outcomes", e);
 	if (rc == 0 && applied)
 		*applied = db_get_int64(res, 0, 0);
 	PQclear(res);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		pgarr_cleanup(&a[i]);
 	return rc;
 }

@@ -45,6 +45,11 @@ struct delivery_record {
 	const char *platform_code;
 	const char *error;
 	int32_t latency_ms;
+	/* The platform's id of the accepted request (state "delivered"):
+	 * stored on the delivery, and a platform_requests row due for its
+	 * first status query after poll_after_ms.  NULL = none. */
+	const char *request_id;
+	int64_t poll_after_ms;
 };
 
 int delivery_store_prepare(PGconn *conn, struct err *e) WUR;
