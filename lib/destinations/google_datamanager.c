@@ -886,6 +886,48 @@ void gdm_status_summary(const struct gdm_status *st, char *out, size_t outlen)
 	buf_cleanup(&b);
 }
 
+/*
+ * dest_ops.status_parse: the answer to gdm_build_status_request's query.
+ * 200 → the request's status (PROCESSING, and an unknown status, ask again
+ * later); 401 → REAUTH; 404, or a 400 (Google does not know the id) →
+ * GONE; anything else, or a 200 that does not parse → RETRY.
+ */
+static void gdm_status_parse_resp(const struct upload_resp *resp, struct dest_request_status *st)
+{
+	struct gdm_error g;
+	struct gdm_status s;
+	struct err e = { 0 };
+
+	memset(st, 0, sizeof(*st));
+	if (resp->transport_error) {
+		st->state = DEST_REQ_RETRY;
+		text_copy_line(st->summary, sizeof(st->summary), resp->transport_msg);
+		return;
+	}
+	if (resp->status == 200) {
+		if (gdm_parse_status(resp->body, resp->body_len, &s, &e) != 0) {
+			st->state = DEST_REQ_RETRY;
+			text_copy_line(st->summary, sizeof(st->summary), e.msg);
+			return;
+		}
+		st->state = s.status == GDM_SUCCESS	      ? DEST_REQ_SUCCESS
+			    : s.status == GDM_PARTIAL_SUCCESS ? DEST_REQ_PARTIAL
+			    : s.status == GDM_FAILED	      ? DEST_REQ_FAILED
+							      : DEST_REQ_PROCESSING;
+		snprintf(st->status, sizeof(st->status), "%s", gdm_request_status_name(s.status));
+		gdm_status_summary(&s, st->summary, sizeof(st->summary));
+		return;
+	}
+	parse_error(resp, &g);
+	describe(resp, &g, st->summary, sizeof(st->summary));
+	st->state = resp->status == 401				 ? DEST_REQ_REAUTH
+		    : resp->status == 404 || resp->status == 400 ? DEST_REQ_GONE
+								 : DEST_REQ_RETRY;
+	if (st->state == DEST_REQ_GONE)
+		text_copy_line(st->status, sizeof(st->status), g.status ? g.status : "NOT_FOUND");
+	cJSON_Delete(g.tree);
+}
+
 /* ---- ops ------------------------------------------------------------------------ */
 
 const struct dest_ops google_datamanager_dest_ops = {
@@ -903,5 +945,8 @@ const struct dest_ops google_datamanager_dest_ops = {
 	.auth_grant = google_auth_grant,
 	.oauth_scopes = GOOGLE_SCOPE_DATAMANAGER,
 	.build = gdm_build,
+	.status_build = gdm_build_status_request,
+	.status_parse = gdm_status_parse_resp,
+	.status_delay_key = &google_config_keys[GOOGLE_KEY_DATAMANAGER_STATUS_DELAY],
 	.result = gdm_result,
 };

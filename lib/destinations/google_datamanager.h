@@ -4,10 +4,11 @@
  *
  * Data Manager accepts a request (200 + requestId) before it processes it;
  * what became of the events is read later with
- * GET /v1/requestStatus:retrieve?requestId=….  The generic poller (the
- * pipeline) builds that request with gdm_build_status_request, sends it,
- * and turns the answer into a gdm_status and a one-line summary it records
- * on the deliveries of the request.  Pure functions, any thread.
+ * GET /v1/requestStatus:retrieve?requestId=….  The pipeline's poller
+ * (pipeline/request_poll.c) reaches these through dest_ops.status_build
+ * (gdm_build_status_request) and status_parse (which reads the answer with
+ * gdm_parse_status and gdm_status_summary).  Exported for the unit tests
+ * and the fuzz target.  Pure functions, any thread.
  *
  * Wire facts: ../shared/DATAMANAGER.md "Answers";
  * google/ads/datamanager/v1/ingestion_service.proto (RetrieveRequestStatus),

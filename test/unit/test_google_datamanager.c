@@ -1052,6 +1052,74 @@ static void test_status_parse_table(void **state)
 	}
 }
 
+/* dest_ops.status_parse: the whole answer to the status query. */
+static void test_status_parse_hook(void **state)
+{
+	static const struct {
+		bool transport;
+		long status;
+		const char *fixture; /* google/…, or NULL: body */
+		const char *body;
+		enum dest_request_state want;
+		const char *word;
+		const char *summary_part;
+	} cases[] = {
+		{ true, 0, NULL, "", DEST_REQ_RETRY, "", "timed out" },
+		{ false, 200, "google/dm_status_partial.json", NULL, DEST_REQ_PARTIAL,
+		  "PARTIAL_SUCCESS", "2 PROCESSING_ERROR_REASON_INVALID_GCLID" },
+		{ false, 200, "google/dm_status_success.json", NULL, DEST_REQ_SUCCESS, "SUCCESS",
+		  "SUCCESS: 3 records" },
+		{ false, 200, NULL,
+		  "{\"requestStatusPerDestination\":[{\"requestStatus\":\"FAILED\"}]}",
+		  DEST_REQ_FAILED, "FAILED", "FAILED" },
+		{ false, 200, NULL,
+		  "{\"requestStatusPerDestination\":[{\"requestStatus\":\"PROCESSING\"}]}",
+		  DEST_REQ_PROCESSING, "PROCESSING", "PROCESSING" },
+		{ false, 200, NULL, "{\"requestStatusPerDestination\":[{}]}", DEST_REQ_PROCESSING,
+		  "UNKNOWN", "UNKNOWN" },
+		{ false, 200, NULL, "<html>", DEST_REQ_RETRY, "", "requestStatusPerDestination" },
+		{ false, 401, "google/dm_error_401.json", NULL, DEST_REQ_REAUTH, "",
+		  "invalid authentication credentials" },
+		{ false, 404, NULL,
+		  "{\"error\":{\"code\":404,\"status\":\"NOT_FOUND\",\"message\":\"Request id "
+		  "not found.\"}}",
+		  DEST_REQ_GONE, "NOT_FOUND", "Request id not found." },
+		{ false, 404, NULL, "", DEST_REQ_GONE, "NOT_FOUND", "HTTP 404" },
+		{ false, 400, "google/dm_error_request_level.json", NULL, DEST_REQ_GONE,
+		  "INVALID_ARGUMENT", "invalid argument" },
+		{ false, 403, "google/dm_error_403.json", NULL, DEST_REQ_RETRY, "",
+		  "does not have permission" },
+		{ false, 503, "google/dm_error_503.json", NULL, DEST_REQ_RETRY, "", "unavailable" },
+		{ false, 429, "google/dm_error_429.json", NULL, DEST_REQ_RETRY, "", "Quota" },
+	};
+
+	(void)state;
+	assert_non_null(OPS.status_build);
+	assert_non_null(OPS.status_parse);
+	assert_string_equal(OPS.status_delay_key->name, "datamanager_status_delay");
+	assert_string_equal(OPS.status_delay_key->def, "30m");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = cases[i].fixture ? test_read_fixture(cases[i].fixture, NULL) : NULL;
+		struct dest_request_status st;
+		struct upload_resp resp;
+
+		memset(&resp, 0, sizeof(resp));
+		memset(&st, 0xA5, sizeof(st));
+		resp.transport_error = cases[i].transport;
+		snprintf(resp.transport_msg, sizeof(resp.transport_msg), "timed out");
+		resp.status = cases[i].status;
+		resp.body = text ? text : cases[i].body;
+		resp.body_len = strlen(resp.body);
+		resp.retry_after_s = -1;
+		OPS.status_parse(&resp, &st);
+		if (st.state != cases[i].want || strcmp(st.status, cases[i].word) != 0 ||
+		    strstr(st.summary, cases[i].summary_part) == NULL)
+			fail_msg("case %zu: state %d status \"%s\" summary \"%s\"", i, st.state,
+				 st.status, st.summary);
+		free(text);
+	}
+}
+
 /* More distinct reasons than the struct keeps are counted, not lost. */
 static void test_status_many_reasons(void **state)
 {
@@ -1100,6 +1168,7 @@ int main(void)
 		cmocka_unit_test(test_status_parse_fixtures),
 		cmocka_unit_test(test_status_parse_table),
 		cmocka_unit_test(test_status_many_reasons),
+		cmocka_unit_test(test_status_parse_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
