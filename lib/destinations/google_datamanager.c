@@ -57,8 +57,7 @@
 #define TYPE_RETRY_INFO	 "type.googleapis.com/google.rpc.RetryInfo"
 
 #define NO_CONVERSION_ACTION                                                                       \
-	GDM_KIND ": no conversion action: run adsengctl google create-conversion-action (or set "  \
-		 "--conversion-action)"
+	GDM_KIND ": no conversion action: run adsengctl google create-conversion-action"
 
 /* The [google] key of the API version (google_config_keys[] in
  * google_common.c); test_google_datamanager checks it names the key. */
@@ -197,7 +196,8 @@ static bool has_address(const struct conversion *c)
 	       is_region(g[PII_COUNTRY]) && is_postal(g[PII_POSTAL]);
 }
 
-/* How many userIdentifiers c gets (0..3, so never over Google's 10). */
+/* How many userIdentifiers c gets: one email, one phone, one address. */
+_Static_assert(3 <= GDM_MAX_IDENTIFIERS, "an event never has more identifiers than Google takes");
 static size_t identifier_count(const struct conversion *c)
 {
 	return (size_t)is_hash(c->ids[PII_SCHEME_GOOGLE][PII_EMAIL]) +
@@ -411,11 +411,9 @@ static char *build_body(const struct destination *d, const char *customer, const
 	if (any_user_data)
 		json_add_string(root, "encoding", "HEX", &ok);
 	json_add_bool(root, "validateOnly", d->test_mode, &ok);
-	json_attach(root, "events", events, &ok);
-	events = NULL;
+	json_attach(root, "events", events, &ok); /* frees events when it cannot attach */
 	if (ok)
 		text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(events);
 	cJSON_Delete(root);
 	return text;
 }
