@@ -665,6 +665,7 @@ static void gdm_result(const struct destination *d, const struct upload_resp *re
 {
 	struct gdm_error g;
 	char msg[sizeof(out->message)];
+	char code[sizeof(out->platform_code)];
 	long after;
 
 	(void)d;
@@ -682,19 +683,21 @@ static void gdm_result(const struct destination *d, const struct upload_resp *re
 	}
 	parse_error(resp, &g);
 	describe(resp, &g, msg, sizeof(msg));
+	/* Google's status word, kept to one line like every outside text. */
+	text_copy_line(code, sizeof(code), g.status ? g.status : "");
 	after = resp->retry_after_s >= 0 ? resp->retry_after_s : g.retry_delay_s;
 	if (resp->status == 401) {
-		outcome_fill(out, n, OUTCOME_REAUTH, -1, g.status, msg);
+		outcome_fill(out, n, OUTCOME_REAUTH, -1, code, msg);
 	} else if (resp->status == 408 || resp->status == 429 || resp->status >= 500 ||
 		   resp->status < 400) {
-		outcome_fill(out, n, OUTCOME_RETRY, after, g.status, msg);
+		outcome_fill(out, n, OUTCOME_RETRY, after, code, msg);
 	} else if (resp->status == 400 && g.google) {
-		outcome_fill(out, n, OUTCOME_RESEND, -1, g.status,
+		outcome_fill(out, n, OUTCOME_RESEND, -1, code,
 			     "not sent: Google refused the request for other events in it");
 		if (fail_violations(&g, n, out) == 0)
-			outcome_fill(out, n, OUTCOME_FAILED, -1, g.status, msg);
+			outcome_fill(out, n, OUTCOME_FAILED, -1, code, msg);
 	} else {
-		outcome_fill(out, n, OUTCOME_FAILED, -1, g.status, msg);
+		outcome_fill(out, n, OUTCOME_FAILED, -1, code, msg);
 	}
 	cJSON_Delete(g.tree);
 }

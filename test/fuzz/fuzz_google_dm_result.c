@@ -9,7 +9,8 @@
  * exactly n outcomes of known kinds with terminated one-line texts; a
  * request id only on delivered outcomes and only of the pollable shape;
  * RESEND only beside a FAILED event of a 400; a parse error leaves an empty
- * status; the summary is one terminated line.
+ * status; the summary is one terminated line; the status_parse hook gives
+ * a known state and one-line texts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -78,11 +79,32 @@ static void fuzz_ingest(const uint8_t *data, const char *body, size_t len)
 		abort(); /* wrote past n */
 }
 
-static void fuzz_status(const char *body, size_t len)
+/* The ops hook around the parser: the whole answer to the status query. */
+static void fuzz_status_hook(const uint8_t *data, const char *body, size_t len)
+{
+	struct dest_request_status st;
+	struct upload_resp resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.transport_error = data[1] == 0xFF;
+	resp.status = statuses[data[1] % (sizeof(statuses) / sizeof(statuses[0]))];
+	resp.body = body;
+	resp.body_len = len;
+	memset(&st, 0x5A, sizeof(st));
+	google_datamanager_dest_ops.status_parse(&resp, &st);
+	if (st.state > DEST_REQ_GONE)
+		abort();
+	check_text(st.status, sizeof(st.status));
+	check_text(st.summary, sizeof(st.summary));
+}
+
+static void fuzz_status(const uint8_t *data, const char *body, size_t len)
 {
 	struct gdm_status st;
 	struct err e;
 	char line[160];
+
+	fuzz_status_hook(data, body, len);
 
 	if (gdm_parse_status(body, len, &st, &e) != 0) {
 		if (st.n_errors != 0 || st.status != GDM_UNKNOWN || st.record_count != -1)
@@ -111,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(body, data + 2, size - 2);
 	body[size - 2] = '\0';
 	if (data[0] & 1)
-		fuzz_status(body, size - 2);
+		fuzz_status(data, body, size - 2);
 	else
 		fuzz_ingest(data, body, size - 2);
 	free(body);

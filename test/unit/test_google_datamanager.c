@@ -719,6 +719,10 @@ static void test_result_table(void **state)
 		  "HTTP 400" },
 		{ "404", false, 404, NULL, "Not Found", -1, 1, OUTCOME_FAILED, "", -1,
 		  "HTTP 404: Not Found" },
+		/* Found by fuzz_google_dm_result: a status word with a newline. */
+		{ "status with a newline", false, 403, NULL,
+		  "{\"error\":{\"status\":\"A\\nB\",\"message\":\"m\"}}", -1, 1, OUTCOME_FAILED,
+		  "A B", -1, "m" },
 		/* events[1] and events[3] are out of range for n = 1: nobody is
 		 * named, the request as a whole failed. */
 		{ "400 violations out of range", false, 400,
