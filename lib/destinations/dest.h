@@ -135,6 +135,11 @@ struct dest_ops {
 	/* OAuth2 scopes for the consent URL (space separated), NULL = the
 	 * kind is not authorized by consent. */
 	const char *oauth_scopes;
+	/* The consent provider of such a kind ("google"): the callback path
+	 * /oauth/{provider}/callback and the config section whose auth_url
+	 * key is the consent page ([google] auth_url).  Kinds that share a
+	 * provider share the OAuth client.  NULL when oauth_scopes is. */
+	const char *oauth_provider;
 	/* Build one request for n (1..max_batch) conversions; access_token is
 	 * the auth hook's token, NULL for kinds without one. */
 	int (*build)(const struct destination *d, const char *access_token,

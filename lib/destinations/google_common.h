@@ -16,18 +16,23 @@
 
 struct cJSON;
 
+/* dest_ops.oauth_provider of both kinds: the consent callback is
+ * /oauth/google/callback and the consent page [google] auth_url. */
+#define GOOGLE_OAUTH_PROVIDER "google"
+
 /* OAuth2 scopes per API (consent URL). */
 #define GOOGLE_SCOPE_DATAMANAGER "https://www.googleapis.com/auth/datamanager"
 #define GOOGLE_SCOPE_ADWORDS	 "https://www.googleapis.com/auth/adwords"
 
 /* The [google] keys both kinds list in their dest_ops.config_keys:
  * client_id_file, client_secret_file, developer_token_file, auth_url,
- * datamanager_api_version, datamanager_status_delay.  The count and the
- * indexes of the last two are constants so a dest_ops initializer can use
- * them. */
-#define GOOGLE_N_CONFIG_KEYS		    6
-#define GOOGLE_KEY_DATAMANAGER_API_VERSION  4 /* google_datamanager's api_version_key */
-#define GOOGLE_KEY_DATAMANAGER_STATUS_DELAY 5 /* google_datamanager's status_delay_key */
+ * ads_api_version, datamanager_api_version, datamanager_status_delay.  The
+ * count and the indexes of the last three are constants so a dest_ops
+ * initializer can use them. */
+#define GOOGLE_N_CONFIG_KEYS		    7
+#define GOOGLE_KEY_ADS_API_VERSION	    4 /* google_ads' api_version_key */
+#define GOOGLE_KEY_DATAMANAGER_API_VERSION  5 /* google_datamanager's api_version_key */
+#define GOOGLE_KEY_DATAMANAGER_STATUS_DELAY 6 /* google_datamanager's status_delay_key */
 extern const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS];
 extern const size_t google_n_config_keys;
 
@@ -54,6 +59,12 @@ int google_prepare_settings(struct cJSON *settings, struct err *e);
  * kind names the destination kind in messages. */
 int google_validate_common(const char *kind, const struct cJSON *settings,
 			   const struct cJSON *creds, struct err *e);
+
+/* creds[key] copied into *out, else the content of the file named by
+ * [google] file_key (NULL: none), else *out NULL (not an error).  Free
+ * with dest_secret_free.  ERR_CONFIG when the file cannot be read. */
+int google_cred_or_file(const struct cJSON *creds, const char *key, const struct config *cfg,
+			const char *file_key, char **out, struct err *e) WUR;
 
 /*
  * dest_ops.auth_grant of both kinds: token URL {[endpoints] google_oauth}/token,

@@ -945,6 +945,7 @@ const struct dest_ops google_datamanager_dest_ops = {
 	.validate = gdm_validate,
 	.auth_grant = google_auth_grant,
 	.oauth_scopes = GOOGLE_SCOPE_DATAMANAGER,
+	.oauth_provider = GOOGLE_OAUTH_PROVIDER,
 	.build = gdm_build,
 	.status_build = gdm_build_status_request,
 	.status_parse = gdm_status_parse_resp,

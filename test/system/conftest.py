@@ -53,6 +53,14 @@ def google_oauth():
 
 
 @pytest.fixture
+def google_ads(google_oauth):
+    """A fake Google Ads API that checks tokens with the fake OAuth server."""
+    g = harness.FakeGoogleAds(oauth=google_oauth)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
 def datamanager(google_oauth):
     """A fake Data Manager API that checks tokens against google_oauth."""
     d = harness.FakeDataManager(google_oauth)
