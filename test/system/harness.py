@@ -10,6 +10,7 @@ root, so when the tests run as root (CI) the cluster runs as the
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import shutil
@@ -192,6 +193,20 @@ class FakeGoogleOAuth(FakeServer):
 
     def expire_all(self):
         return self._call("POST", "/_control/expire", {})
+
+    def consent_redirect(self, consent_url):
+        """Open a consent URL (as the account owner's browser would) and
+        return where Google redirects: adsengd's callback URL."""
+        u = urllib.parse.urlsplit(consent_url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        try:
+            conn.request("GET", u.path + "?" + u.query)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 302, r.status
+            return r.getheader("Location")
+        finally:
+            conn.close()
 
 
 class FakeDMAudience(FakeServer):
