@@ -180,7 +180,8 @@ static void test_ops_registered(void **state)
 	assert_int_equal(OPS.max_batch, 2000);
 	assert_int_equal(OPS.max_age_s, 90 * 24 * 3600);
 	assert_true(OPS.age_from_click);
-	assert_string_equal(OPS.oauth_scopes, "https://www.googleapis.com/auth/datamanager");
+	assert_string_equal(OPS.oauth_scopes, "https://www.googleapis.com/auth/datamanager "
+					      "https://www.googleapis.com/auth/adwords");
 	assert_string_equal(OPS.oauth_provider, "google");
 	assert_non_null(OPS.auth_grant);
 	assert_non_null(OPS.prepare_settings);
