@@ -38,11 +38,12 @@ static int64_t get_be64(const PGresult *res, int row, int col)
 
 int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, struct err *e)
 {
-	/* Binary results: id::text and kind are text (raw bytes), tenant_id
-	 * int8 big-endian, enabled one byte, the sealed secrets raw bytea. */
+	/* Binary results: id::text, kind and settings::text are text (raw
+	 * bytes), tenant_id int8 big-endian, enabled one byte, the sealed
+	 * secrets raw bytea. */
 	PGresult *res = PQexecParams(conn,
 				     "SELECT id::text, tenant_id, kind, enabled, secret, "
-				     "secret_previous FROM sources ORDER BY id",
+				     "secret_previous, settings::text FROM sources ORDER BY id",
 				     0, NULL, NULL, NULL, NULL, 1);
 	struct source_row *v = NULL;
 	int rc = db_check(conn, res, "could not load sources", e);
@@ -61,6 +62,7 @@ int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, stru
 		v[i].enabled = PQgetvalue(res, i, 3)[0] != 0;
 		v[i].secret = copy_bytes(res, i, 4, &v[i].secret_len);
 		v[i].secret_previous = copy_bytes(res, i, 5, &v[i].secret_previous_len);
+		v[i].settings_json = xstrdup(PQgetvalue(res, i, 6)); /* NOT NULL column */
 	}
 	*rows = v;
 	*n = (size_t)nt;
@@ -74,6 +76,7 @@ void catalog_free_sources(struct source_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(rows[i].secret);
 		free(rows[i].secret_previous);
+		free(rows[i].settings_json);
 	}
 	free(rows);
 }
