@@ -463,7 +463,11 @@ static void set_items(const cJSON *root, struct conversion *c)
 		if (cJSON_IsNumber(q) && q->valuedouble >= 1 && q->valuedouble < 1e9 &&
 		    (double)(int64_t)q->valuedouble == q->valuedouble)
 			it->quantity = (int64_t)q->valuedouble;
+		/* subtotal is before the order's discounts, like Shopify's
+		 * price; older payloads may lack it. */
 		it->price = unit_price(jstr(li, "subtotal"), it->quantity);
+		if (it->price == NULL && cJSON_GetObjectItemCaseSensitive(li, "subtotal") == NULL)
+			it->price = unit_price(jstr(li, "total"), it->quantity);
 	}
 }
 
