@@ -10,6 +10,7 @@
  * exits 2 without touching the database.
  */
 #include "admin/ctl.h"
+#include "admin/ctl_reconcile.h"
 #include "core/mem.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
@@ -865,6 +866,12 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  NULL, 1, 1, true, run_source_disable },
 	{ "source", "enable", "ID", "accept a source's webhooks again", NULL, NULL, 1, 1, true,
 	  run_source_enable },
+	{ "source", "reconcile", "SOURCE", "store the orders a WooCommerce shop's webhooks missed",
+	  "Page through the shop's REST API (GET {store_url}/wp-json/wc/v3/orders, orders\n"
+	  "modified since --since) with the source's REST credentials, and store every paid\n"
+	  "order that has no conversion yet as a raw event marked X-Adseng-Reconciled; a\n"
+	  "running adsengd converts and delivers it like a webhook.  Safe to repeat.",
+	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
 	{ "destination", "add", NULL, "add an ad platform destination, print its id",
 	  "Add a destination.  The credentials file is JSON (meta_capi, tiktok:\n"
 	  "{\"access_token\"}; ga4, sgtm: {\"api_secret\"}; google_ads: {\"client_id\",\n"

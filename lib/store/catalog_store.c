@@ -118,3 +118,52 @@ void catalog_dest_row_cleanup(struct dest_row *r)
 	free(r->credentials);
 	memset(r, 0, sizeof(*r));
 }
+
+int catalog_load_source_rest(PGconn *conn, const char *id, struct source_rest_row *out,
+			     struct err *e)
+{
+	const char *params[1] = { id };
+	/* Binary: settings::text as raw text, rest_credentials raw bytea. */
+	PGresult *res = PQexecParams(conn,
+				     "SELECT settings::text, rest_credentials FROM sources "
+				     "WHERE id = $1::uuid",
+				     1, NULL, params, NULL, NULL, 1);
+	int rc = db_check(conn, res, "could not load the source", e);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = err_set(e, ERR_NOTFOUND, "no source %s", id);
+		goto out;
+	}
+	out->settings_json = xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	out->sealed = copy_bytes(res, 0, 1, &out->sealed_len);
+out:
+	PQclear(res);
+	return rc;
+}
+
+void catalog_source_rest_cleanup(struct source_rest_row *r)
+{
+	free(r->settings_json);
+	free(r->sealed);
+	memset(r, 0, sizeof(*r));
+}
+
+int catalog_conversion_exists(PGconn *conn, const char *source_id, const char *event_id, bool *have,
+			      struct err *e)
+{
+	const char *params[2] = { source_id, event_id };
+	/* The (source_id, event_id) unique index answers it. */
+	PGresult *res = PQexecParams(conn,
+				     "SELECT 1 FROM conversions WHERE source_id = $1::uuid "
+				     "AND event_id = $2",
+				     2, NULL, params, NULL, NULL, 0);
+	int rc = db_check(conn, res, "could not look up a conversion", e);
+
+	if (rc == 0)
+		*have = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}

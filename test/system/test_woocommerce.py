@@ -12,6 +12,7 @@ import os
 import socket
 import time
 
+import harness
 from harness import FIXTURES, wait_until
 
 WOO_SECRET = "wc_test_secret_abcdef"
@@ -247,3 +248,64 @@ def test_configured_meta_key_reaches_the_conversion(make_stack, meta):
     payload = json.loads(stack.scalar("SELECT payload::text FROM conversions"))
     assert payload["click"]["ttclid"] == "E.C.P.plugin-ttclid"
     assert payload["click"]["gclid"] == "EAIaIQobChMI_session"
+
+
+class FakeWooREST(harness.FakeServer):
+    """test/system/fake_woocommerce.py: the shop's REST API, orders only."""
+
+    SCRIPT = "fake_woocommerce.py"
+    KEY, SECRET = "ck_reconcile", "cs_reconcile_secret"
+
+    def __init__(self):
+        super().__init__()
+        self.config(consumer_key=self.KEY, consumer_secret=self.SECRET)
+
+
+def test_reconcile_stores_missed_paid_orders_once(make_stack, meta):
+    shop = FakeWooREST()
+    try:
+        stack = make_stack().setup_demo()
+        creds = os.path.join(stack.dir, "rest.json")
+        with open(creds, "w") as f:
+            json.dump({"consumer_key": shop.KEY, "consumer_secret": shop.SECRET}, f)
+        woo = Woo(stack, store_url=shop.url + "/", rest_credentials_file=creds)
+        stack.start()
+        delivered = woo_order(8001)
+        assert woo.post(delivered)[0] == 200  # this one's webhook arrived
+        stack.wait_states({"delivered": 1})
+        missed = [woo_order(8100 + i) for i in range(100)]
+        unpaid = woo_order(8003, status="pending", paid=False)
+        old = woo_order(8004, modified="2020-01-01T00:00:00")  # before --since
+        shop.config(orders=[delivered, unpaid, old] + missed)
+
+        out = stack.ctl("source", "reconcile", "woo1", "--since", "1h", json_out=True)
+        assert out == {"source_id": woo.id, "pages": 2, "orders": 102, "not_conversions": 1,
+                       "present": 1, "stored": 100, "already_stored": 0}, out
+        reqs = shop.requests()
+        assert [r["query"]["page"] for r in reqs] == ["1", "2"]
+        assert all(r["query"]["per_page"] == "100" and r["query"]["dates_are_gmt"] == "true"
+                   and r["status"] == 200 for r in reqs)
+        assert stack.count("raw_events", "headers ? 'X-Adseng-Reconciled'") == 100
+        stack.wait_states({"delivered": 101}, timeout=60)
+        accepted = meta.accepted()
+        assert set(accepted) == set("woocommerce:order:%d" % o["id"]
+                                    for o in [delivered] + missed)
+        assert all(n == 1 for n in accepted.values())
+
+        # Again: everything is there now, nothing is stored twice.
+        out = stack.ctl("source", "reconcile", woo.id, "--since", "1h", json_out=True)
+        assert out["stored"] == 0 and out["present"] == 101, out
+        assert stack.count("raw_events", "headers ? 'X-Adseng-Reconciled'") == 100
+
+        # Wrong credentials: the shop's 401 is the command's failure.
+        shop.config(consumer_secret="rotated")
+        p = stack.ctl("source", "reconcile", "woo1", "--since", "1h", check=False)
+        assert p.returncode == 1 and "401" in p.stderr, p.stderr
+        assert shop.SECRET not in p.stderr and shop.SECRET not in p.stdout
+        # A source without REST access says what is missing.
+        p = stack.ctl("source", "reconcile", "shop1", "--since", "1h", check=False)
+        assert p.returncode == 1 and "woocommerce" in p.stderr
+        time.sleep(0.5)
+        assert stack.count("conversions") == 101
+    finally:
+        shop.stop()
