@@ -143,6 +143,9 @@ static const struct cfg_key keys[] = {
 	  0, 0, "GA4 Measurement Protocol base URL (not yet used)" },
 	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
 	  0, "Stripe API base URL (not yet used)" },
+	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
+	  DAY_MS,
+	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
 };

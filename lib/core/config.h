@@ -90,6 +90,8 @@ struct config {
 	char *ep_tiktok;
 	char *ep_ga4;
 	char *ep_stripe;
+	/* [oauth] */
+	int64_t oauth_state_ttl_ms;
 	/* [log] */
 	char *log_level;
 	/* Platform keys, in registration order (config_platform_value). */
