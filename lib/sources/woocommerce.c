@@ -143,6 +143,8 @@ out:
  * topic + resource id + date_modified_gmt: one version of one resource is
  * stored once however often it is delivered, and a real change (a new
  * date_modified_gmt) is a new event.  Without those, the body's SHA-256.
+ * This parses the body on the HTTP loop: bounded by [server] max_body, and
+ * the headers carry neither the id nor the version.
  */
 static int woo_dedup_key(const struct http_req *req, char *out, size_t outlen, struct err *e)
 {
