@@ -10,6 +10,7 @@
  * exits 2 without touching the database.
  */
 #include "admin/ctl.h"
+#include "admin/ctl_reconcile.h"
 #include "core/mem.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
@@ -195,20 +196,182 @@ static int ctl_seal(struct ctl *c, const char *table, const char *id, const char
 	return rc;
 }
 
-/* Seal secret for source s->id and insert the row. */
+/* Seal secret (and the REST credentials, when given) for source s->id and
+ * insert the row. */
 static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s, const char *secret,
-			size_t secret_len, struct err *e)
+			size_t secret_len, const char *rest, size_t rest_len, struct err *e)
 {
-	uint8_t *sealed = NULL;
+	uint8_t *sealed = NULL, *sealed_rest = NULL;
 	int rc;
 
 	rc = ctl_seal(c, "source", s->id, "secret", secret, secret_len, &sealed, &s->sealed_len, e);
+	if (rc == 0 && rest)
+		rc = ctl_seal(c, "source", s->id, "rest_credentials", rest, rest_len, &sealed_rest,
+			      &s->sealed_rest_len, e);
 	if (rc != 0)
-		return rc;
+		goto out;
 	s->sealed = sealed;
+	s->sealed_rest = sealed_rest;
 	rc = admin_source_add(conn, ctl_actor(), s, e);
 	s->sealed = NULL;
+	s->sealed_rest = NULL;
+out:
 	free(sealed);
+	free(sealed_rest);
+	return rc;
+}
+
+/* The click fields clickid_from_attribute() knows (core/clickid.h). */
+static bool click_field_ok(const char *f)
+{
+	static const char *const fields[] = { "gclid", "gbraid", "wbraid", "fbclid",	  "ttclid",
+					      "fbp",   "fbc",	 "ttp",	   "ga_client_id" };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(f, fields[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* --click-meta-keys "_gclid,_my_fbc=fbc" into settings.click_meta_keys:
+ * {"_gclid": "gclid", "_my_fbc": "fbc"} (a bare key names the field
+ * without its leading underscores). */
+static int add_meta_keys(cJSON *settings, const char *list, struct err *e)
+{
+	cJSON *keys = cJSON_AddObjectToObject(settings, "click_meta_keys");
+	char *copy = xstrdup(list), *save = NULL;
+	int rc = 0;
+
+	for (char *tok = strtok_r(copy, ",", &save); keys && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *field;
+
+		if (eq)
+			*eq = '\0';
+		field = eq ? eq + 1 : tok + strspn(tok, "_");
+		if (tok[0] == '\0' || !name_ok(tok) || !click_field_ok(field)) {
+			rc = err_set(
+				e, ERR_INVALID,
+				"invalid --click-meta-keys entry \"%s\": KEY or KEY=FIELD, FIELD "
+				"one of gclid, gbraid, wbraid, fbclid, ttclid, fbp, fbc, ttp, "
+				"ga_client_id",
+				tok);
+			break;
+		}
+		if (!cJSON_AddStringToObject(keys, tok, field))
+			keys = NULL;
+	}
+	free(copy);
+	if (rc == 0 && keys == NULL)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	return rc;
+}
+
+/* An http(s) URL without white space or control characters, stored
+ * without its trailing slashes (paths are appended to it). */
+static int add_store_url(cJSON *settings, const char *url, struct err *e)
+{
+	char *u;
+	size_t n;
+	int rc = 0;
+
+	if (!(str_has_prefix(url, "https://") || str_has_prefix(url, "http://")) || !name_ok(url) ||
+	    strpbrk(url, " \t?#") != NULL)
+		return err_set(e, ERR_INVALID,
+			       "invalid --store-url \"%s\": an http(s) URL without query", url);
+	u = xstrdup(url);
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	if (!cJSON_AddStringToObject(settings, "store_url", u))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	free(u);
+	return rc;
+}
+
+/* The settings of `source add` as JSON text (*out, cJSON_free), from the
+ * options only WooCommerce has; ERR_INVALID for a usage error. */
+static int source_settings(const struct ctl_args *a, const char *kind, char **out, struct err *e)
+{
+	const char *url = ctl_arg(a, "store-url"), *keys = ctl_arg(a, "click-meta-keys");
+	cJSON *settings;
+	int rc = 0;
+
+	*out = NULL;
+	if ((url || keys || ctl_arg(a, "rest-credentials-file")) &&
+	    strcmp(kind, "woocommerce") != 0)
+		return err_set(e, ERR_INVALID,
+			       "--store-url, --rest-credentials-file and --click-meta-keys are "
+			       "for --kind woocommerce");
+	settings = cJSON_CreateObject();
+	if (settings == NULL)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (url)
+		rc = add_store_url(settings, url, e);
+	if (rc == 0 && keys)
+		rc = add_meta_keys(settings, keys, e);
+	if (rc == 0 && (*out = cJSON_PrintUnformatted(settings)) == NULL)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	cJSON_Delete(settings);
+	return rc;
+}
+
+/* The REST credentials file, when given: a JSON object with the shop's
+ * "consumer_key" and "consumer_secret" (WooCommerce → Settings →
+ * Advanced → REST API).  *rest is sodium_malloc'd (NULL when absent). */
+static int read_rest_credentials(const char *path, char **rest, size_t *len, struct err *e)
+{
+	cJSON *j;
+	int rc;
+
+	*rest = NULL;
+	if (path == NULL)
+		return 0;
+	rc = secret_file_read(path, CREDS_MAX, rest, len, e);
+	if (rc != 0)
+		return rc;
+	j = cJSON_Parse(*rest);
+	/* Never quote the file: it is a secret. */
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "consumer_key")) ||
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "consumer_secret")))
+		rc = err_set(e, ERR_INVALID,
+			     "REST credentials file \"%s\" is not a JSON object with "
+			     "\"consumer_key\" and \"consumer_secret\"",
+			     path);
+	json_wipe(j);
+	cJSON_Delete(j);
+	if (rc != 0) {
+		sodium_free(*rest);
+		*rest = NULL;
+	}
+	return rc;
+}
+
+/* Everything after the argument checks: read, seal, insert. */
+static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_source_new *s,
+		      struct err *e)
+{
+	char *secret = NULL, *rest = NULL;
+	size_t secret_len = 0, rest_len = 0;
+	PGconn *conn;
+	int rc;
+
+	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, e);
+	if (rc == 0)
+		rc = read_rest_credentials(ctl_arg(a, "rest-credentials-file"), &rest, &rest_len,
+					   e);
+	if (rc == 0)
+		rc = ctl_db(c, &conn, e);
+	if (rc == 0)
+		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s->tenant_id, e);
+	if (rc == 0)
+		rc = source_store(c, conn, s, secret, secret_len, rest, rest_len, e);
+	if (secret)
+		sodium_free(secret); /* wipes it */
+	if (rest)
+		sodium_free(rest);
 	return rc;
 }
 
@@ -217,9 +380,7 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 	struct err e = { 0 };
 	struct admin_source_new s = { 0 };
 	struct config *cfg;
-	PGconn *conn;
-	char *secret = NULL, *url;
-	size_t secret_len = 0;
+	char *url, *settings = NULL;
 	char id[37];
 	int rc;
 
@@ -232,19 +393,18 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 				       "invalid source name: 1 to %d characters, no control "
 				       "characters",
 				       NAME_MAX_LEN);
-	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
+	rc = source_settings(a, s.kind, &settings, &e);
+	if (rc == ERR_INVALID)
+		return ctl_usage_error(c, "%s", e.msg);
 	if (rc != 0)
 		return ctl_fail(c, &e);
 	uuid_generate(id);
 	s.id = id;
+	s.settings_json = settings;
 	rc = ctl_config(c, &cfg, &e);
 	if (rc == 0)
-		rc = ctl_db(c, &conn, &e);
-	if (rc == 0)
-		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s.tenant_id, &e);
-	if (rc == 0)
-		rc = source_store(c, conn, &s, secret, secret_len, &e);
-	sodium_free(secret); /* wipes it */
+		rc = source_add(c, a, &s, &e);
+	cJSON_free(settings);
 	if (rc != 0)
 		return ctl_fail(c, &e);
 	url = webhook_url(cfg, s.kind, id);
@@ -647,6 +807,14 @@ static const struct ctl_optspec source_add_opts[] = {
 	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
 	{ "secret-file", CTL_OPT_VALUE, "F", true,
 	  "file holding the webhook signing secret (trailing whitespace ignored)" },
+	{ "store-url", CTL_OPT_VALUE, "URL", false,
+	  "woocommerce: the shop's URL (for reconcile through its REST API)" },
+	{ "rest-credentials-file", CTL_OPT_VALUE, "F", false,
+	  "woocommerce: JSON file {\"consumer_key\", \"consumer_secret\"} of a read-only "
+	  "REST API key, sealed like the secret" },
+	{ "click-meta-keys", CTL_OPT_VALUE, "LIST", false,
+	  "woocommerce: order meta keys carrying click ids, e.g. _gclid,_my_fbc=fbc (a bare "
+	  "key names the field without its leading underscores)" },
 	OPT_JSON_ONLY,
 };
 
@@ -698,6 +866,12 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  NULL, 1, 1, true, run_source_disable },
 	{ "source", "enable", "ID", "accept a source's webhooks again", NULL, NULL, 1, 1, true,
 	  run_source_enable },
+	{ "source", "reconcile", "SOURCE", "store the orders a WooCommerce shop's webhooks missed",
+	  "Page through the shop's REST API (GET {store_url}/wp-json/wc/v3/orders, orders\n"
+	  "modified since --since) with the source's REST credentials, and store every paid\n"
+	  "order that has no conversion yet as a raw event marked X-Adseng-Reconciled; a\n"
+	  "running adsengd converts and delivers it like a webhook.  Safe to repeat.",
+	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
 	{ "destination", "add", NULL, "add an ad platform destination, print its id",
 	  "Add a destination.  The credentials file is JSON (meta_capi, tiktok:\n"
 	  "{\"access_token\"}; ga4, sgtm: {\"api_secret\"}; google_ads: {\"client_id\",\n"

@@ -148,7 +148,8 @@ static void job_done_cb(struct ingest_job *job, void *arg)
 		http_reply_json(req, 200, "{\"status\":\"duplicate\"}");
 		break;
 	case INGEST_UNAVAILABLE:
-		http_reply_error(req, 503, "unavailable", "database unavailable; retry later");
+		http_reply_error(req, job->unavailable_status ? job->unavailable_status : 503,
+				 "unavailable", "database unavailable; retry later");
 		break;
 	case INGEST_REJECTED:
 		http_reply_error(req, 500, "not_stored",

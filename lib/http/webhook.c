@@ -1,9 +1,12 @@
 /*
  * webhook.c - POST /v1/webhooks/{kind}/{source_id}: find the source in the
- * loop's snapshot, verify the signature over the exact raw bytes, take the
- * dedup key and topic, and queue the raw event for the ingest writers.
- * Every refusal happens before anything is queued, so nothing is stored
- * for a non-2xx answer.
+ * loop's snapshot, let its kind answer a request that is no event (a
+ * ping), verify the signature over the exact raw bytes, take the dedup key
+ * and topic, and queue the raw event for the ingest writers.  Every
+ * refusal happens before anything is queued, so nothing is stored for a
+ * non-2xx answer.  Everything platform-specific comes from the kind's
+ * source_ops (including the status that makes the sender retry): this
+ * file names no platform.
  *
  * What we store must never be the reason a correctly signed webhook is
  * refused: header bytes that are not UTF-8 are made so (U+FFFD) before
@@ -11,6 +14,8 @@
  * UTF-8 (text columns) is refused with 400 here, before anything is
  * queued, instead of failing the whole group commit later.
  */
+#include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/text.h"
@@ -123,6 +128,7 @@ static struct ingest_job *make_job(const struct source *src, const struct http_r
 	job->topic = xstrdup(topic);
 	job->body = body;
 	job->body_len = hr->body_len;
+	job->unavailable_status = source_unavailable_status(src->ops);
 	return job;
 }
 
@@ -153,9 +159,15 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 	char dedup[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
 	struct ingest_job *job = NULL;
 	struct err e = { 0 };
+	struct config *cfg = runtime_config(s->rt);
+	struct source_ctx ctx = { .cfg = cfg, .now_us = clock_wall_ms() * 1000 };
+	int unavailable = source_unavailable_status(src->ops);
 	uint32_t slot, gen;
+	int rc;
 
-	if (src->ops->verify(src, hr, &e) != 0) {
+	rc = src->ops->verify(src, &ctx, hr, &e);
+	config_unref(cfg);
+	if (rc != 0) {
 		int suppressed;
 
 		if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
@@ -178,12 +190,12 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	job = make_job(src, hr, body, dedup, topic);
 	if (job == NULL) {
-		http_reply_error(req, 503, "overloaded", "out of memory; retry later");
+		http_reply_error(req, unavailable, "overloaded", "out of memory; retry later");
 		goto out;
 	}
 	body = NULL; /* the job's now */
 	if (http_slot_take(s, req, &slot, &gen) != 0) {
-		http_reply_error(req, 503, "overloaded",
+		http_reply_error(req, unavailable, "overloaded",
 				 "too many requests in flight; retry later");
 		goto out;
 	}
@@ -191,7 +203,8 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 	job->gen = gen;
 	if (ingest_submit(s->ingest, job) != 0) {
 		http_slot_abandon(s, slot, gen);
-		http_reply_error(req, 503, "overloaded", "ingest queue is full; retry later");
+		http_reply_error(req, unavailable, "overloaded",
+				 "ingest queue is full; retry later");
 		goto out;
 	}
 	job = NULL; /* the writers' now */
@@ -207,6 +220,7 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	struct http_req hr = { 0 };
 	struct evkeyval *kv;
 	const struct source *src;
+	struct source_answer ans;
 	uint8_t *body;
 
 	if (!split_route(rest, kind, sizeof(kind), id)) {
@@ -219,7 +233,8 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		return;
 	}
 	if (s->sources == NULL) {
-		http_reply_error(req, 503, "unavailable", "sources not loaded yet; retry later");
+		http_reply_error(req, source_unavailable_status(source_ops_find(kind)),
+				 "unavailable", "sources not loaded yet; retry later");
 		return;
 	}
 	src = source_set_find(s->sources, id);
@@ -236,11 +251,17 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	}
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
-		http_reply_error(req, 503, "overloaded", "out of memory; retry later");
+		http_reply_error(req, source_unavailable_status(src->ops), "overloaded",
+				 "out of memory; retry later");
 		return;
 	}
 	hr.method = "POST";
 	hr.headers = headers;
 	hr.body = body;
+	if (src->ops->answer_unstored && src->ops->answer_unstored(src, &hr, &ans)) {
+		http_reply_json(req, ans.status, ans.body);
+		free(body);
+		return;
+	}
 	queue_webhook(s, req, src, &hr, body);
 }

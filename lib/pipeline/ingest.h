@@ -46,6 +46,9 @@ struct ingest_job {
 	size_t headers_len;
 	uint8_t *body;
 	size_t body_len;
+	/* The answer to INGEST_UNAVAILABLE, from the source's kind (503, or
+	 * 429 for senders that retry nothing else). */
+	int unavailable_status;
 	/* Result, set by a writer. */
 	enum ingest_status status;
 	int64_t raw_id;

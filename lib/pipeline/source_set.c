@@ -34,6 +34,7 @@ int source_set_load(PGconn *conn, const struct vault *vault, struct source_set *
 	atomic_init(&s->refcnt, 1);
 	s->v = xcalloc(n ? n : 1, sizeof(*s->v));
 	s->plain = xcalloc(2 * (n ? n : 1), sizeof(*s->plain));
+	s->settings = xcalloc(n ? n : 1, sizeof(*s->settings));
 	for (size_t i = 0; i < n; i++) {
 		struct source *src = &s->v[s->n];
 		unsigned char **plain = &s->plain[2 * s->n];
@@ -59,6 +60,10 @@ int source_set_load(PGconn *conn, const struct vault *vault, struct source_set *
 		src->secret[0] = plain[0];
 		src->secret_len[0] = len;
 		src->n_secrets = 1;
+		/* Taken over from the row: the snapshot frees it. */
+		s->settings[s->n] = rows[i].settings_json;
+		rows[i].settings_json = NULL;
+		src->settings_json = s->settings[s->n];
 		if (rows[i].secret_previous &&
 		    open_secret(vault, &rows[i], "secret_previous", rows[i].secret_previous,
 				rows[i].secret_previous_len, &plain[1], &len, &se) == 0) {
@@ -97,6 +102,9 @@ void source_set_unref(struct source_set *s)
 		return;
 	for (size_t i = 0; i < 2 * s->n; i++)
 		vault_free_plain(s->plain[i]);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->settings[i]);
+	free(s->settings);
 	free(s->plain);
 	free(s->v);
 	free(s);

@@ -20,6 +20,7 @@ struct source_set {
 	size_t n;
 	struct source *v;      /* sorted by id */
 	unsigned char **plain; /* opened secrets (vault_free_plain), 2 per source */
+	char **settings;       /* settings JSON texts (malloc'd), 1 per source */
 };
 
 /*

@@ -111,7 +111,8 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 					.headers_json = r->headers_json,
 					.body = r->body,
 					.body_len = r->body_len,
-					.received_us = r->received_us };
+					.received_us = r->received_us,
+					.settings_json = r->settings_json };
 		struct err e = { 0 };
 		size_t before = p->convs.n;
 

@@ -57,8 +57,10 @@ static bool printable_ascii(const char *s, bool allow_space)
 	return true;
 }
 
-static int shopify_verify(const struct source *src, const struct http_req *req, struct err *e)
+static int shopify_verify(const struct source *src, const struct source_ctx *ctx,
+			  const struct http_req *req, struct err *e)
 {
+	(void)ctx; /* no timestamp window yet (issue 7: X-Shopify-Triggered-At) */
 	return source_verify_hmac_b64(src, shopify_header(req, "Hmac-Sha256"), req->body,
 				      req->body_len, e);
 }
@@ -458,5 +460,6 @@ const struct source_ops shopify_source_ops = {
 	.dedup_key = shopify_dedup_key,
 	.topic = shopify_topic,
 	.stored_headers = shopify_stored_headers,
+	.unavailable_status = 503, /* Shopify retries any non-2xx */
 	.parse = shopify_parse,
 };

@@ -8,9 +8,11 @@
 #include <string.h>
 
 extern const struct source_ops shopify_source_ops;
+extern const struct source_ops woocommerce_source_ops;
 
 static const struct source_ops *const registry[] = {
 	&shopify_source_ops,
+	&woocommerce_source_ops,
 };
 
 const struct source_ops *source_ops_find(const char *kind)
@@ -20,6 +22,13 @@ const struct source_ops *source_ops_find(const char *kind)
 			return registry[i];
 	}
 	return NULL;
+}
+
+int source_unavailable_status(const struct source_ops *ops)
+{
+	if (ops == NULL || ops->unavailable_status == 0)
+		return 503;
+	return ops->unavailable_status;
 }
 
 int source_verify_hmac_b64(const struct source *src, const char *header_value, const uint8_t *body,

@@ -1,13 +1,16 @@
 /*
  * source.h - what every inbound platform (Shopify, WooCommerce, GHL, …)
- * provides: signature verification over the raw request, the dedup key and
- * topic the ingest path stores, and a parser from a stored raw event to
- * canonical conversions.
+ * provides: an optional answer to requests that are not events (a ping),
+ * signature verification over the raw request, the dedup key and topic the
+ * ingest path stores, the status that tells the sender to retry, and a
+ * parser from a stored raw event to canonical conversions.
  *
- * All four are pure functions (no database, no network, no globals), so the
- * HTTP loop can call verify/dedup_key/topic without blocking, and unit
- * tests and fuzzers can drive every one of them.  Adding a platform is one
- * file defining a `const struct source_ops` plus one line in source.c.
+ * All of them are pure functions (no database, no network, no globals):
+ * what they may depend on beyond the request (the configuration, the time)
+ * is passed in a struct source_ctx, so the HTTP loop can call them without
+ * blocking, and unit tests and fuzzers can drive every one of them with a
+ * fixed clock.  The HTTP layer knows no platform: adding one is one file
+ * defining a `const struct source_ops` plus one line in source.c.
  */
 #ifndef ADSENG_SOURCES_SOURCE_H
 #define ADSENG_SOURCES_SOURCE_H
@@ -24,6 +27,8 @@
 #define SOURCE_DEDUP_MAX   256
 #define SOURCE_TOPIC_MAX   128
 
+struct config;
+
 /* A configured source as the daemon holds it (secrets decrypted). */
 struct source {
 	char id[37]; /* uuid, as text */
@@ -35,7 +40,23 @@ struct source {
 	const unsigned char *secret[SOURCE_MAX_SECRETS];
 	size_t secret_len[SOURCE_MAX_SECRETS];
 	int n_secrets;
+	/* The sources.settings jsonb as text ("{}" when empty), owned by
+	 * whoever built the struct; NULL is read as "{}". */
+	const char *settings_json;
 	const struct source_ops *ops;
+};
+
+/* What a check may depend on besides the request, supplied by the caller
+ * (the HTTP loop: its config snapshot and the wall clock at receipt). */
+struct source_ctx {
+	const struct config *cfg; /* borrowed; NULL in tests of sources needing none */
+	int64_t now_us;		  /* unix microseconds */
+};
+
+/* An answer given at once to a request that is not an event. */
+struct source_answer {
+	int status;	  /* HTTP status */
+	const char *body; /* JSON text, static */
 };
 
 /* A stored webhook, as stage 1 hands it to a parser.  Borrowed pointers. */
@@ -47,12 +68,24 @@ struct raw_event {
 	const uint8_t *body;
 	size_t body_len;
 	int64_t received_us;
+	/* The source's settings as JSON text (the source's, now: a reprocess
+	 * reads today's settings); may be NULL. */
+	const char *settings_json;
 };
 
 struct source_ops {
 	const char *kind; /* "shopify" */
+	/*
+	 * Optional.  true when the request is not an event but must still be
+	 * answered, with *ans, before anything is verified or stored (the
+	 * WooCommerce ping: unsigned, wants exactly 200).  Must recognise
+	 * only requests that carry no event, since nothing checks them.
+	 */
+	bool (*answer_unstored)(const struct source *src, const struct http_req *req,
+				struct source_answer *ans);
 	/* 0 if the request is authentic, ERR_AUTH with a reason otherwise. */
-	int (*verify)(const struct source *src, const struct http_req *req, struct err *e);
+	int (*verify)(const struct source *src, const struct source_ctx *ctx,
+		      const struct http_req *req, struct err *e);
 	/* The per-source dedup key of this delivery (NUL-terminated, at most
 	 * SOURCE_DEDUP_MAX bytes with the NUL).  0 or ERR_INVALID. */
 	int (*dedup_key)(const struct http_req *req, char *out, size_t outlen, struct err *e);
@@ -61,6 +94,9 @@ struct source_ops {
 	/* Request headers worth storing with the raw event (NULL-terminated,
 	 * case-insensitive names). */
 	const char *const *stored_headers;
+	/* What to answer when the request cannot be stored now (database
+	 * down, queue full): the status the platform retries on.  0 = 503. */
+	int unavailable_status;
 	/*
 	 * Parse a stored raw event into zero or more conversions appended to
 	 * out (which owns them).  0 with nothing appended = the topic is not a
@@ -72,6 +108,10 @@ struct source_ops {
 
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
+
+/* The status for "not stored, retry later" of ops (NULL: an unknown
+ * kind): ops->unavailable_status, or 503. */
+int source_unavailable_status(const struct source_ops *ops);
 
 /*
  * Shared helper for HMAC-SHA256 webhook signatures sent as standard base64

@@ -531,9 +531,11 @@ int admin_source_add(PGconn *conn, const char *actor, const struct admin_source_
 	p_text(&p, s->kind);
 	p_text(&p, s->name);
 	p_binary(&p, s->sealed, (int)s->sealed_len, PGOID_BYTEA);
+	p_text(&p, s->settings_json ? s->settings_json : "{}");
+	p_binary(&p, s->sealed_rest, (int)s->sealed_rest_len, PGOID_BYTEA);
 	res = p_exec(conn,
-		     "INSERT INTO sources (id, tenant_id, kind, name, secret)"
-		     " VALUES ($1::uuid, $2::bigint, $3, $4, $5)",
+		     "INSERT INTO sources (id, tenant_id, kind, name, secret, settings,"
+		     " rest_credentials) VALUES ($1::uuid, $2::bigint, $3, $4, $5, $6::jsonb, $7)",
 		     &p);
 	if (strcmp(db_sqlstate(res), SQLSTATE_UNIQUE) == 0)
 		rc = err_set(e, ERR_CONFLICT, "the tenant already has a source named \"%s\"",
@@ -548,6 +550,7 @@ int admin_source_add(PGconn *conn, const char *actor, const struct admin_source_
 	put_num(d, "tenant_id", (double)s->tenant_id, &ok);
 	put_str(d, "kind", s->kind, &ok);
 	put_str(d, "name", s->name, &ok);
+	put_str(d, "settings", s->settings_json ? s->settings_json : "{}", &ok);
 	rc = audit(conn, actor, "source.add", d, ok, e);
 out:
 	return tx_end(conn, rc, e);

@@ -82,6 +82,11 @@ struct admin_source_new {
 	const char *name;
 	const uint8_t *sealed; /* vault_seal output, AD "source:<id>:secret" */
 	size_t sealed_len;
+	/* Optional: the settings jsonb as text (NULL = "{}") and the sealed
+	 * REST credentials (NULL = none; AD "source:<id>:rest_credentials"). */
+	const char *settings_json;
+	const uint8_t *sealed_rest;
+	size_t sealed_rest_len;
 };
 /* ERR_CONFLICT when the tenant already has a source of that name. */
 int admin_source_add(PGconn *conn, const char *actor, const struct admin_source_new *s,

@@ -38,11 +38,12 @@ static int64_t get_be64(const PGresult *res, int row, int col)
 
 int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, struct err *e)
 {
-	/* Binary results: id::text and kind are text (raw bytes), tenant_id
-	 * int8 big-endian, enabled one byte, the sealed secrets raw bytea. */
+	/* Binary results: id::text, kind and settings::text are text (raw
+	 * bytes), tenant_id int8 big-endian, enabled one byte, the sealed
+	 * secrets raw bytea. */
 	PGresult *res = PQexecParams(conn,
 				     "SELECT id::text, tenant_id, kind, enabled, secret, "
-				     "secret_previous FROM sources ORDER BY id",
+				     "secret_previous, settings::text FROM sources ORDER BY id",
 				     0, NULL, NULL, NULL, NULL, 1);
 	struct source_row *v = NULL;
 	int rc = db_check(conn, res, "could not load sources", e);
@@ -61,6 +62,7 @@ int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, stru
 		v[i].enabled = PQgetvalue(res, i, 3)[0] != 0;
 		v[i].secret = copy_bytes(res, i, 4, &v[i].secret_len);
 		v[i].secret_previous = copy_bytes(res, i, 5, &v[i].secret_previous_len);
+		v[i].settings_json = xstrdup(PQgetvalue(res, i, 6)); /* NOT NULL column */
 	}
 	*rows = v;
 	*n = (size_t)nt;
@@ -74,6 +76,7 @@ void catalog_free_sources(struct source_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(rows[i].secret);
 		free(rows[i].secret_previous);
+		free(rows[i].settings_json);
 	}
 	free(rows);
 }
@@ -114,4 +117,53 @@ void catalog_dest_row_cleanup(struct dest_row *r)
 	free(r->settings_json);
 	free(r->credentials);
 	memset(r, 0, sizeof(*r));
+}
+
+int catalog_load_source_rest(PGconn *conn, const char *id, struct source_rest_row *out,
+			     struct err *e)
+{
+	const char *params[1] = { id };
+	/* Binary: settings::text as raw text, rest_credentials raw bytea. */
+	PGresult *res = PQexecParams(conn,
+				     "SELECT settings::text, rest_credentials FROM sources "
+				     "WHERE id = $1::uuid",
+				     1, NULL, params, NULL, NULL, 1);
+	int rc = db_check(conn, res, "could not load the source", e);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = err_set(e, ERR_NOTFOUND, "no source %s", id);
+		goto out;
+	}
+	out->settings_json = xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	out->sealed = copy_bytes(res, 0, 1, &out->sealed_len);
+out:
+	PQclear(res);
+	return rc;
+}
+
+void catalog_source_rest_cleanup(struct source_rest_row *r)
+{
+	free(r->settings_json);
+	free(r->sealed);
+	memset(r, 0, sizeof(*r));
+}
+
+int catalog_conversion_exists(PGconn *conn, const char *source_id, const char *event_id, bool *have,
+			      struct err *e)
+{
+	const char *params[2] = { source_id, event_id };
+	/* The (source_id, event_id) unique index answers it. */
+	PGresult *res = PQexecParams(conn,
+				     "SELECT 1 FROM conversions WHERE source_id = $1::uuid "
+				     "AND event_id = $2",
+				     2, NULL, params, NULL, NULL, 0);
+	int rc = db_check(conn, res, "could not look up a conversion", e);
+
+	if (rc == 0)
+		*have = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
 }

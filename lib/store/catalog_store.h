@@ -21,6 +21,7 @@ struct source_row {
 	size_t secret_len;
 	uint8_t *secret_previous; /* sealed or NULL */
 	size_t secret_previous_len;
+	char *settings_json; /* the settings jsonb as text, malloc'd */
 };
 
 struct dest_row {
@@ -38,6 +39,23 @@ struct dest_row {
 /* Every source.  *rows is malloc'd; free with catalog_free_sources. */
 int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, struct err *e) WUR;
 void catalog_free_sources(struct source_row *rows, size_t n);
+
+/* What calling a source's platform back needs (reconcile). */
+struct source_rest_row {
+	char *settings_json; /* malloc'd */
+	uint8_t *sealed;     /* sources.rest_credentials, malloc'd; NULL when none */
+	size_t sealed_len;
+};
+
+/* Source id's settings and sealed REST credentials; ERR_NOTFOUND when the
+ * source does not exist. */
+int catalog_load_source_rest(PGconn *conn, const char *id, struct source_rest_row *out,
+			     struct err *e) WUR;
+void catalog_source_rest_cleanup(struct source_rest_row *r);
+
+/* Whether source_id already has a conversion with event_id (*have). */
+int catalog_conversion_exists(PGconn *conn, const char *source_id, const char *event_id, bool *have,
+			      struct err *e) WUR;
 
 /* One destination by id; ERR_NOTFOUND when there is none. */
 int catalog_load_destination(PGconn *conn, const char *id, struct dest_row *out, struct err *e) WUR;

@@ -38,7 +38,7 @@ static const char claim_sql[] =
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
-	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body "
+	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body, s.settings::text "
 	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
 	"LEFT JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
@@ -160,6 +160,7 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 		r->headers_json = PQgetvalue(res, i, 6);
 		r->body = (const uint8_t *)PQgetvalue(res, i, 7);
 		r->body_len = (size_t)PQgetlength(res, i, 7);
+		r->settings_json = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
 	}
 	return 0;
 }

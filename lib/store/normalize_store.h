@@ -26,6 +26,7 @@ struct raw_row {
 	const char *headers_json;
 	const uint8_t *body;
 	size_t body_len;
+	const char *settings_json; /* the source's settings; NULL when it is gone */
 };
 
 struct raw_batch {

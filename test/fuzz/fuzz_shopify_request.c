@@ -14,6 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern const struct source_ops shopify_source_ops;
 
+/* Shopify's verify needs neither config nor clock. */
+static const struct source_ctx test_ctx = { .cfg = NULL, .now_us = 0 };
+
 /* Next NUL-terminated piece of the input, copied into out. */
 static size_t take(const uint8_t *data, size_t size, size_t at, char *out, size_t outlen)
 {
@@ -56,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.n_headers = 3;
 	req.body = data + at;
 	req.body_len = size - at;
-	(void)shopify_source_ops.verify(&src, &req, &e);
+	(void)shopify_source_ops.verify(&src, &test_ctx, &req, &e);
 	if (shopify_source_ops.dedup_key(&req, dedup, sizeof(dedup), &e) == 0 &&
 	    strlen(dedup) >= sizeof(dedup))
 		__builtin_trap();

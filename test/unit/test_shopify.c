@@ -24,6 +24,9 @@
 
 extern const struct source_ops shopify_source_ops;
 
+/* Shopify's verify needs neither config nor clock. */
+static const struct source_ctx test_ctx = { .cfg = NULL, .now_us = 0 };
+
 #define SECRET "shpss_test_secret"
 /* openssl dgst -sha256 -hmac shpss_test_secret -binary shopify_orders_create.json | base64 */
 #define SIG	       "xjjteMqKoGEntypF4QLxTuFOXVhIrIsfvMI34n/twX0="
@@ -148,7 +151,7 @@ static void test_verify_table(void **state)
 		if (t->tamper)
 			body[fixture_len / 2] ^= 1;
 		req = make_req(h, t->header ? 2 : 1, body, fixture_len);
-		rc = shopify_source_ops.verify(&src, &req, &e);
+		rc = shopify_source_ops.verify(&src, &test_ctx, &req, &e);
 		if (rc != t->rc)
 			fail_msg("%s: rc %d, want %d (%s)", t->name, rc, t->rc, e.msg);
 		if (t->msg && strstr(e.msg, t->msg) == NULL)
@@ -165,10 +168,10 @@ static void test_verify_empty_body_and_whitespace(void **state)
 	struct err e = { 0 };
 
 	(void)state;
-	assert_int_equal(shopify_source_ops.verify(&src, &req, &e), 0);
+	assert_int_equal(shopify_source_ops.verify(&src, &test_ctx, &req, &e), 0);
 	/* One byte of body changes everything. */
 	req = make_req(h, 1, " ", 1);
-	assert_int_equal(shopify_source_ops.verify(&src, &req, &e), ERR_AUTH);
+	assert_int_equal(shopify_source_ops.verify(&src, &test_ctx, &req, &e), ERR_AUTH);
 }
 
 /* ---- dedup key, topic, stored headers ---- */
