@@ -12,9 +12,11 @@
 #include <string.h>
 
 extern const struct dest_ops meta_capi_dest_ops;
+extern const struct dest_ops tiktok_dest_ops;
 
 static const struct dest_ops *const registry[] = {
 	&meta_capi_dest_ops,
+	&tiktok_dest_ops,
 };
 
 const struct dest_ops *dest_ops_find(const char *kind)
