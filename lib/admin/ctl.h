@@ -201,7 +201,10 @@ struct ctl_cmd {
 extern const struct ctl_cmd ctl_catalog_cmds[];
 extern const struct ctl_cmd ctl_deliveries_cmds[];
 extern const struct ctl_cmd ctl_misc_cmds[];
+extern const struct ctl_cmd ctl_oauth_cmds[];
 extern const struct ctl_cmd ctl_raw_cmds[];
+extern const struct ctl_cmd ctl_google_cmds[];
+extern const struct ctl_cmd ctl_audience_cmds[];
 
 /* Print "adsengctl: <msg>" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_fail(struct ctl *c, const struct err *e);

@@ -128,6 +128,10 @@ static const struct cfg_key keys[] = {
 	  "randomized between half and all of it (a Retry-After waits as long as asked)" },
 	{ "breaker", "cooldown_cap", T_DURATION, OFF(breaker_cooldown_cap_ms), "1m", true, false,
 	  100, DAY_MS, "longest wait between two probes" },
+	{ "audiences", "sync_interval", T_DURATION, OFF(audience_sync_interval_ms), "6h", true,
+	  false, 0, 30 * DAY_MS,
+	  "how often the daemon syncs each customer-list audience (adsengctl audience) with "
+	  "its platform; one daemon at a time; 0 = only by hand (adsengctl audience sync)" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
@@ -143,6 +147,9 @@ static const struct cfg_key keys[] = {
 	  0, 0, "GA4 Measurement Protocol base URL (not yet used)" },
 	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
 	  0, "Stripe API base URL (not yet used)" },
+	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
+	  DAY_MS,
+	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
 };

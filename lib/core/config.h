@@ -82,6 +82,8 @@ struct config {
 	int64_t breaker_failures;
 	int64_t breaker_cooldown_ms;
 	int64_t breaker_cooldown_cap_ms;
+	/* [audiences] */
+	int64_t audience_sync_interval_ms; /* 0 = no periodic sync */
 	/* [endpoints] */
 	char *ep_meta;
 	char *ep_google_ads;
@@ -90,6 +92,8 @@ struct config {
 	char *ep_tiktok;
 	char *ep_ga4;
 	char *ep_stripe;
+	/* [oauth] */
+	int64_t oauth_state_ttl_ms;
 	/* [log] */
 	char *log_level;
 	/* Platform keys, in registration order (config_platform_value). */

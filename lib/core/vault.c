@@ -174,6 +174,24 @@ void vault_free_plain(unsigned char *p)
 		sodium_free(p);
 }
 
+_Static_assert(crypto_kdf_KEYBYTES == KEY_LEN, "the master key is a crypto_kdf key");
+_Static_assert(crypto_kdf_CONTEXTBYTES == VAULT_KDF_CONTEXT_LEN, "crypto_kdf context size");
+
+int vault_derive_key(const struct vault *v, const char *context, unsigned char out[32],
+		     struct err *e)
+{
+	/* One subkey per context: the purpose is the context, as libsodium
+	 * intends (https://doc.libsodium.org/key_derivation). */
+	const uint64_t subkey_id = 1;
+
+	if (context == NULL || strlen(context) != crypto_kdf_CONTEXTBYTES)
+		return err_set(e, ERR_INVALID, "key derivation context must be %d characters",
+			       (int)crypto_kdf_CONTEXTBYTES);
+	if (crypto_kdf_derive_from_key(out, 32, subkey_id, context, v->key) != 0)
+		return err_set(e, ERR_CRYPTO, "could not derive a key");
+	return 0;
+}
+
 int vault_generate_key_file(const char *path, struct err *e)
 {
 	unsigned char key[KEY_LEN];

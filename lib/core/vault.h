@@ -48,6 +48,19 @@ int vault_unseal(const struct vault *v, const uint8_t *sealed, size_t sealed_len
 		 unsigned char **out, size_t *outlen, struct err *e) WUR;
 void vault_free_plain(unsigned char *p);
 
+/*
+ * Derive a 32-byte key for one purpose from the master key (libsodium
+ * crypto_kdf, BLAKE2b), so the master key itself only ever encrypts: a
+ * MAC made with a derived key tells nothing about the master key or the
+ * keys of other purposes.  context is exactly 8 characters naming the
+ * purpose ("oauthsta": the OAuth2 state token); ERR_INVALID otherwise.
+ * out is the caller's (keep it in sodium_malloc memory or wipe it).
+ * Any thread.
+ */
+#define VAULT_KDF_CONTEXT_LEN 8
+int vault_derive_key(const struct vault *v, const char *context, unsigned char out[32],
+		     struct err *e) WUR;
+
 /* Write a new random key as 64 hex digits to path (mode 0600, must not
  * exist).  For `adsengctl keygen` and the dev scripts. */
 int vault_generate_key_file(const char *path, struct err *e) WUR;

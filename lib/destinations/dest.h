@@ -40,6 +40,10 @@ struct destination {
 	struct cJSON *settings;
 	/* Credentials JSON text ({"access_token": …}) in sodium_malloc memory. */
 	char *creds;
+	/* A secret the kind's load hook took from the daemon's config (the
+	 * google_ads developer token of [google] developer_token_file), or
+	 * NULL; wiped when the destination is dropped. */
+	char *aux_secret;
 	const struct dest_ops *ops;
 };
 
@@ -122,6 +126,9 @@ struct dest_ops {
 	 * to mark them as tests) or not. */
 	int (*validate)(const struct cJSON *settings, const struct cJSON *creds, bool test_mode,
 			struct err *e);
+	/* Complete d when a worker loads it, from the config (NULL = nothing
+	 * to do): e.g. d->aux_secret.  An error pauses the destination. */
+	int (*load)(struct destination *d, const struct config *cfg, struct err *e);
 	/*
 	 * Auth hook (OAuth2 kinds; NULL = the credentials are used as they
 	 * are, like Meta's token).  Fill g from d's credentials and cfg: the
@@ -135,6 +142,11 @@ struct dest_ops {
 	/* OAuth2 scopes for the consent URL (space separated), NULL = the
 	 * kind is not authorized by consent. */
 	const char *oauth_scopes;
+	/* The consent provider of such a kind ("google"): the callback path
+	 * /oauth/{provider}/callback and the config section whose auth_url
+	 * key is the consent page ([google] auth_url).  Kinds that share a
+	 * provider share the OAuth client.  NULL when oauth_scopes is. */
+	const char *oauth_provider;
 	/* Build one request for n (1..max_batch) conversions; access_token is
 	 * the auth hook's token, NULL for kinds without one. */
 	int (*build)(const struct destination *d, const char *access_token,

@@ -18,17 +18,20 @@
 #define CLIENT_SECRET_MAX 1024
 #define TOKEN_MAX	  4096
 
-const struct config_platform_key google_config_keys[] = {
+const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
 	{ "google", "client_id_file", "",
 	  "file holding the OAuth2 client id, used when a destination's credentials have none" },
 	{ "google", "client_secret_file", "",
 	  "file holding the OAuth2 client secret, used when a destination's credentials have "
 	  "none" },
 	{ "google", "developer_token_file", "",
-	  "file holding a Google Ads API developer token (google_ads destinations may carry "
-	  "their own; needed to create conversion actions)" },
+	  "file holding a Google Ads API developer token, used by google_ads destinations and "
+	  "create-conversion-action when the credentials carry no developer_token" },
 	{ "google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth",
 	  "Google's OAuth2 consent page (adsengctl destination authorize)" },
+	[GOOGLE_KEY_ADS_API_VERSION] = { "google", "ads_api_version", "v26",
+					 "Google Ads API version of google_ads destinations "
+					 "without --api-version, and of create-conversion-action" },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 
@@ -181,9 +184,8 @@ int google_validate_common(const char *kind, const cJSON *settings, const cJSON 
 	return 0;
 }
 
-/* creds[key] copied, else the content of the [google] file key, else NULL. */
-static int grant_part(const cJSON *creds, const char *key, const struct config *cfg,
-		      const char *file_key, char **out, struct err *e)
+int google_cred_or_file(const cJSON *creds, const char *key, const struct config *cfg,
+			const char *file_key, char **out, struct err *e)
 {
 	const char *v = json_str(creds, key);
 	const char *path;
@@ -228,12 +230,12 @@ int google_auth_grant(const struct destination *d, const struct config *cfg, str
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	g->token_url = xasprintf("%.*s/token", (int)blen, base);
-	rc = grant_part(creds, "client_id", cfg, "client_id_file", &g->client_id, e);
+	rc = google_cred_or_file(creds, "client_id", cfg, "client_id_file", &g->client_id, e);
 	if (rc == 0)
-		rc = grant_part(creds, "client_secret", cfg, "client_secret_file",
-				&g->client_secret, e);
+		rc = google_cred_or_file(creds, "client_secret", cfg, "client_secret_file",
+					 &g->client_secret, e);
 	if (rc == 0)
-		rc = grant_part(creds, "refresh_token", cfg, NULL, &g->refresh_token, e);
+		rc = google_cred_or_file(creds, "refresh_token", cfg, NULL, &g->refresh_token, e);
 	if (rc == 0 && (g->client_id == NULL || g->client_secret == NULL))
 		rc = err_set(e, ERR_CONFIG,
 			     "%s: no OAuth client: put client_id and client_secret in the "

@@ -16,13 +16,21 @@
 
 struct cJSON;
 
+/* dest_ops.oauth_provider of both kinds: the consent callback is
+ * /oauth/google/callback and the consent page [google] auth_url. */
+#define GOOGLE_OAUTH_PROVIDER "google"
+
 /* OAuth2 scopes per API (consent URL). */
 #define GOOGLE_SCOPE_DATAMANAGER "https://www.googleapis.com/auth/datamanager"
 #define GOOGLE_SCOPE_ADWORDS	 "https://www.googleapis.com/auth/adwords"
 
 /* The [google] keys both kinds list in their dest_ops.config_keys:
- * client_id_file, client_secret_file, developer_token_file, auth_url. */
-extern const struct config_platform_key google_config_keys[];
+ * client_id_file, client_secret_file, developer_token_file, auth_url,
+ * ads_api_version.  The count and the index of ads_api_version are
+ * constants so a dest_ops initializer can use them. */
+#define GOOGLE_N_CONFIG_KEYS	   5
+#define GOOGLE_KEY_ADS_API_VERSION 4 /* google_ads' api_version_key */
+extern const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS];
 extern const size_t google_n_config_keys;
 
 /* A customer id as Google shows it ("123-456-7890") or plain: out gets the
@@ -48,6 +56,12 @@ int google_prepare_settings(struct cJSON *settings, struct err *e);
  * kind names the destination kind in messages. */
 int google_validate_common(const char *kind, const struct cJSON *settings,
 			   const struct cJSON *creds, struct err *e);
+
+/* creds[key] copied into *out, else the content of the file named by
+ * [google] file_key (NULL: none), else *out NULL (not an error).  Free
+ * with dest_secret_free.  ERR_CONFIG when the file cannot be read. */
+int google_cred_or_file(const struct cJSON *creds, const char *key, const struct config *cfg,
+			const char *file_key, char **out, struct err *e) WUR;
 
 /*
  * dest_ops.auth_grant of both kinds: token URL {[endpoints] google_oauth}/token,

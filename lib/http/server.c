@@ -13,7 +13,7 @@
  *    is therefore only seen once we answer; by then userdone is 1, the
  *    write or the next read fails, and evhttp_connection_free() frees the
  *    request with the connection.  No leak, and the close callback never
- *    runs for a waiting request on this path (slot_release() has reset it).
+ *    runs for a waiting request on this path (http_slot_release() resets it).
  *  - Were the connection to fail while we still hold the request,
  *    evhttp_connection_incoming_fail() would see !req->userdone, take the
  *    request off evcon->requests "so that it will not be freed", set
@@ -25,7 +25,7 @@
  *    request is EVHTTP_USER_OWNED.
  * So that every path frees a request exactly once, the close callback of a
  * waiting request takes ownership (evhttp_request_own()) and marks the
- * slot an orphan; slot_release() (or http_server_free()) frees it.  The
+ * slot an orphan; http_slot_release() (or http_server_free()) frees it.  The
  * data is committed either way; only the reply is dropped.
  */
 #include "http/server.h"
@@ -102,9 +102,7 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 	return 0;
 }
 
-/* Give the slot back; returns its request if the client still waits for
- * the reply, else NULL (a hung-up client's request is freed here). */
-static struct evhttp_request *slot_release(struct http_server *s, uint32_t index, uint32_t gen)
+struct evhttp_request *http_slot_release(struct http_server *s, uint32_t index, uint32_t gen)
 {
 	struct pending_slot *slot;
 	struct evhttp_request *req;
@@ -126,13 +124,13 @@ static struct evhttp_request *slot_release(struct http_server *s, uint32_t index
 
 void http_slot_abandon(struct http_server *s, uint32_t index, uint32_t gen)
 {
-	(void)slot_release(s, index, gen);
+	(void)http_slot_release(s, index, gen);
 }
 
 static void job_done_cb(struct ingest_job *job, void *arg)
 {
 	struct http_server *s = arg;
-	struct evhttp_request *req = slot_release(s, job->slot, job->gen);
+	struct evhttp_request *req = http_slot_release(s, job->slot, job->gen);
 	char body[128];
 
 	if (req == NULL) {
@@ -212,6 +210,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 		handle_readyz(s, req);
 	else if (str_has_prefix(path, "/v1/webhooks/"))
 		http_handle_webhook(s, req, path + strlen("/v1/webhooks/"));
+	else if (str_has_prefix(path, "/oauth/"))
+		http_handle_oauth(s, req, path + strlen("/oauth/"));
 	else
 		http_reply_error(req, 404, "not_found", "no such route");
 }
@@ -286,6 +286,9 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 	rc = ingest_new(base, &io, job_done_cb, s, &s->ingest, e);
 	if (rc != 0)
 		goto fail;
+	rc = http_oauth_init(s, e);
+	if (rc != 0)
+		goto fail;
 	rc = bind_all(s, cfg, e);
 	if (rc != 0)
 		goto fail;
@@ -326,6 +329,7 @@ void http_server_free(struct http_server *s)
 		ingest_stop(s->ingest);
 		ingest_free(s->ingest); /* answers the last finished jobs */
 	}
+	http_oauth_stop(s); /* their replies are queued on the loop */
 	/* Let evhttp write those last replies. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
 	http_conns_flush(s);
@@ -337,6 +341,7 @@ void http_server_free(struct http_server *s)
 		if (s->slots[i].req && s->slots[i].orphan)
 			evhttp_request_free(s->slots[i].req);
 	}
+	http_oauth_cleanup(s);
 	http_conns_cleanup(s);
 	source_set_unref(s->sources);
 	free(s->slots);

@@ -21,6 +21,10 @@ struct evhttp_connection;
 struct bufferevent;
 struct event;
 struct http_server;
+struct oauth_job;
+
+/* OAuth consent callbacks served at once (each on its own short thread). */
+#define HTTP_OAUTH_JOBS 4
 
 struct pending_slot {
 	struct evhttp_request *req; /* NULL when the slot is free */
@@ -50,6 +54,9 @@ struct http_server {
 	struct event *adopt;	    /* adopts fresh connections */
 	struct bufferevent **fresh; /* accepted, close callback not yet set */
 	size_t n_fresh, cap_fresh;
+	/* OAuth consent callbacks (oauth_callback.c). */
+	unsigned char *oauth_key; /* the state MAC key, sodium_malloc'd */
+	struct oauth_job *oauth_jobs[HTTP_OAUTH_JOBS];
 };
 
 /* Reply with a JSON body (a newline is appended). */
@@ -62,6 +69,9 @@ int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *
 		   uint32_t *gen);
 /* Give a slot back without replying through it (submit failed). */
 void http_slot_abandon(struct http_server *s, uint32_t index, uint32_t gen);
+/* Give the slot back; returns its request if the client still waits for
+ * the reply, else NULL (a hung-up client's request is freed here). */
+struct evhttp_request *http_slot_release(struct http_server *s, uint32_t index, uint32_t gen);
 
 /* Count connections and cap them at max (conns.c): call once, before
  * binding.  http_conns_flush() finishes the counting of connections
@@ -77,5 +87,15 @@ void http_conn_gone(struct http_server *s);
 
 /* POST /v1/webhooks/{kind}/{source_id}; rest = "{kind}/{source_id}". */
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest);
+
+/* GET /oauth/{provider}/callback; rest = "{provider}/callback". */
+void http_handle_oauth(struct http_server *s, struct evhttp_request *req, const char *rest);
+/* Derive the state key from the runtime's vault (start); wait for the
+ * callback threads within the runtime's stop deadline (stop, before the
+ * last loop turn that writes their replies); free what is left (cleanup,
+ * after evhttp_free). */
+int http_oauth_init(struct http_server *s, struct err *e) WUR;
+void http_oauth_stop(struct http_server *s);
+void http_oauth_cleanup(struct http_server *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/audience_sync.h"
 #include "store/db.h"
 #include "pipeline/dest_cache.h"
 #include "pipeline/request_poll.h"
@@ -24,6 +25,9 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
+/* How often due audiences are looked for, at most (a shorter
+ * [audiences] sync_interval looks that often). */
+#define AUDIENCES_CHECK_MS 60000
 
 struct control {
 	struct runtime *rt;
@@ -37,7 +41,8 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_status_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_status_ms,
+		next_audiences_ms;
 	struct dest_cache dests; /* for status queries */
 };
 
@@ -171,6 +176,31 @@ static void query_statuses(struct control *c, const struct config *cfg)
 	c->next_status_ms = clock_mono_ms() + cfg->status_check_ms;
 }
 
+/*
+ * Customer-list audiences whose last sync is [audiences] sync_interval
+ * old (pipeline/audience_sync.c; one daemon at a time by an advisory
+ * lock).  Blocks the thread while it sends: leases and the source
+ * snapshot wait for it, which the lease length easily covers.
+ */
+static void sync_audiences(struct control *c, const struct config *cfg)
+{
+	int64_t every = cfg->audience_sync_interval_ms;
+	struct audience_sync_ctx ctx = { .conn = c->conn,
+					 .cfg = cfg,
+					 .vault = c->rt->vault,
+					 .should_stop = stop_asked,
+					 .stop_arg = c };
+	struct err e = { 0 };
+
+	c->next_audiences_ms =
+		clock_mono_ms() +
+		(every > 0 && every < AUDIENCES_CHECK_MS ? every : AUDIENCES_CHECK_MS);
+	if (every == 0)
+		return;
+	if (audience_sync_due(&ctx, every, &e) != 0)
+		fail(c, "could not sync audiences", &e);
+}
+
 static bool drain_notifies(struct control *c)
 {
 	PGnotify *n;
@@ -210,6 +240,8 @@ static void *control_main(void *arg)
 				ensure_partitions(c);
 			if (c->conn && now >= c->next_status_ms)
 				query_statuses(c, cfg);
+			if (c->conn && now >= c->next_audiences_ms)
+				sync_audiences(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {

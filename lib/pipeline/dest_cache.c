@@ -27,6 +27,7 @@ void dest_entry_unref(struct dest_entry *d)
 	free(d->d.api_version);
 	cJSON_Delete(d->d.settings);
 	vault_free_plain((unsigned char *)d->d.creds);
+	dest_secret_free(d->d.aux_secret);
 	free(d);
 }
 
@@ -100,6 +101,10 @@ static int build_entry(const struct dest_row *row, const struct config *cfg,
 	if (rc != 0)
 		goto fail;
 	d->d.creds = (char *)creds;
+	if (d->d.ops->load && (rc = d->d.ops->load(&d->d, cfg, e)) != 0) {
+		rc = ERR_CONFIG; /* an operator must fix it: pause */
+		goto fail;
+	}
 	*out = d;
 	return 0;
 fail:

@@ -715,8 +715,8 @@ out:
 	return tx_end(conn, rc, e);
 }
 
-int admin_destination_resume(PGconn *conn, const char *actor, const char *id, int64_t *released,
-			     struct err *e)
+int admin_destination_resume_in_tx(PGconn *conn, const char *actor, const char *id,
+				   int64_t *released, struct err *e)
 {
 	struct params p = { 0 };
 	cJSON *d;
@@ -724,19 +724,16 @@ int admin_destination_resume(PGconn *conn, const char *actor, const char *id, in
 	int rc;
 
 	*released = 0;
-	rc = tx_begin(conn, e);
-	if (rc != 0)
-		return rc;
 	rc = destination_set_enabled(conn, id, true, NULL, e);
 	if (rc != 0)
-		goto out;
+		return rc;
 	p_text(&p, id);
 	rc = run_cmd(conn,
 		     "UPDATE deliveries SET state = 'pending', next_attempt_at = now(),"
 		     " updated_at = now() WHERE destination_id = $1::uuid AND state = 'held'",
 		     &p, "could not release deliveries", released, e);
 	if (rc != 0)
-		goto out;
+		return rc;
 	d = cJSON_CreateObject();
 	put_str(d, "id", id, &ok);
 	put_num(d, "released", (double)*released, &ok);
@@ -744,7 +741,19 @@ int admin_destination_resume(PGconn *conn, const char *actor, const char *id, in
 	/* Delivered to the workers' LISTEN at COMMIT, not before. */
 	if (rc == 0)
 		rc = db_exec(conn, "NOTIFY adseng_deliveries", e);
-out:
+	return rc;
+}
+
+int admin_destination_resume(PGconn *conn, const char *actor, const char *id, int64_t *released,
+			     struct err *e)
+{
+	int rc;
+
+	*released = 0;
+	rc = tx_begin(conn, e);
+	if (rc != 0)
+		return rc;
+	rc = admin_destination_resume_in_tx(conn, actor, id, released, e);
 	return tx_end(conn, rc, e);
 }
 

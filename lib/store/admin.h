@@ -113,6 +113,11 @@ int admin_destination_pause(PGconn *conn, const char *actor, const char *id, con
  * pending and due now (*released counts them), NOTIFY adseng_deliveries. */
 int admin_destination_resume(PGconn *conn, const char *actor, const char *id, int64_t *released,
 			     struct err *e) WUR;
+/* The same inside the caller's transaction (the OAuth callback stores a
+ * new refresh token and resumes in one); the caller commits or rolls
+ * back. */
+int admin_destination_resume_in_tx(PGconn *conn, const char *actor, const char *id,
+				   int64_t *released, struct err *e) WUR;
 
 /* Create or replace the route source → destination (events NULL or n 0 =
  * every event); *created tells which. */

@@ -206,6 +206,36 @@ class FakeGoogleOAuth(FakeServer):
         return self._call("POST", "/_control/expire", {})
 
 
+class FakeDMAudience(FakeServer):
+    """test/system/fake_dm_audience.py: the Data Manager API's Customer
+    Match endpoints, checking tokens with the fake OAuth server at oauth_url."""
+
+    SCRIPT = "fake_dm_audience.py"
+
+    def __init__(self, oauth_url=None):
+        super().__init__(*(["--oauth", oauth_url] if oauth_url else []))
+
+    def members(self, list_id):
+        return self._call("GET", "/_control/members?list=" + urllib.parse.quote(list_id))
+
+
+class FakeGoogleAds(FakeServer):
+    """test/system/fake_google_ads.py: the Google Ads API (uploadClickConversions,
+    conversionActions:mutate), checking bearer tokens with a FakeGoogleOAuth
+    and the developer-token header (DEVELOPER_TOKEN)."""
+
+    SCRIPT = "fake_google_ads.py"
+    DEVELOPER_TOKEN = "fake-dev-token-123"
+
+    def __init__(self, oauth=None, developer_token=DEVELOPER_TOKEN):
+        args = []
+        if oauth:
+            args += ["--oauth-url", oauth.url]
+        if developer_token:
+            args += ["--developer-token", developer_token]
+        super().__init__(*args)
+
+
 class Stack:
     """One database, one adsengd, one tenant with a Shopify source routed to
     a Meta CAPI destination pointing at a fake Meta."""
