@@ -4,6 +4,7 @@ HTTP 200 and a non-zero code, as TikTok does."""
 
 import hashlib
 import json
+import time
 
 from harness import Stack, shopify_order
 
@@ -168,3 +169,13 @@ def test_test_mode_and_event_map(make_stack, tiktok):
                   "--credentials-file", stack.dir + "/tiktok-tt1.json", check=False)
     assert p.returncode != 0 and "event_map" in p.stderr
 
+
+
+def test_older_than_seven_days_dead_unsent(make_stack, tiktok):
+    # TikTok's window is unconfirmed (PLATFORMS.md); 7 days, like Meta's.
+    stack = tiktok_stack(make_stack, tiktok)
+    created = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 8 * 86400))
+    assert stack.post_shopify(shopify_order(8001, created_at=created))[0] == 200
+    stack.wait_states({"dead": 1})
+    assert "older than tiktok accepts (7 days" in stack.scalar("SELECT last_error FROM deliveries")
+    assert tiktok.requests() == []
