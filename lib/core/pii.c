@@ -20,7 +20,8 @@
  * '+' (Google's rule), external_id trimmed, all three hashed; TikTok's
  * user object has no name or address fields, so the scheme carries no
  * others (PLATFORMS.md "TikTok Events API 2.0"; the user parameters of
- * https://business-api.tiktok.com/portal/docs?id=1771101303285761).
+ * the Events API 2.0 reference,
+ * https://business-api.tiktok.com/portal/docs?id=1771101303391745).
  *
  * Inputs are bounded (PII_MAX_IN bytes) and must be valid UTF-8: clear
  * outputs end up in JSON and in PostgreSQL, which both refuse invalid UTF-8.

@@ -545,12 +545,16 @@ static void parse_answer(const struct upload_resp *resp, struct tiktok_answer *a
 }
 
 /*
- * TikTok's code to an outcome (the brief of issue 8 and PLATFORMS.md):
- * 0 delivered; 40100 (rate limit) and 5xxxx (TikTok's side) retry with
- * backoff; 40105 (access token) pauses; 40001/40002 and any other 4xxxx
- * reject the request, so a batch is bisected and a lone event fails with
- * TikTok's message.  A code of no known family retries: nothing is lost,
- * and last_error shows it.
+ * TikTok's code to an outcome (issue 8 and PLATFORMS.md): 0 delivered;
+ * 40100 (rate limit) and 5xxxx (TikTok's side) retry with backoff; 40105
+ * (access token) pauses; 40001/40002 and any other 4xxxx reject the
+ * request, so a batch is bisected and a lone event fails with TikTok's
+ * message.  The meanings are the Business API's common codes (40001 no
+ * permission, 40002 bad parameters, 40100 rate limit, 40105 bad token; as
+ * listed, e.g., in
+ * https://help.sleekflow.io/en_US/tiktok-business-messaging/troubleshooting-your-tiktok-business-messaging-channels).
+ * A code of no known family retries: nothing is lost, and last_error
+ * shows it.
  */
 static enum outcome_kind classify_code(long code, size_t n)
 {
