@@ -5,6 +5,7 @@ HTTP 200 and a non-zero code, as TikTok does."""
 import hashlib
 import json
 import time
+import urllib.request
 
 from harness import Stack, shopify_order
 
@@ -179,3 +180,41 @@ def test_older_than_seven_days_dead_unsent(make_stack, tiktok):
     stack.wait_states({"dead": 1})
     assert "older than tiktok accepts (7 days" in stack.scalar("SELECT last_error FROM deliveries")
     assert tiktok.requests() == []
+
+
+def test_fake_tiktok_refuses_what_tiktok_would(tiktok):
+    # The fake must be able to fail a client: unhashed identifiers, a
+    # missing token, unknown events and oversized batches are refused
+    # (HTTP 200 with a code, as TikTok answers).
+    def post(body, token=Stack.TIKTOK_TOKEN):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Access-Token"] = token
+        req = urllib.request.Request(tiktok.url + "/open_api/v1.3/event/track/",
+                                     data=json.dumps(body).encode(), headers=headers)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+            return json.loads(r.read())["code"]
+
+    def event(i=0, **kw):
+        ev = {"event": "CompletePayment", "event_id": "e%d" % i, "event_time": 1795734251,
+              "user": {"email": [sha("a@b.com")]}}
+        ev.update(kw)
+        return ev
+
+    ok = {"event_source": "web", "event_source_id": "P1", "data": [event()]}
+    assert post(ok) == 0
+    assert post(ok, token=None) == 40105
+    assert post(ok, token="wrong") == 40105
+    assert post(dict(ok, event_source_id="")) == 40002
+    assert post(dict(ok, event_source="app")) == 40002
+    assert post(dict(ok, data=[event(user={"email": ["a@b.com"]})])) == 40002
+    assert post(dict(ok, data=[event(user={"phone": sha("+1").upper()})])) == 40002
+    assert post(dict(ok, data=[event(event="purchase")])) == 40002
+    assert post(dict(ok, data=[event(properties={"value": "1.00"})])) == 40002
+    assert post(dict(ok, data=[event(i) for i in range(1001)])) == 40002
+    assert post(dict(ok, data=[event(i) for i in range(1000)])) == 0
+    tiktok.config(fail_next=[40100, 50000])
+    assert post(ok) == 40100
+    assert post(ok) == 50000
+    assert post(ok) == 0
