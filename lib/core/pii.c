@@ -12,9 +12,10 @@
  * and carries its own lower-case table rather than trusting the C locale.
  *
  * Google (Google Ads enhanced conversions, GA4 Measurement Protocol, Data
- * Manager): trim, lower-case, gmail dots, E.164 phones with '+', names
- * without digits or punctuation; city, region, postal code and country stay
- * in the clear (PLATFORMS.md "Hashing (Google Ads and GA4)").
+ * Manager): trim, lower-case, gmail/googlemail without dots or "+tag" in
+ * the local part (other domains keep both), E.164 phones with '+', names
+ * without digits, punctuation, honorifics ("Mrs.") or suffixes ("Jr."); city, region, postal code
+ * and country stay in the clear (PLATFORMS.md "Hashing (Google Ads and GA4)").
  *
  * TikTok (Events API 2.0): email trimmed and lower-cased, phone E.164 with
  * '+' (Google's rule), external_id trimmed, all three hashed; TikTok's
@@ -669,8 +670,16 @@ static int google_email(struct ustr *u, struct err *e)
 	    u->cp[u->n - 1] == '.')
 		return err_set(e, ERR_INVALID, "not an email address");
 	if (ustr_eq_ascii(u, at + 1, "gmail.com") || ustr_eq_ascii(u, at + 1, "googlemail.com")) {
+		/* Gmail ignores dots and a "+tag" in the local part; Google
+		 * matches on the address without them (Data Manager "Format
+		 * user data": cloudy.sanfrancisco+shopping@gmail.com →
+		 * cloudysanfrancisco@gmail.com). */
+		bool tag = false;
+
 		for (size_t i = 0; i < u->n; i++) {
-			if (i < at && u->cp[i] == '.')
+			if (i < at && u->cp[i] == '+')
+				tag = true;
+			if (i < at && (tag || u->cp[i] == '.'))
 				continue;
 			u->cp[o++] = u->cp[i];
 		}
@@ -686,6 +695,70 @@ static int google_email(struct ustr *u, struct err *e)
 			return err_set(e, ERR_INVALID, "not an email address");
 	}
 	return 0;
+}
+
+/* Honorifics before a given name and generational or academic suffixes
+ * after a family name, lower case, without their dots: Data Manager's
+ * "Format user data" (given_name: "Don't include prefixes such as Mrs.";
+ * family_name: "Don't include suffixes such as Jr.";
+ * https://developers.google.com/data-manager/api/get-started/formatting). */
+static const char *const name_prefixes[] = { "mr", "mrs", "ms", "miss", "mx", "dr", "prof", NULL };
+static const char *const name_suffixes[] = { "jr",  "sr",  "ii",  "iii", "iv",	"2nd",
+					     "3rd", "4th", "phd", "md",	 "esq", NULL };
+
+/* Whether u->cp[a..b) is one of list, ignoring '.' and ','. */
+static bool token_in(const struct ustr *u, size_t a, size_t b, const char *const *list)
+{
+	char key[8];
+	size_t k = 0;
+
+	for (size_t i = a; i < b; i++) {
+		if (u->cp[i] == '.' || u->cp[i] == ',')
+			continue;
+		if (u->cp[i] >= 0x80 || k + 1 >= sizeof(key))
+			return false;
+		key[k++] = (char)u->cp[i];
+	}
+	key[k] = '\0';
+	for (size_t j = 0; k > 0 && list[j]; j++) {
+		if (strcmp(key, list[j]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Drop leading honorifics from a given name ("mrs. ana" → "ana") and
+ * trailing suffixes from a family name ("silva jr." → "silva"), on the
+ * trimmed, lower-cased value, before punctuation goes (so "3rd" is still
+ * recognised).  A name that is nothing but such a word stays: "Dr" may be
+ * somebody's name, and an identifier must not vanish.
+ */
+static void google_strip_affixes(enum pii_field f, struct ustr *u)
+{
+	for (;;) {
+		size_t a = 0, b = 0;
+
+		if (f == PII_FIRST_NAME) {
+			while (b < u->n && !is_js_space(u->cp[b]))
+				b++;
+			if (b == u->n || !token_in(u, 0, b, name_prefixes))
+				return;
+			while (b < u->n && is_js_space(u->cp[b]))
+				b++;
+			memmove(u->cp, u->cp + b, (u->n - b) * sizeof(u->cp[0]));
+			u->n -= b;
+		} else {
+			a = u->n;
+			while (a > 0 && !is_js_space(u->cp[a - 1]))
+				a--;
+			if (a == 0 || !token_in(u, a, u->n, name_suffixes))
+				return;
+			while (a > 0 && is_js_space(u->cp[a - 1]))
+				a--;
+			u->n = a;
+		}
+	}
 }
 
 /*
@@ -729,6 +802,8 @@ static int google_rules(enum pii_field f, struct ustr *u, struct err *e)
 		return google_phone(u, e);
 	case PII_FIRST_NAME:
 	case PII_LAST_NAME:
+		google_strip_affixes(f, u);
+		__attribute__((fallthrough));
 	case PII_CITY:
 	case PII_REGION:
 		/* GA4: "remove digits and symbol characters, lowercase, remove

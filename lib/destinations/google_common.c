@@ -32,6 +32,14 @@ const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
 	[GOOGLE_KEY_ADS_API_VERSION] = { "google", "ads_api_version", "v26",
 					 "Google Ads API version of google_ads destinations "
 					 "without --api-version, and of create-conversion-action" },
+	[GOOGLE_KEY_DATAMANAGER_API_VERSION] = { "google", "datamanager_api_version", "v1",
+						 "Data Manager API version for google_datamanager "
+						 "destinations that do not set --api-version" },
+	[GOOGLE_KEY_DATAMANAGER_STATUS_DELAY] = { "google", "datamanager_status_delay", "30m",
+						  "how long after Data Manager accepted a request "
+						  "its processing status is first queried "
+						  "(requestStatus:retrieve; then doubling, at most "
+						  "6h)" },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 

@@ -77,6 +77,14 @@ def google_ads(google_oauth):
 
 
 @pytest.fixture
+def datamanager(google_oauth):
+    """A fake Data Manager API that checks tokens against google_oauth."""
+    d = harness.FakeDataManager(google_oauth)
+    yield d
+    d.stop()
+
+
+@pytest.fixture
 def make_stack(cluster, template_db, tmp_path, meta):
     """Factory: make_stack(**conf) → a Stack (conf keys like workers__lease)."""
     made = []

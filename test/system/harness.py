@@ -10,6 +10,7 @@ root, so when the tests run as root (CI) the cluster runs as the
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import shutil
@@ -205,6 +206,20 @@ class FakeGoogleOAuth(FakeServer):
     def expire_all(self):
         return self._call("POST", "/_control/expire", {})
 
+    def consent_redirect(self, consent_url):
+        """Open a consent URL (as the account owner's browser would) and
+        return where Google redirects: adsengd's callback URL."""
+        u = urllib.parse.urlsplit(consent_url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        try:
+            conn.request("GET", u.path + "?" + u.query)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 302, r.status
+            return r.getheader("Location")
+        finally:
+            conn.close()
+
 
 class FakeDMAudience(FakeServer):
     """test/system/fake_dm_audience.py: the Data Manager API's Customer
@@ -217,6 +232,26 @@ class FakeDMAudience(FakeServer):
 
     def members(self, list_id):
         return self._call("GET", "/_control/members?list=" + urllib.parse.quote(list_id))
+
+
+class FakeDataManager(FakeServer):
+    """test/system/fake_datamanager.py: Google's Data Manager API.  With an
+    oauth (a FakeGoogleOAuth), bearer tokens are checked against it."""
+
+    SCRIPT = "fake_datamanager.py"
+
+    def __init__(self, oauth=None):
+        super().__init__(*(["--oauth-url", oauth.url] if oauth else []))
+
+    def accepted(self):
+        return self._call("GET", "/_control/events")["accepted"]
+
+    def audience(self):
+        return self._call("GET", "/_control/audience")
+
+    def ingests(self):
+        """The events:ingest requests recorded so far."""
+        return [r for r in self.requests() if r["path"] == "/v1/events:ingest"]
 
 
 class FakeGoogleAds(FakeServer):
@@ -371,6 +406,52 @@ class Stack:
                        os.path.join(self.dir, "meta.json"), json_out=True)
         self.ctl("route", "add", self.source_id, dst["id"])
         return dst["id"]
+
+    GOOGLE_ENDPOINT_KEYS = {"google_datamanager": "google_datamanager",
+                            "google_ads": "google_ads"}
+
+    def add_google_destination(self, kind, name, oauth, api, customer_id="1234567890",
+                               conversion_action="555666777", login_customer_id=None,
+                               consent=None, test_mode=False, credentials=None, extra=(),
+                               route=True):
+        """A Google destination (kind google_datamanager or google_ads) of
+        the demo tenant, authorized with FakeGoogleOAuth's client and
+        refresh token (or `credentials`), its [endpoints] google_oauth and
+        API endpoint pointed at oauth and api (the fakes); routed from the
+        Shopify source (created, with the tenant, when setup_demo was not
+        run).  Call before start(): the endpoints are written to the
+        config.  Returns the destination id."""
+        self.settings[("endpoints", "google_oauth")] = oauth.url
+        self.settings[("endpoints", self.GOOGLE_ENDPOINT_KEYS[kind])] = api.url
+        self.write_conf(self.settings)
+        if not hasattr(self, "source_id"):
+            secret_file = os.path.join(self.dir, "shopify.secret")
+            with open(secret_file, "w") as f:
+                f.write(self.SECRET + "\n")
+            self.ctl("tenant", "add", "acme")
+            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
+                                      "--name", "shop1", "--secret-file", secret_file,
+                                      json_out=True)["id"]
+        creds_file = os.path.join(self.dir, "google-%s.json" % name)
+        with open(creds_file, "w") as f:
+            json.dump(credentials if credentials is not None else {
+                "client_id": FakeGoogleOAuth.CLIENT_ID,
+                "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
+                "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN}, f)
+        args = ["destination", "add", "--tenant", "acme", "--kind", kind, "--name", name,
+                "--customer-id", customer_id, "--credentials-file", creds_file]
+        if conversion_action:
+            args += ["--conversion-action", conversion_action]
+        if login_customer_id:
+            args += ["--login-customer-id", login_customer_id]
+        if consent:
+            args += ["--consent", consent]
+        if test_mode:
+            args.append("--test-mode")
+        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
+        if route:
+            self.ctl("route", "add", self.source_id, dest_id)
+        return dest_id
 
     # -- adsengd -------------------------------------------------------------
 

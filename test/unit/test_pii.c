@@ -5,8 +5,9 @@
  * SDK), read at run time so a new vector is tested without touching this
  * file, plus edge cases whose expected values were computed by running
  * the SDK's rules and `sha256sum` outside this code.  Google: the rules of
- * PLATFORMS.md "Hashing (Google Ads and GA4)".  TikTok: PLATFORMS.md
- * "TikTok Events API 2.0" (email, phone with '+', external_id).
+ * PLATFORMS.md "Hashing (Google Ads and GA4)" and DATAMANAGER.md "Hashing",
+ * with the examples of Data Manager's "Format user data" page.  TikTok:
+ * PLATFORMS.md "TikTok Events API 2.0" (email, phone with '+', external_id).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,6 +203,21 @@ static const struct pii_case google_cases[] = {
 	{ PII_SCHEME_GOOGLE, PII_EMAIL, "Ana.Silva@Example.com", "ana.silva@example.com",
 	  "7bda2560ce1bf126ff5df73ed84b6c9f8dd6064e33fc273eb05b7761e31c2b86" },
 	{ PII_SCHEME_GOOGLE, PII_EMAIL, "john doe@example.com", "johndoe@example.com", NULL },
+	/* Data Manager "Format user data"
+	 * (https://developers.google.com/data-manager/api/get-started/formatting):
+	 * gmail.com/googlemail.com lose dots and a "+tag" in the local part,
+	 * other domains keep both.  Hashes: printf %s … | sha256sum. */
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "cloudy.sanfrancisco+shopping@gmail.com",
+	  "cloudysanfrancisco@gmail.com",
+	  "223ebda6f6889b1494551ba902d9d381daf2f642bae055888e96343d53e9f9c4" },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "user.name+NYC@Example.com", "user.name+nyc@example.com",
+	  "f109a2a632fbcea5fc82049f50beed3d8621bf9034399f437fb622222acccdac" },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "J.Doe+a+b.c@GoogleMail.com", "jdoe@googlemail.com", NULL },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "john.doe+x@gmail.com.au", "john.doe+x@gmail.com.au",
+	  NULL },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "a+b@mail.gmail.com", "a+b@mail.gmail.com", NULL },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, "+tag@gmail.com", ERROR, NULL },
+	{ PII_SCHEME_GOOGLE, PII_EMAIL, ".+x@gmail.com", ERROR, NULL },
 	{ PII_SCHEME_GOOGLE, PII_EMAIL, "not-an-email", ERROR, NULL },
 	{ PII_SCHEME_GOOGLE, PII_EMAIL, "a@b", ERROR, NULL },
 	{ PII_SCHEME_GOOGLE, PII_EMAIL, "@example.com", ERROR, NULL },
@@ -210,6 +226,9 @@ static const struct pii_case google_cases[] = {
 	{ PII_SCHEME_GOOGLE, PII_PHONE, "+1 (650) 555-1234", "+16505551234",
 	  "a2996076d3ad4af5dc818b908b3d8e354f26ededf7df0e0aa6ac354143805ee0" },
 	{ PII_SCHEME_GOOGLE, PII_PHONE, "001-650-555-1234", "+16505551234", NULL },
+	/* The formatting page's example, with its country code. */
+	{ PII_SCHEME_GOOGLE, PII_PHONE, " +1 (800)555-0100 ", "+18005550100",
+	  "fb4f73a6ec5fdb7077d564cdd22c3554b43ce49168550c3b12c547b78c517b30" },
 	{ PII_SCHEME_GOOGLE, PII_PHONE, "16505551234", "+16505551234", NULL },
 	{ PII_SCHEME_GOOGLE, PII_PHONE, "0044 20 7946 0958", "+442079460958", NULL },
 	{ PII_SCHEME_GOOGLE, PII_PHONE, "020 7946 0958", ERROR, NULL },
@@ -219,7 +238,23 @@ static const struct pii_case google_cases[] = {
 	  "f08f448a5e7a9dc3619bb7c129f6a7d5fc6af002cea17ad71dfdc1c68f4d4e0e" },
 	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "O'Neil", "oneil",
 	  "67a42a846e98e3c1a96cd6ba14883a5ea05990cd93964ce8b832aa9497ca785c" },
-	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "M\xc3\x9cLLER 3rd", "m\xc3\xbcller rd", NULL },
+	/* Suffixes and honorifics go (formatting page: "Don't include
+	 * prefixes such as Mrs.", "suffixes such as Jr."), whole words only,
+	 * and never the whole name. */
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "M\xc3\x9cLLER 3rd", "m\xc3\xbcller",
+	  "2dbd218072117713f2d5996a726a9b216ed791ffd0783b6ba4ab6d61b8333192" },
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, " Silva, Jr. ", "silva",
+	  "d24e913a4107af875dc2ac3d419798f3794d00434e5059fbb68ac8d33626eaee" },
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "Smith Ph.D. III", "smith", NULL },
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "Junior", "junior", NULL },
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "Jr.", "jr", NULL },
+	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "Mr Smith", "mr smith", NULL },
+	{ PII_SCHEME_GOOGLE, PII_FIRST_NAME, "Mrs. Ana", "ana",
+	  "24d4b96f58da6d4a8512313bbd02a28ebf0ca95dec6e4c86ef78ce7f01e788ac" },
+	{ PII_SCHEME_GOOGLE, PII_FIRST_NAME, "DR.  Prof. Mary Ann", "mary ann", NULL },
+	{ PII_SCHEME_GOOGLE, PII_FIRST_NAME, "Drew", "drew", NULL },
+	{ PII_SCHEME_GOOGLE, PII_FIRST_NAME, "Miss", "miss", NULL },
+	{ PII_SCHEME_GOOGLE, PII_FIRST_NAME, "Ana Jr", "ana jr", NULL },
 	{ PII_SCHEME_GOOGLE, PII_LAST_NAME, "42", ERROR, NULL },
 	/* clear fields */
 	{ PII_SCHEME_GOOGLE, PII_CITY, "  San   Francisco ", "san francisco", NULL },
