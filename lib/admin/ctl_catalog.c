@@ -489,6 +489,7 @@ static const char *const settings_map[][2] = {
 	{ "measurement-id", "measurement_id" },
 	{ "url", "url" },
 	{ "consent", "consent" },
+	{ "event-map", "event_map" },
 };
 
 static cJSON *build_settings(const struct ctl_args *a)
@@ -824,7 +825,9 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
 	{ "credentials-file", CTL_OPT_VALUE, "F", true, "JSON file of the platform credentials" },
 	{ "pixel-id", CTL_OPT_VALUE, "P", false, "Meta pixel / TikTok pixel code" },
-	{ "test-event-code", CTL_OPT_VALUE, "C", false, "Meta test event code" },
+	{ "test-event-code", CTL_OPT_VALUE, "C", false, "Meta / TikTok test event code" },
+	{ "event-map", CTL_OPT_VALUE, "LIST", false,
+	  "TikTok: event names by canonical event, e.g. purchase=Purchase,lead=Contact" },
 	{ "api-version", CTL_OPT_VALUE, "V", false, "platform API version (e.g. v24.0)" },
 	{ "customer-id", CTL_OPT_VALUE, "ID", false, "Google Ads customer id" },
 	{ "login-customer-id", CTL_OPT_VALUE, "ID", false, "Google Ads manager account id" },
@@ -835,8 +838,8 @@ static const struct ctl_optspec destination_add_opts[] = {
 	  "Google: consent sent when the source gives none: granted, denied or unspecified "
 	  "(default; then no consent is sent)" },
 	{ "test-mode", CTL_OPT_FLAG, NULL, false,
-	  "test mode: test orders are delivered here (as test events: meta_capi needs "
-	  "--test-event-code); other destinations skip them" },
+	  "test mode: test orders are delivered here (as test events: meta_capi and "
+	  "tiktok need --test-event-code); other destinations skip them" },
 	OPT_JSON_ONLY,
 };
 

@@ -21,7 +21,9 @@ void conv_set_pii(struct conversion *c, enum pii_field field, const char *clear)
 	for (int s = 0; s < PII_SCHEME__COUNT; s++) {
 		struct err e;
 
-		if (c->ids[s][field] != NULL)
+		/* A scheme without the field (TikTok has no names or address)
+		 * simply keeps none: not an error. */
+		if (c->ids[s][field] != NULL || !pii_scheme_carries((enum pii_scheme)s, field))
 			continue;
 		if (pii_prepare((enum pii_scheme)s, field, clear, out, sizeof(out), &e) == 0)
 			c->ids[s][field] = xstrdup(out);

@@ -17,6 +17,13 @@
  * without digits, punctuation, honorifics ("Mrs.") or suffixes ("Jr."); city, region, postal code
  * and country stay in the clear (PLATFORMS.md "Hashing (Google Ads and GA4)").
  *
+ * TikTok (Events API 2.0): email trimmed and lower-cased, phone E.164 with
+ * '+' (Google's rule), external_id trimmed, all three hashed; TikTok's
+ * user object has no name or address fields, so the scheme carries no
+ * others (PLATFORMS.md "TikTok Events API 2.0"; the user parameters of
+ * the Events API 2.0 reference,
+ * https://business-api.tiktok.com/portal/docs?id=1771101303391745).
+ *
  * Inputs are bounded (PII_MAX_IN bytes) and must be valid UTF-8: clear
  * outputs end up in JSON and in PostgreSQL, which both refuse invalid UTF-8.
  * Where the SDK would return nothing (a one-character zip) or hash an empty
@@ -90,6 +97,8 @@ const char *pii_scheme_name(enum pii_scheme s)
 		return "meta";
 	case PII_SCHEME_GOOGLE:
 		return "google";
+	case PII_SCHEME_TIKTOK:
+		return "tiktok";
 	default:
 		return "?";
 	}
@@ -103,6 +112,9 @@ const char *pii_field_key(enum pii_scheme s, enum pii_field f)
 	case PII_SCHEME_META:
 		return meta_keys[f];
 	case PII_SCHEME_GOOGLE:
+	case PII_SCHEME_TIKTOK:
+		/* TikTok's user keys for the fields it carries (email, phone,
+		 * external_id) are Google's; the others are never stored. */
 		return google_keys[f];
 	default:
 		return "?";
@@ -131,9 +143,20 @@ bool pii_is_hashed(enum pii_scheme s, enum pii_field f)
 	case PII_SCHEME_GOOGLE:
 		return f == PII_EMAIL || f == PII_PHONE || f == PII_FIRST_NAME ||
 		       f == PII_LAST_NAME || f == PII_EXTERNAL_ID;
+	case PII_SCHEME_TIKTOK:
+		return pii_scheme_carries(s, f);
 	default:
 		return false;
 	}
+}
+
+bool pii_scheme_carries(enum pii_scheme s, enum pii_field f)
+{
+	if ((unsigned)s >= PII_SCHEME__COUNT || (unsigned)f >= PII_FIELD__COUNT)
+		return false;
+	if (s == PII_SCHEME_TIKTOK)
+		return f == PII_EMAIL || f == PII_PHONE || f == PII_EXTERNAL_ID;
+	return true;
 }
 
 void pii_sha256_hex(const char *in, size_t len, char out[PII_HASH_HEX_LEN + 1])
@@ -806,6 +829,60 @@ static int google_rules(enum pii_field f, struct ustr *u, struct err *e)
 	return 0;
 }
 
+/* ---- TikTok ------------------------------------------------------------------ */
+
+/*
+ * Trimmed and lower-cased already; nothing else is changed (no gmail dots
+ * or tags: TikTok asks for neither).  What cannot be an address is
+ * refused: one '@', something before it, a dotted domain after it, no
+ * white space or control characters inside.
+ */
+static int tiktok_email(const struct ustr *u, struct err *e)
+{
+	size_t at = u->n, n_at = 0;
+	bool dot = false;
+
+	for (size_t i = 0; i < u->n; i++) {
+		if (is_js_space(u->cp[i]) || is_control(u->cp[i]))
+			return err_set(e, ERR_INVALID, "not an email address");
+		if (u->cp[i] == '@') {
+			at = i;
+			n_at++;
+		} else if (n_at == 1 && u->cp[i] == '.') {
+			dot = true;
+		}
+	}
+	if (n_at != 1 || at == 0 || !dot || u->cp[at + 1] == '.' || u->cp[u->n - 1] == '.')
+		return err_set(e, ERR_INVALID, "not an email address");
+	return 0;
+}
+
+static int tiktok_rules(enum pii_field f, struct ustr *u, struct err *e)
+{
+	switch (f) {
+	case PII_EMAIL:
+		return tiktok_email(u, e);
+	case PII_PHONE:
+		/* E.164 with '+', the rule Google states too. */
+		return google_phone(u, e);
+	default:
+		/* external_id: trimmed, kept as it is. */
+		return 0;
+	}
+}
+
+static int scheme_rules(enum pii_scheme s, enum pii_field f, struct ustr *u, struct err *e)
+{
+	switch (s) {
+	case PII_SCHEME_META:
+		return meta_rules(f, u, e);
+	case PII_SCHEME_GOOGLE:
+		return google_rules(f, u, e);
+	default:
+		return tiktok_rules(f, u, e);
+	}
+}
+
 /* ---- entry points -------------------------------------------------------------- */
 
 /* Normalize into u; *hashed set when the value already is a SHA-256. */
@@ -817,6 +894,9 @@ static int normalize_u(enum pii_scheme s, enum pii_field f, const char *in, stru
 	*hashed = false;
 	if ((unsigned)s >= PII_SCHEME__COUNT || (unsigned)f >= PII_FIELD__COUNT)
 		return err_set(e, ERR_INVALID, "unknown scheme or field");
+	if (!pii_scheme_carries(s, f))
+		return err_set(e, ERR_INVALID, "the %s scheme does not carry %s",
+			       pii_scheme_name(s), pii_field_key(s, f));
 	if (in == NULL || in[0] == '\0')
 		return err_set(e, ERR_INVALID, "empty value");
 	if (strnlen(in, PII_MAX_IN + 1) > PII_MAX_IN)
@@ -824,8 +904,9 @@ static int normalize_u(enum pii_scheme s, enum pii_field f, const char *in, stru
 	if (!utf8_decode(in, u))
 		return err_set(e, ERR_INVALID, "value is not valid UTF-8");
 	trim(u);
-	/* Google external ids keep their case: they are opaque keys. */
-	if (!(s == PII_SCHEME_GOOGLE && f == PII_EXTERNAL_ID) && !lower(u, tmp))
+	/* Google and TikTok external ids keep their case: they are opaque
+	 * keys (TikTok asks only that they be hashed). */
+	if (!(s != PII_SCHEME_META && f == PII_EXTERNAL_ID) && !lower(u, tmp))
 		return err_set(e, ERR_INVALID, "value too long");
 	if (u->n == 0)
 		return err_set(e, ERR_INVALID, "empty value");
@@ -840,7 +921,7 @@ static int normalize_u(enum pii_scheme s, enum pii_field f, const char *in, stru
 		*hashed = true;
 		return 0;
 	}
-	r = s == PII_SCHEME_META ? meta_rules(f, u, e) : google_rules(f, u, e);
+	r = scheme_rules(s, f, u, e);
 	if (r < 0)
 		return r;
 	/* Unlike the SDK (which would hash ""), an identifier that normalizes

@@ -5,8 +5,9 @@
  * Meta's rules are the reference (its official SDK's outputs are the test
  * vectors in fixtures/meta_pii_vectors.json); Google's (Google Ads, GA4,
  * Data Manager) differ on phones (E.164 with '+'), gmail dots, and which
- * address fields stay in the clear.  A new scheme is one more enum value
- * and one more rule table in pii.c.
+ * address fields stay in the clear.  TikTok's (Events API) carry only
+ * email, phone (E.164 with '+', as Google's) and external_id, all hashed.
+ * A new scheme is one more enum value and one more rule table in pii.c.
  */
 #ifndef ADSENG_CORE_PII_H
 #define ADSENG_CORE_PII_H
@@ -16,7 +17,7 @@
 
 #include "core/err.h"
 
-enum pii_scheme { PII_SCHEME_META, PII_SCHEME_GOOGLE, PII_SCHEME__COUNT };
+enum pii_scheme { PII_SCHEME_META, PII_SCHEME_GOOGLE, PII_SCHEME_TIKTOK, PII_SCHEME__COUNT };
 
 enum pii_field {
 	PII_EMAIL,
@@ -33,17 +34,22 @@ enum pii_field {
 
 #define PII_HASH_HEX_LEN 64
 
-/* "meta" / "google". */
+/* "meta" / "google" / "tiktok". */
 const char *pii_scheme_name(enum pii_scheme s);
 /* The key a scheme uses for a field: Meta "em","ph","fn","ln","ct","st",
- * "zp","country","external_id"; Google "email","phone","first_name",
- * "last_name","city","region","postal_code","country","external_id". */
+ * "zp","country","external_id"; Google and TikTok "email","phone",
+ * "first_name","last_name","city","region","postal_code","country",
+ * "external_id". */
 const char *pii_field_key(enum pii_scheme s, enum pii_field f);
 /* Look up a field by its scheme key; -1 if unknown. */
 int pii_field_by_key(enum pii_scheme s, const char *key);
 
 /* Whether the scheme sends this field hashed (else normalized clear text). */
 bool pii_is_hashed(enum pii_scheme s, enum pii_field f);
+
+/* Whether the scheme carries this field at all (TikTok: email, phone and
+ * external_id only).  pii_normalize and pii_prepare refuse the others. */
+bool pii_scheme_carries(enum pii_scheme s, enum pii_field f);
 
 /*
  * Normalize `in` per the scheme's rules into out (NUL-terminated).

@@ -14,11 +14,13 @@
 extern const struct dest_ops meta_capi_dest_ops;
 extern const struct dest_ops google_ads_dest_ops;
 extern const struct dest_ops google_datamanager_dest_ops;
+extern const struct dest_ops tiktok_dest_ops;
 
 static const struct dest_ops *const registry[] = {
 	&meta_capi_dest_ops,
 	&google_ads_dest_ops,
 	&google_datamanager_dest_ops,
+	&tiktok_dest_ops,
 };
 
 const struct dest_ops *dest_ops_find(const char *kind)

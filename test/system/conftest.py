@@ -46,6 +46,13 @@ def meta():
 
 
 @pytest.fixture
+def tiktok():
+    t = harness.FakeTikTok(token=harness.Stack.TIKTOK_TOKEN)
+    yield t
+    t.stop()
+
+
+@pytest.fixture
 def google_oauth():
     g = harness.FakeGoogleOAuth()
     yield g

@@ -175,6 +175,18 @@ class FakeMeta(FakeServer):
         return self._call("GET", "/_control/events")["accepted"]
 
 
+class FakeTikTok(FakeServer):
+    """test/system/fake_tiktok.py: TikTok's Events API (event/track)."""
+
+    SCRIPT = "fake_tiktok.py"
+
+    def __init__(self, token=None):
+        super().__init__(*(["--token", token] if token else []))
+
+    def accepted(self):
+        return self._call("GET", "/_control/events")["accepted"]
+
+
 class FakeGoogleOAuth(FakeServer):
     """test/system/fake_google_oauth.py: Google's token endpoint and consent
     page.  CLIENT_ID/CLIENT_SECRET/REFRESH_TOKEN are what Stack's Google
@@ -351,6 +363,40 @@ class Stack:
             self.ctl("destination", "pause", self.dest_id, "--reason", "test")
         self.ctl("route", "add", self.source_id, self.dest_id)
         return self
+
+    TIKTOK_TOKEN = "tt-test-token-0123456789abcdef"
+    TIKTOK_PIXEL = "COQDA8RC77U2TMR44LI0"
+
+    def add_tiktok_destination(self, name, tiktok, pixel=None, test_event_code=None,
+                               paused=False, extra=(), route=True):
+        """A TikTok destination of tenant acme pointed at tiktok (a FakeTikTok),
+        routed from the Shopify source; tenant and source are created when
+        setup_demo was not run (then no Meta destination exists).  Call
+        before start(): [endpoints] tiktok is written to the config.
+        Returns the destination id."""
+        self.settings[("endpoints", "tiktok")] = tiktok.url
+        self.write_conf(self.settings)
+        if not hasattr(self, "source_id"):
+            secret_file = os.path.join(self.dir, "shopify.secret")
+            with open(secret_file, "w") as f:
+                f.write(self.SECRET + "\n")
+            self.ctl("tenant", "add", "acme")
+            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
+                                      "--name", "shop1", "--secret-file", secret_file,
+                                      json_out=True)["id"]
+        creds_file = os.path.join(self.dir, "tiktok-%s.json" % name)
+        with open(creds_file, "w") as f:
+            json.dump({"access_token": self.TIKTOK_TOKEN}, f)
+        args = ["destination", "add", "--tenant", "acme", "--kind", "tiktok", "--name", name,
+                "--pixel-id", pixel or self.TIKTOK_PIXEL, "--credentials-file", creds_file]
+        if test_event_code:
+            args += ["--test-mode", "--test-event-code", test_event_code]
+        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
+        if paused:
+            self.ctl("destination", "pause", dest_id, "--reason", "test")
+        if route:
+            self.ctl("route", "add", self.source_id, dest_id)
+        return dest_id
 
     def add_meta_destination(self, name, pixel):
         """One more Meta destination of the demo tenant (after setup_demo),

@@ -234,7 +234,9 @@ static const struct bad_case bad_cases[] = {
 	{ "{" BASE ",\"user_agent\":\"\xff\xfe\"}", "user_agent: invalid value" },
 	{ "{" BASE ",\"order_id\":[1]}", "order_id: must be a string" },
 	{ "{" BASE ",\"ids\":[]}", "ids: must be an object" },
-	{ "{" BASE ",\"ids\":{\"tiktok\":{}}}", "ids: unknown key \"tiktok\"" },
+	{ "{" BASE ",\"ids\":{\"snapchat\":{}}}", "ids: unknown key \"snapchat\"" },
+	/* TikTok carries no names: a stored first_name is refused. */
+	{ "{" BASE ",\"ids\":{\"tiktok\":{\"first_name\":\"ana\"}}}", "ids.tiktok.first_name" },
 	{ "{" BASE ",\"ids\":{\"meta\":{\"email\":" H64 "}}}", "ids.meta: unknown key \"email\"" },
 	{ "{" BASE ",\"ids\":{\"meta\":{\"em\":\"ana@example.com\"}}}",
 	  "ids.meta.em: not a SHA-256 hex digest" },

@@ -6,7 +6,8 @@
  * file, plus edge cases whose expected values were computed by running
  * the SDK's rules and `sha256sum` outside this code.  Google: the rules of
  * PLATFORMS.md "Hashing (Google Ads and GA4)" and DATAMANAGER.md "Hashing",
- * with the examples of Data Manager's "Format user data" page.
+ * with the examples of Data Manager's "Format user data" page.  TikTok:
+ * PLATFORMS.md "TikTok Events API 2.0" (email, phone with '+', external_id).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conversion.h"
 #include "core/pii.h"
 #include "testutil.h"
 
@@ -380,12 +382,163 @@ static void test_bounds(void **state)
 		ERR_INVALID);
 }
 
+/* ---- TikTok ---------------------------------------------------------------- */
+
+/*
+ * TikTok (PLATFORMS.md "TikTok Events API 2.0"): email trimmed and
+ * lower-cased, phone E.164 with '+', external_id hashed; nothing else.
+ * Hashes: printf %s … | sha256sum.
+ */
+static const struct pii_case tiktok_cases[] = {
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "  Ana.Silva@Example.com", "ana.silva@example.com",
+	  "7bda2560ce1bf126ff5df73ed84b6c9f8dd6064e33fc273eb05b7761e31c2b86" },
+	/* No gmail rules: dots and tags stay (Google drops both). */
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "John.Doe+x@GMAIL.com ", "john.doe+x@gmail.com",
+	  "86500804d4aa2249bdf6687587eb061a86264d1e81d5a5c4750c88b2ec2d9093" },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "john doe@example.com", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "not-an-email", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "a@b", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "@example.com", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "a@b@c.com", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "a@.com", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "a@b.com.", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_EMAIL, "a.b@c\x01.com", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_PHONE, "+1 (415) 555-0132", "+14155550132",
+	  "9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462" },
+	{ PII_SCHEME_TIKTOK, PII_PHONE, "0044 20 7946 0958", "+442079460958",
+	  "f0bf0228144d9fe2bdf1da2d8ca698f17bf1410ee688b075c27062e47b6f0b6d" },
+	{ PII_SCHEME_TIKTOK, PII_PHONE, "14155550132", "+14155550132", NULL },
+	{ PII_SCHEME_TIKTOK, PII_PHONE, "020 7946 0958", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_PHONE, "123", ERROR, NULL },
+	/* An opaque key: trimmed, case kept. */
+	{ PII_SCHEME_TIKTOK, PII_EXTERNAL_ID, " Cust-42 ", "Cust-42",
+	  "772b91cabe669ed0525030074170426af10a5688a186c35b19bf5e84305ffdd1" },
+	{ PII_SCHEME_TIKTOK, PII_EXTERNAL_ID, "7001122334455", "7001122334455",
+	  "4d8cde97d61f3c50205f809db95a04ef6b35977578ec43f33265b3bafed7158e" },
+	/* Hashed upstream: passed through, lower-cased. */
+	{ PII_SCHEME_TIKTOK, PII_PHONE,
+	  "9E1919AD78A34FD67A84BFBCF2FEA14074065517BEA32E92924771C3F92E5462",
+	  "9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462",
+	  "9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462" },
+	/* TikTok's user object has no names or address: not carried. */
+	{ PII_SCHEME_TIKTOK, PII_FIRST_NAME, "Ana", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_LAST_NAME, "Silva", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_CITY, "San Francisco", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_REGION, "CA", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_POSTAL, "94105", ERROR, NULL },
+	{ PII_SCHEME_TIKTOK, PII_COUNTRY, "US", ERROR, NULL },
+};
+
+static void test_tiktok_cases(void **state)
+{
+	char h[PII_HASH_HEX_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tiktok_cases) / sizeof(tiktok_cases[0]); i++) {
+		struct pii_case t = tiktok_cases[i];
+
+		if (t.prepared == NULL && strcmp(t.normalized, ERROR) != 0) {
+			pii_sha256_hex(t.normalized, strlen(t.normalized), h);
+			t.prepared = h;
+		}
+		check_case(&t);
+	}
+	assert_string_equal(pii_scheme_name(PII_SCHEME_TIKTOK), "tiktok");
+	assert_string_equal(pii_field_key(PII_SCHEME_TIKTOK, PII_EMAIL), "email");
+	assert_string_equal(pii_field_key(PII_SCHEME_TIKTOK, PII_PHONE), "phone");
+	assert_string_equal(pii_field_key(PII_SCHEME_TIKTOK, PII_EXTERNAL_ID), "external_id");
+	for (int f = 0; f < PII_FIELD__COUNT; f++) {
+		bool carried = f == PII_EMAIL || f == PII_PHONE || f == PII_EXTERNAL_ID;
+
+		assert_int_equal(pii_scheme_carries(PII_SCHEME_TIKTOK, (enum pii_field)f), carried);
+		assert_int_equal(pii_is_hashed(PII_SCHEME_TIKTOK, (enum pii_field)f), carried);
+		assert_true(pii_scheme_carries(PII_SCHEME_META, (enum pii_field)f));
+		assert_true(pii_scheme_carries(PII_SCHEME_GOOGLE, (enum pii_field)f));
+	}
+	assert_false(pii_scheme_carries((enum pii_scheme)7, PII_EMAIL));
+	assert_false(pii_scheme_carries(PII_SCHEME_TIKTOK, (enum pii_field)99));
+}
+
+/*
+ * The classic bug: one phone, three schemes.  Meta wants digits only (no
+ * '+'), Google and TikTok E.164 with '+'; the hashes differ, and each
+ * platform matches only its own.
+ */
+static void test_phone_plus_per_scheme(void **state)
+{
+	static const char *const inputs[] = { "+1 (415) 555-0132", "+1 415-555-0132",
+					      "+14155550132" };
+	struct err e = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		char meta[2048], google[2048], tiktok[2048];
+
+		assert_int_equal(pii_normalize(PII_SCHEME_META, PII_PHONE, inputs[i], meta,
+					       sizeof(meta), &e),
+				 0);
+		assert_int_equal(pii_normalize(PII_SCHEME_GOOGLE, PII_PHONE, inputs[i], google,
+					       sizeof(google), &e),
+				 0);
+		assert_int_equal(pii_normalize(PII_SCHEME_TIKTOK, PII_PHONE, inputs[i], tiktok,
+					       sizeof(tiktok), &e),
+				 0);
+		assert_string_equal(meta, "14155550132");
+		assert_string_equal(google, "+14155550132");
+		assert_string_equal(tiktok, "+14155550132");
+		assert_int_equal(
+			pii_prepare(PII_SCHEME_META, PII_PHONE, inputs[i], meta, sizeof(meta), &e),
+			0);
+		assert_int_equal(pii_prepare(PII_SCHEME_TIKTOK, PII_PHONE, inputs[i], tiktok,
+					     sizeof(tiktok), &e),
+				 0);
+		assert_string_equal(
+			meta, "11072303eb5c8cb5c5a1ebb762f11b37b07131265b46fdfe1276196bfbd3ca51");
+		assert_string_equal(
+			tiktok, "9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462");
+	}
+}
+
+/* Each scheme is computed once, when the conversion is normalized, and
+ * kept: conv_set_pii fills TikTok's email/phone/external_id and nothing
+ * else for it. */
+static void test_conv_set_pii_tiktok(void **state)
+{
+	struct conversion *c = conv_new();
+
+	(void)state;
+	conv_set_pii(c, PII_EMAIL, "  Ana.Silva@Example.com");
+	conv_set_pii(c, PII_PHONE, "+1 (415) 555-0132");
+	conv_set_pii(c, PII_EXTERNAL_ID, "7001122334455");
+	conv_set_pii(c, PII_FIRST_NAME, "Ana");
+	conv_set_pii(c, PII_CITY, "San Francisco");
+	assert_string_equal(c->ids[PII_SCHEME_TIKTOK][PII_EMAIL],
+			    "7bda2560ce1bf126ff5df73ed84b6c9f8dd6064e33fc273eb05b7761e31c2b86");
+	assert_string_equal(c->ids[PII_SCHEME_TIKTOK][PII_PHONE],
+			    "9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462");
+	assert_string_equal(c->ids[PII_SCHEME_META][PII_PHONE],
+			    "11072303eb5c8cb5c5a1ebb762f11b37b07131265b46fdfe1276196bfbd3ca51");
+	assert_string_equal(c->ids[PII_SCHEME_TIKTOK][PII_EXTERNAL_ID],
+			    "4d8cde97d61f3c50205f809db95a04ef6b35977578ec43f33265b3bafed7158e");
+	assert_null(c->ids[PII_SCHEME_TIKTOK][PII_FIRST_NAME]);
+	assert_null(c->ids[PII_SCHEME_TIKTOK][PII_CITY]);
+	assert_non_null(c->ids[PII_SCHEME_META][PII_FIRST_NAME]);
+	assert_string_equal(c->ids[PII_SCHEME_GOOGLE][PII_CITY], "san francisco");
+	conv_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_meta_fixture_vectors), cmocka_unit_test(test_meta_cases),
-		cmocka_unit_test(test_google_cases),	     cmocka_unit_test(test_keys_and_hashed),
-		cmocka_unit_test(test_sha256_helpers),	     cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_meta_fixture_vectors),
+		cmocka_unit_test(test_meta_cases),
+		cmocka_unit_test(test_google_cases),
+		cmocka_unit_test(test_keys_and_hashed),
+		cmocka_unit_test(test_sha256_helpers),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_tiktok_cases),
+		cmocka_unit_test(test_phone_plus_per_scheme),
+		cmocka_unit_test(test_conv_set_pii_tiktok),
 	};
 
 	if (sodium_init() < 0)
