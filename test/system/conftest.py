@@ -60,15 +60,6 @@ def google_oauth():
 
 
 @pytest.fixture
-def dm_audience(google_oauth):
-    """The fake Data Manager Customer Match endpoints, tokens checked
-    against the google_oauth fake."""
-    f = harness.FakeDMAudience(google_oauth.url)
-    yield f
-    f.stop()
-
-
-@pytest.fixture
 def google_ads(google_oauth):
     """A fake Google Ads API that checks tokens with the fake OAuth server."""
     g = harness.FakeGoogleAds(oauth=google_oauth)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A fake Google Data Manager API (v1) for the system tests of the Google
-destinations.
+destinations: conversions (events) and Customer Match audiences.
 
 It speaks the parts AdsEngineer uses (../shared/DATAMANAGER.md; the protos of
 google/ads/datamanager/v1 in googleapis/googleapis; Google's error model,
@@ -29,10 +29,25 @@ https://developers.google.com/data-manager/api/devguides/concepts/understand-err
     SUCCESS with the request's record count, or what ``request_status``
     says; 404 NOT_FOUND for an unknown id.
 ``POST /v1/audienceMembers:ingest`` / ``POST /v1/audienceMembers:remove``
-    Customer Match: 1..10000 ``audienceMembers`` ``{userData, consent}``;
-    ingest needs ``termsOfService.customerMatchTermsOfServiceStatus``
-    ACCEPTED; remove takes no consent and no terms.  Members are recorded
-    per user list (``productDestinationId``).
+    Customer Match (DATAMANAGER.md "Customer Match"): destinations as above
+    but with GOOGLE_ADS accounts and a ``productDestinationId`` that is a
+    user list created here or registered with ``lists``; 1..10000
+    ``audienceMembers`` ``{userData, consent}``, checked as events' are but
+    stricter: ``encoding`` HEX, hashes in lowercase hex, ``regionCode`` in
+    upper case, consent only ``CONSENT_GRANTED``/``CONSENT_DENIED``.
+    Ingest needs ``termsOfService.customerMatchTermsOfServiceStatus``
+    ACCEPTED; remove takes no consent and no terms (refused when present).
+    Members are recorded per user list; the answer carries a requestId that
+    requestStatus knows.
+``POST /v1/accountTypes/GOOGLE_ADS/accounts/{10 digits}/userLists``
+    Create a UserList: ``displayName`` required (unique per account, else
+    409 ALREADY_EXISTS), ``ingestedUserListInfo`` ``{uploadKeyTypes:
+    ["CONTACT_ID"], contactIdInfo {dataSourceType: DATA_SOURCE_TYPE_…}}``
+    required, optional ``description``/``membershipDuration``/
+    ``integrationCode``; violations are a 400 like the others.  Answers the
+    created UserList with ``id`` and ``name``
+    (``accountTypes/GOOGLE_ADS/accounts/{id}/userLists/{list id}``).  The
+    ``login-account`` header is recorded (``login_account``).
 
 Every API call needs ``Authorization: Bearer <token>``: with ``--oauth-url``
 the fake OAuth server's ``/_control/introspect`` decides (inactive → 401
@@ -55,18 +70,25 @@ Control API (JSON):
     ``request_status`` (what requestStatus answers for later requests: e.g.
     ``{"requestStatus": "PARTIAL_SUCCESS", "errorInfo": {"errorCounts":
     [{"recordCount": "2", "reason": "PROCESSING_ERROR_REASON_INVALID_GCLID"}]}}``;
-    null = SUCCESS), ``stall_seconds`` (sleep before answering API calls).
+    null = SUCCESS), ``stall_seconds`` (sleep before answering API calls),
+    ``lists`` (user list ids that exist, added to those there are; not
+    stored in the config).  ``fail_next`` replaces what is still pending.
 ``POST /_control/reset``
-    Back to the startup config; forget every record.
+    Back to the startup config; forget every record and user list.
 ``GET /_control/requests[?since=K]``
     Every API call: time, method, path, status, token_sha (a short hash of
     the bearer token, never the token), request_id, validate_only, events,
-    transaction_ids, members, and the body (JSON; the token is never in it).
+    transaction_ids, members, login_account (the ``login-account`` header),
+    and the body (JSON, kept for refused and failed calls too; the token is
+    never in it).
 ``GET /_control/events``
     ``{"accepted": {transactionId: times accepted}, "total": n}``.
 ``GET /_control/audience``
-    ``{productDestinationId: {"members": [identifier, …], "ingested": n,
-    "removed": n}}``; an identifier is ``"emailAddress:<hash>"`` etc.
+    ``{user list id: {"members": [identifier, …], "ingested": n,
+    "removed": n}}`` for every user list; an identifier is
+    ``"emailAddress:<hash>"`` etc. (an address: ``"address:<its JSON>"``).
+``GET /_control/members?list=ID``
+    The identifiers now in that user list, sorted; null for no such list.
 ``GET /_control/stats``
     requests, by_status, by_path, events_accepted, inflight, max_inflight.
 
@@ -97,12 +119,17 @@ MAX_IDENTIFIERS = 10
 SCOPE = "https://www.googleapis.com/auth/datamanager"
 
 CONFIG_KEYS = {"fail_next", "retry_after", "retry_delay", "violate_transaction_ids_containing",
-               "request_status", "stall_seconds"}
+               "request_status", "stall_seconds", "lists"}
 
 ACCOUNT_TYPES = {"GOOGLE_ADS", "DISPLAY_VIDEO_PARTNER", "DISPLAY_VIDEO_ADVERTISER",
                  "DATA_PARTNER"}
 EVENT_SOURCES = {"WEB", "APP", "IN_STORE", "PHONE", "OTHER"}
 CONSENT_VALUES = {"CONSENT_GRANTED", "CONSENT_DENIED", "CONSENT_STATUS_UNSPECIFIED"}
+# Customer Match takes only these (DATAMANAGER.md "Customer Match").
+MEMBER_CONSENT_VALUES = {"CONSENT_GRANTED", "CONSENT_DENIED"}
+DATA_SOURCE_TYPES = {"DATA_SOURCE_TYPE_FIRST_PARTY", "DATA_SOURCE_TYPE_THIRD_PARTY_CREDIT_BUREAU",
+                     "DATA_SOURCE_TYPE_THIRD_PARTY_VOTER_FILE",
+                     "DATA_SOURCE_TYPE_THIRD_PARTY_PARTNER_DATA"}
 ENCODINGS = {"HEX", "BASE64"}
 REQUEST_STATUSES = {"SUCCESS", "PROCESSING", "FAILED", "PARTIAL_SUCCESS"}
 
@@ -129,8 +156,14 @@ ADDRESS = {"givenName", "familyName", "regionCode", "postalCode"}
 MEMBER_INGEST = {"destinationReferences", "userData", "consent"}
 MEMBER_REMOVE = {"destinationReferences", "userData"}
 TERMS = {"customerMatchTermsOfServiceStatus"}
+USER_LIST = {"displayName", "description", "membershipDuration", "integrationCode",
+             "ingestedUserListInfo"}
+INGESTED_USER_LIST_INFO = {"uploadKeyTypes", "contactIdInfo"}
+CONTACT_ID_INFO = {"dataSourceType"}
+USER_LISTS_PATH = re.compile(r"^/v1/accountTypes/GOOGLE_ADS/accounts/([0-9]{10})/userLists$")
 
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+LOWER_HEX64 = re.compile(r"^[0-9a-f]{64}$")  # Customer Match: lowercase hex
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 INJECTED = {
@@ -236,24 +269,26 @@ def check_destinations(v, dests):
             v.add(p + ".reference", "Invalid value.")
 
 
-def check_consent(v, c, path):
+def check_consent(v, c, path, values=CONSENT_VALUES):
     if not check_keys(v, c, CONSENT, path):
         return
     for k in CONSENT:
-        if k in c and c[k] not in CONSENT_VALUES:
+        if k in c and c[k] not in values:
             v.add(path + "." + k, 'Invalid value at \'%s\' (type.googleapis.com/google.ads.'
                   'datamanager.v1.ConsentStatus), "%s"' % (k, c[k]), "INVALID_ENUM_VALUE")
 
 
-def check_hash(v, value, path, encoding):
+def check_hash(v, value, path, encoding, strict=False):
     if not isinstance(value, str) or not value:
         v.add(path, "Required field is missing.", "REQUIRED_FIELD_MISSING")
-    elif encoding == "HEX" and not HEX64.match(value):
-        v.add(path, "The value is not a hex-encoded SHA-256 hash.", "INVALID_HEX_ENCODING")
+    elif encoding == "HEX" and not (LOWER_HEX64 if strict else HEX64).match(value):
+        v.add(path, "The value is not a %shex-encoded SHA-256 hash."
+              % ("lowercase " if strict else ""), "INVALID_HEX_ENCODING")
 
 
-def check_user_data(v, ud, path, encoding):
-    """Returns the identifiers as "kind:value" strings."""
+def check_user_data(v, ud, path, encoding, strict=False):
+    """Returns the identifiers as "kind:value" strings.  strict (Customer
+    Match): hashes in lowercase hex, regionCode in upper case."""
     out = []
     if not check_keys(v, ud, USER_DATA, path):
         return out
@@ -281,15 +316,16 @@ def check_user_data(v, ud, path, encoding):
                 if not isinstance(value.get(k), str) or not value.get(k):
                     v.add(p + ".address." + k, "Required field is missing.",
                           "REQUIRED_FIELD_MISSING")
-            check_hash(v, value.get("givenName"), p + ".address.givenName", encoding)
-            check_hash(v, value.get("familyName"), p + ".address.familyName", encoding)
+            check_hash(v, value.get("givenName"), p + ".address.givenName", encoding, strict)
+            check_hash(v, value.get("familyName"), p + ".address.familyName", encoding, strict)
             rc = value.get("regionCode")
-            if isinstance(rc, str) and rc and not re.fullmatch(r"[A-Za-z]{2}", rc):
+            if isinstance(rc, str) and rc and not re.fullmatch(
+                    r"[A-Z]{2}" if strict else r"[A-Za-z]{2}", rc):
                 v.add(p + ".address.regionCode", "Not an ISO-3166-1 alpha-2 code.",
                       "INVALID_REGION_CODE")
             out.append("address:%s" % json.dumps(value, sort_keys=True))
         else:
-            check_hash(v, value, p + "." + kind, encoding)
+            check_hash(v, value, p + "." + kind, encoding, strict)
             out.append("%s:%s" % (kind, value))
     return out
 
@@ -384,9 +420,18 @@ def validate_members(body, remove):
         v.add("(body)", "Invalid JSON payload received.")
         v.raise_if_any()
     enc = check_common(v, body, REMOVE_MEMBERS_REQUEST if remove else INGEST_MEMBERS_REQUEST)
+    dests = body.get("destinations")
+    for i, d in enumerate(dests if isinstance(dests, list) else []):
+        # A user list is a Google Ads one: so are the accounts sending to it.
+        for k in ("operatingAccount", "loginAccount"):
+            acc = d.get(k) if isinstance(d, dict) else None
+            if isinstance(acc, dict) and acc.get("accountType") not in (None, "GOOGLE_ADS"):
+                v.add("destinations[%d].%s.accountType" % (i, k),
+                      "Customer Match user lists here are Google Ads ones: GOOGLE_ADS.",
+                      "INVALID_ACCOUNT_TYPE")
     if not remove:
         if "consent" in body:
-            check_consent(v, body["consent"], "consent")
+            check_consent(v, body["consent"], "consent", MEMBER_CONSENT_VALUES)
         tos = body.get("termsOfService")
         if not isinstance(tos, dict) or not check_keys(v, tos, TERMS, "termsOfService") or \
                 tos.get("customerMatchTermsOfServiceStatus") != "ACCEPTED":
@@ -404,6 +449,9 @@ def validate_members(body, remove):
     if enc is None and members:
         v.add("encoding", "Encoding is required when user data is sent.",
               "REQUIRED_FIELD_MISSING")
+    elif enc in ENCODINGS and enc != "HEX":
+        v.add("encoding", "Customer Match identifiers are sent hex-encoded here: HEX.",
+              "INVALID_ENUM_VALUE")
     for i, m in enumerate(members):
         p = "audienceMembers[%d]" % i
         if not check_keys(v, m, MEMBER_REMOVE if remove else MEMBER_INGEST, p):
@@ -411,10 +459,41 @@ def validate_members(body, remove):
         if "userData" not in m:
             v.add(p + ".userData", "Required field is missing.", "REQUIRED_FIELD_MISSING")
         else:
-            idents.append(check_user_data(v, m["userData"], p + ".userData", enc))
+            idents.append(check_user_data(v, m["userData"], p + ".userData", enc, True))
         if "consent" in m and not remove:
-            check_consent(v, m["consent"], p + ".consent")
+            check_consent(v, m["consent"], p + ".consent", MEMBER_CONSENT_VALUES)
     return v, members, idents
+
+
+def validate_user_list(body):
+    """A UserList to create: a displayName and ingestedUserListInfo
+    {uploadKeyTypes: [CONTACT_ID], contactIdInfo {dataSourceType}}."""
+    v = Violations()
+    if not check_keys(v, body, USER_LIST, ""):
+        v.raise_if_any()
+    name = body.get("displayName")
+    if not isinstance(name, str) or not name:
+        v.add("displayName", "Required field is missing.", "REQUIRED_FIELD_MISSING")
+    for k in ("description", "integrationCode", "membershipDuration"):
+        if k in body and not isinstance(body[k], str):
+            v.add(k, "Invalid value: a string is expected.")
+    info = body.get("ingestedUserListInfo")
+    p = "ingestedUserListInfo"
+    if info is None:
+        v.add(p, "Required field is missing.", "REQUIRED_FIELD_MISSING")
+    elif check_keys(v, info, INGESTED_USER_LIST_INFO, p):
+        if info.get("uploadKeyTypes") != ["CONTACT_ID"]:
+            v.add(p + ".uploadKeyTypes", "Exactly one upload key type: CONTACT_ID for "
+                  "contact information.", "INVALID_ENUM_VALUE")
+        cinfo = info.get("contactIdInfo")
+        if cinfo is None:
+            v.add(p + ".contactIdInfo", "Required field is missing.", "REQUIRED_FIELD_MISSING")
+        elif check_keys(v, cinfo, CONTACT_ID_INFO, p + ".contactIdInfo") and \
+                cinfo.get("dataSourceType") not in DATA_SOURCE_TYPES:
+            v.add(p + ".contactIdInfo.dataSourceType", "Invalid data source type.",
+                  "INVALID_ENUM_VALUE")
+    v.raise_if_any()
+    return name, info["contactIdInfo"]["dataSourceType"]
 
 
 # ---- state --------------------------------------------------------------------
@@ -436,7 +515,10 @@ class State:
             self.accepted = {}
             self.total_accepted = 0
             self.statuses = {}  # requestId -> requestStatusPerDestination
-            self.audience = {}  # user list id -> {"members": set, "ingested", "removed"}
+            # user list id -> {"account", "displayName", "members": set,
+            # "ingested", "removed"}: created here or registered by config.
+            self.lists = {}
+            self.next_list_id = 4455667700
             self.by_status = {}
             self.by_path = {}
             self.max_inflight = self.inflight
@@ -450,16 +532,26 @@ class State:
         fails = changes.get("fail_next", [])
         if not isinstance(fails, list) or any(s not in INJECTED for s in fails):
             raise ValueError("fail_next: a list of %s" % sorted(INJECTED))
+        lists = changes.get("lists", [])
+        if not isinstance(lists, list) or not all(isinstance(x, (str, int)) for x in lists):
+            raise ValueError("lists: a list of user list ids")
         rs = changes.get("request_status")
         if rs is not None and (not isinstance(rs, dict)
                                or rs.get("requestStatus", "SUCCESS") not in REQUEST_STATUSES):
             raise ValueError("request_status: an object with a requestStatus of %s"
                              % sorted(REQUEST_STATUSES))
         with self.lock:
-            self.config.update(changes)
+            for lid in lists:
+                self.add_list(str(lid), None, None)
+            self.config.update({k: v for k, v in changes.items() if k != "lists"})
             if "fail_next" in changes:
                 self.config["fail_next"] = list(fails)
             return dict(self.config)
+
+    def add_list(self, lid, account, name):
+        """Under the lock."""
+        return self.lists.setdefault(lid, {"account": account, "displayName": name,
+                                           "members": set(), "ingested": 0, "removed": 0})
 
     def record(self, entry):
         with self.lock:
@@ -539,7 +631,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {k: {"members": sorted(v["members"]),
                                                 "ingested": v["ingested"],
                                                 "removed": v["removed"]}
-                                            for k, v in st.audience.items()})
+                                            for k, v in st.lists.items()})
+        if url.path == "/_control/members":
+            with st.lock:
+                lst = st.lists.get(q.get("list", [""])[0])
+                return self.send_json(200, sorted(lst["members"]) if lst else None)
         if url.path == "/_control/stats":
             return self.send_json(200, st.stats())
         if url.path == "/_control/config":
@@ -584,7 +680,13 @@ class Handler(BaseHTTPRequestHandler):
             stall = st.config["stall_seconds"]
         entry = {"time": time.time(), "method": method, "path": url.path, "status": None,
                  "token_sha": None, "request_id": None, "validate_only": None, "events": 0,
-                 "transaction_ids": [], "members": 0, "body": None}
+                 "transaction_ids": [], "members": 0, "body": None,
+                 "login_account": self.headers.get("login-account")}
+        try:
+            # Recorded even when the call is refused before it is read.
+            entry["body"] = json.loads(raw) if raw else None
+        except ValueError:
+            pass
         status, body, headers = 500, None, {}
         try:
             if stall:
@@ -651,6 +753,10 @@ class Handler(BaseHTTPRequestHandler):
                   ("POST", "/v1/audienceMembers:ingest"): self.ingest_members,
                   ("POST", "/v1/audienceMembers:remove"): self.remove_members}
         handler = routes.get((method, url.path))
+        m = USER_LISTS_PATH.match(url.path) if method == "POST" else None
+        if m:
+            def handler(body, entry, account=m.group(1)):
+                return self.create_list(account, body, entry)
         if handler is None:
             raise ApiError(404, google_error(404, "NOT_FOUND", "Method not found."))
         self.authorize(entry)
@@ -725,6 +831,12 @@ class Handler(BaseHTTPRequestHandler):
     def members(self, body, entry, remove):
         v, members, idents = validate_members(body, remove)
         entry["members"] = len(members)
+        with self.st.lock:
+            for i, d in enumerate(body.get("destinations") or []):
+                pdi = d.get("productDestinationId") if isinstance(d, dict) else None
+                if isinstance(pdi, str) and pdi and pdi not in self.st.lists:
+                    v.add("destinations[%d].productDestinationId" % i,
+                          "No such user list.", "INVALID_PRODUCT_DESTINATION_ID")
         v.raise_if_any()
         n_ids = sum(len(x) for x in idents)
         key = ("audienceMembersRemovalStatus" if remove else "audienceMembersIngestionStatus")
@@ -735,8 +847,7 @@ class Handler(BaseHTTPRequestHandler):
             return out
         with self.st.lock:
             for d in body["destinations"]:
-                a = self.st.audience.setdefault(d["productDestinationId"], {
-                    "members": set(), "ingested": 0, "removed": 0})
+                a = self.st.lists[d["productDestinationId"]]
                 for ids in idents:
                     for ident in ids:
                         (a["members"].discard if remove else a["members"].add)(ident)
@@ -748,6 +859,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def remove_members(self, body, entry):
         return self.members(body, entry, True)
+
+    def create_list(self, account, body, entry):
+        name, source = validate_user_list(body)
+        with self.st.lock:
+            if any(x["account"] == account and x["displayName"] == name
+                   for x in self.st.lists.values()):
+                msg = "A user list named %r already exists." % name
+                raise ApiError(409, google_error(409, "ALREADY_EXISTS", msg, [
+                    {"@type": "type.googleapis.com/google.rpc.BadRequest",
+                     "fieldViolations": [{"field": "displayName", "description": msg,
+                                          "reason": "DUPLICATE_USER_LIST_NAME"}]}]))
+            self.st.next_list_id += 1
+            lid = str(self.st.next_list_id)
+            self.st.add_list(lid, account, name)
+        return {"name": "accountTypes/GOOGLE_ADS/accounts/%s/userLists/%s" % (account, lid),
+                "id": lid, "readOnly": False, "membershipDuration": "46656000s",
+                "displayName": name, "description": body.get("description", ""),
+                "membershipStatus": "OPEN",
+                "ingestedUserListInfo": {"uploadKeyTypes": ["CONTACT_ID"],
+                                         "contactIdInfo": {"dataSourceType": source,
+                                                           "matchRatePercentage": 0}}}
 
 
 class Server(ThreadingHTTPServer):

@@ -221,22 +221,10 @@ class FakeGoogleOAuth(FakeServer):
             conn.close()
 
 
-class FakeDMAudience(FakeServer):
-    """test/system/fake_dm_audience.py: the Data Manager API's Customer
-    Match endpoints, checking tokens with the fake OAuth server at oauth_url."""
-
-    SCRIPT = "fake_dm_audience.py"
-
-    def __init__(self, oauth_url=None):
-        super().__init__(*(["--oauth", oauth_url] if oauth_url else []))
-
-    def members(self, list_id):
-        return self._call("GET", "/_control/members?list=" + urllib.parse.quote(list_id))
-
-
 class FakeDataManager(FakeServer):
-    """test/system/fake_datamanager.py: Google's Data Manager API.  With an
-    oauth (a FakeGoogleOAuth), bearer tokens are checked against it."""
+    """test/system/fake_datamanager.py: Google's Data Manager API (events and
+    Customer Match audiences, user lists included).  With an oauth (a
+    FakeGoogleOAuth), bearer tokens are checked against it."""
 
     SCRIPT = "fake_datamanager.py"
 
@@ -248,6 +236,10 @@ class FakeDataManager(FakeServer):
 
     def audience(self):
         return self._call("GET", "/_control/audience")
+
+    def members(self, list_id):
+        """The identifiers now in a user list (None: no such list)."""
+        return self._call("GET", "/_control/members?list=" + urllib.parse.quote(list_id))
 
     def ingests(self):
         """The events:ingest requests recorded so far."""

@@ -1,7 +1,7 @@
 """Customer Match audiences through the Data Manager API (issue 6):
 adsengctl audience add/sync/list and the daemon's periodic sync, against
-the fake Data Manager audience endpoints (fake_dm_audience.py) and the fake
-Google OAuth server.
+the fake Data Manager API (fake_datamanager.py: user lists and audience
+members) and the fake Google OAuth server.
 
 Members are the customers of the stored conversions of the audience's
 sources; a sync sends only what changed since the last accepted request.
@@ -85,13 +85,13 @@ def audience(s, name):
     return rows[0]
 
 
-def test_sync_sends_additions_then_only_the_change(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience).start()
+def test_sync_sends_additions_then_only_the_change(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager).start()
     # No list id: the list is created through the Data Manager API first.
     out = s.ctl("audience", "add", "--destination", "ads1", "--name", "buyers",
                 "--sources", "shop1", json_out=True)
     assert out["created_user_list"] is True
-    created = api_requests(dm_audience, "/userLists")
+    created = api_requests(datamanager, "/userLists")
     assert len(created) == 1
     assert created[0]["path"] == "/v1/accountTypes/GOOGLE_ADS/accounts/1234567890/userLists"
     assert created[0]["login_account"] == "accountTypes/GOOGLE_ADS/accounts/" + LOGIN
@@ -104,7 +104,7 @@ def test_sync_sends_additions_then_only_the_change(make_stack, google_oauth, dm_
     ann, bob = google_email(s, "ann@example.com"), google_email(s, "bob@example.com")
     p = s.ctl("audience", "sync", "buyers")
     assert "added 2, removed 0, unchanged 0" in p.stdout
-    ingests = api_requests(dm_audience, ":ingest")
+    ingests = api_requests(datamanager, ":ingest")
     assert len(ingests) == 1
     body = ingests[0]["body"]
     assert member_emails(body) == sorted([ann, bob])
@@ -125,8 +125,8 @@ def test_sync_sends_additions_then_only_the_change(make_stack, google_oauth, dm_
     deny(s, ann)
     p = s.ctl("audience", "sync", "buyers")
     assert "added 1, removed 1, unchanged 1" in p.stdout
-    ingests = api_requests(dm_audience, ":ingest")
-    removes = api_requests(dm_audience, ":remove")
+    ingests = api_requests(datamanager, ":ingest")
+    removes = api_requests(datamanager, ":remove")
     assert len(ingests) == 2 and len(removes) == 1
     assert member_emails(ingests[1]["body"]) == [cy]
     assert member_emails(removes[0]["body"]) == [ann]
@@ -134,25 +134,25 @@ def test_sync_sends_additions_then_only_the_change(make_stack, google_oauth, dm_
     assert all("consent" not in m for m in removes[0]["body"]["audienceMembers"])
 
     # Nothing changed: nothing is sent.
-    n = len(dm_audience.requests())
+    n = len(datamanager.requests())
     p = s.ctl("audience", "sync", "buyers", json_out=True)
     assert (p["added"], p["removed"], p["unchanged"]) == (0, 0, 2)
-    assert len(dm_audience.requests()) == n
+    assert len(datamanager.requests()) == n
     row = audience(s, "buyers")
     assert row["members"] == 2 and row["last_error"] is None and row["last_sync_at"]
     assert s.count("audit_log", "action = 'audience.add'") == 1
     assert s.count("audit_log", "action = 'audience.sync'") == 3
 
 
-def test_failed_sync_is_sent_again(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience).start()
-    dm_audience.config(lists=[LIST_ID])
+def test_failed_sync_is_sent_again(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager).start()
+    datamanager.config(lists=[LIST_ID])
     s.ctl("audience", "add", "--destination", "ads1", "--name", "buyers", "--user-list-id",
           LIST_ID, "--sources", "shop1")
-    assert api_requests(dm_audience, "/userLists") == []
+    assert api_requests(datamanager, "/userLists") == []
     post_orders(s, ["ann@example.com"], 7101)
     wait_conversions(s, 1)
-    dm_audience.config(fail_next=[500])
+    datamanager.config(fail_next=[500])
     p = s.ctl("audience", "sync", "buyers", check=False)
     assert p.returncode == 1
     assert "HTTP 500" in p.stderr
@@ -160,25 +160,25 @@ def test_failed_sync_is_sent_again(make_stack, google_oauth, dm_audience):
     assert s.count("audience_members") == 0
     p = s.ctl("audience", "sync", "buyers")
     assert "added 1, removed 0, unchanged 0" in p.stdout
-    reqs = [r for r in dm_audience.requests() if r["path"].endswith(":ingest")]
+    reqs = [r for r in datamanager.requests() if r["path"].endswith(":ingest")]
     assert [r["status"] for r in reqs] == [500, 200]
     assert reqs[0]["body"] == reqs[1]["body"]
     assert audience(s, "buyers")["last_error"] is None
 
 
-def test_token_refused_once_then_grant_revoked(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience).start()
-    dm_audience.config(lists=[LIST_ID])
+def test_token_refused_once_then_grant_revoked(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager).start()
+    datamanager.config(lists=[LIST_ID])
     s.ctl("audience", "add", "--destination", "ads1", "--name", "buyers", "--user-list-id",
           LIST_ID, "--sources", "shop1")
     post_orders(s, ["ann@example.com"], 7201)
     wait_conversions(s, 1)
     # A 401: one more token, the same request again.
-    dm_audience.config(fail_next=[401])
+    datamanager.config(fail_next=[401])
     before = len(google_oauth.requests())
     p = s.ctl("audience", "sync", "buyers")
     assert "added 1" in p.stdout
-    assert [r["status"] for r in dm_audience.requests()] == [401, 200]
+    assert [r["status"] for r in datamanager.requests()] == [401, 200]
     assert len(google_oauth.requests()) - before == 2
     # The refresh token revoked: reauthorize, nothing sent.
     google_oauth.config(revoked=[harness.FakeGoogleOAuth.REFRESH_TOKEN])
@@ -187,12 +187,12 @@ def test_token_refused_once_then_grant_revoked(make_stack, google_oauth, dm_audi
     p = s.ctl("audience", "sync", "buyers", check=False)
     assert p.returncode == 1
     assert audience(s, "buyers")["last_error"].startswith("reauthorize")
-    assert len(dm_audience.requests()) == 2
+    assert len(datamanager.requests()) == 2
 
 
-def test_daemon_syncs_periodically(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience, audiences__sync_interval="1s")
-    dm_audience.config(lists=[LIST_ID])
+def test_daemon_syncs_periodically(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager, audiences__sync_interval="1s")
+    datamanager.config(lists=[LIST_ID])
     s.ctl("audience", "add", "--destination", "ads1", "--name", "buyers", "--user-list-id",
           LIST_ID, "--sources", "shop1")
     s.start()
@@ -200,14 +200,14 @@ def test_daemon_syncs_periodically(make_stack, google_oauth, dm_audience):
     wait_conversions(s, 2)
     harness.wait_until(lambda: s.count("audience_members", "removed_at IS NULL") == 2,
                        timeout=30, what="the daemon syncing both customers")
-    sent = sum(len(r["body"]["audienceMembers"]) for r in api_requests(dm_audience, ":ingest"))
+    sent = sum(len(r["body"]["audienceMembers"]) for r in api_requests(datamanager, ":ingest"))
     assert sent == 2
     assert "audience synced" in s.logs()
 
 
-def test_chunks_of_ten_thousand(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience)
-    dm_audience.config(lists=[LIST_ID])
+def test_chunks_of_ten_thousand(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager)
+    datamanager.config(lists=[LIST_ID])
     s.ctl("audience", "add", "--destination", "ads1", "--name", "many", "--user-list-id",
           LIST_ID, "--sources", "shop1")
     # 10 001 customers with an email hash each, straight into conversions.
@@ -218,14 +218,14 @@ def test_chunks_of_ten_thousand(make_stack, google_oauth, dm_audience):
           " FROM generate_series(1, 10001) g, tenants t WHERE t.name = 'acme'" % s.source_id)
     p = s.ctl("audience", "sync", "many", json_out=True)
     assert p["added"] == 10001
-    sizes = [len(r["body"]["audienceMembers"]) for r in api_requests(dm_audience, ":ingest")]
+    sizes = [len(r["body"]["audienceMembers"]) for r in api_requests(datamanager, ":ingest")]
     assert sizes == [10000, 1]
-    assert len(dm_audience.members(LIST_ID)) == 10001
+    assert len(datamanager.members(LIST_ID)) == 10001
 
 
-def test_add_refuses_what_cannot_be_an_audience(make_stack, google_oauth, dm_audience):
-    s = google_stack(make_stack, google_oauth, dm_audience)
-    dm_audience.config(lists=[LIST_ID])
+def test_add_refuses_what_cannot_be_an_audience(make_stack, google_oauth, datamanager):
+    s = google_stack(make_stack, google_oauth, datamanager)
+    datamanager.config(lists=[LIST_ID])
     base = ["audience", "add", "--name", "buyers", "--user-list-id", LIST_ID]
     p = s.ctl(*base, "--destination", "pixel1", "--sources", "shop1", check=False)
     assert p.returncode == 1 and "cannot hold audiences" in p.stderr
@@ -251,4 +251,4 @@ def test_add_refuses_what_cannot_be_an_audience(make_stack, google_oauth, dm_aud
     assert out.splitlines()[0].split()[:5] == ["ID", "TENANT", "NAME", "DESTINATION",
                                               "USER_LIST"]
     assert "buyers" in out and LIST_ID in out
-    assert dm_audience.requests() == []
+    assert datamanager.requests() == []

@@ -214,8 +214,23 @@ def test_audience_members(datamanager, google_oauth):
                             "adPersonalization": "CONSENT_GRANTED"}}]
     dest = dict(DEST, productDestinationId="777")
     ing = {"destinations": [dest], "audienceMembers": members, "encoding": "HEX"}
+    # Only a user list that exists takes members.
+    st, ans, _ = call(datamanager, "POST", "/v1/audienceMembers:ingest",
+                      dict(ing, termsOfService=TERMS), tok)
+    assert st == 400 and violations(ans) == {
+        "destinations[0].productDestinationId": "INVALID_PRODUCT_DESTINATION_ID"}
+    datamanager.config(lists=["777"])
     st, ans, _ = call(datamanager, "POST", "/v1/audienceMembers:ingest", ing, tok)
     assert st == 400 and "termsOfService.customerMatchTermsOfServiceStatus" in violations(ans)
+    # Customer Match is stricter than events: lowercase hex, HEX only.
+    upper = [{"userData": {"userIdentifiers": [{"emailAddress": HASH.upper()}]}}]
+    st, ans, _ = call(datamanager, "POST", "/v1/audienceMembers:ingest",
+                      dict(ing, termsOfService=TERMS, audienceMembers=upper), tok)
+    assert st == 400 and violations(ans) == {
+        "audienceMembers[0].userData.userIdentifiers[0].emailAddress": "INVALID_HEX_ENCODING"}
+    st, ans, _ = call(datamanager, "POST", "/v1/audienceMembers:ingest",
+                      dict(ing, termsOfService=TERMS, encoding="BASE64"), tok)
+    assert st == 400 and violations(ans) == {"encoding": "INVALID_ENUM_VALUE"}
     st, ans, _ = call(datamanager, "POST", "/v1/audienceMembers:ingest",
                       dict(ing, termsOfService=TERMS), tok)
     assert st == 200 and ans["requestId"]
@@ -237,3 +252,49 @@ def test_audience_members(datamanager, google_oauth):
     assert st == 200
     a = datamanager.audience()["777"]
     assert a == {"members": [], "ingested": 1, "removed": 1}
+
+
+def test_user_lists(datamanager, google_oauth):
+    tok = token(google_oauth)
+    path = "/v1/accountTypes/GOOGLE_ADS/accounts/1234567890/userLists"
+    good = {"displayName": "buyers", "description": "d", "ingestedUserListInfo": {
+        "uploadKeyTypes": ["CONTACT_ID"],
+        "contactIdInfo": {"dataSourceType": "DATA_SOURCE_TYPE_FIRST_PARTY"}}}
+    no_name = {k: v for k, v in good.items() if k != "displayName"}
+    cases = [
+        (no_name, {"displayName": "REQUIRED_FIELD_MISSING"}),
+        (dict(good, ingestedUserListInfo={"uploadKeyTypes": ["MOBILE_ADVERTISING_ID"],
+                                          "contactIdInfo": {
+                                              "dataSourceType": "DATA_SOURCE_TYPE_FIRST_PARTY"}}),
+         {"ingestedUserListInfo.uploadKeyTypes": "INVALID_ENUM_VALUE"}),
+        (dict(good, ingestedUserListInfo={"uploadKeyTypes": ["CONTACT_ID"],
+                                          "contactIdInfo": {"dataSourceType": "FIRST_PARTY"}}),
+         {"ingestedUserListInfo.contactIdInfo.dataSourceType": "INVALID_ENUM_VALUE"}),
+        (dict(good, membershipLifeSpan=30), {"membershipLifeSpan": "INVALID_ARGUMENT"}),
+    ]
+    for b, want in cases:
+        st, ans, _ = call(datamanager, "POST", path, b, tok)
+        assert st == 400, (want, ans)
+        assert violations(ans) == want
+    # A bad account id is no such method; no token, no list.
+    st, ans, _ = call(datamanager, "POST", path.replace("1234567890", "123-456-7890"), good, tok)
+    assert st == 404
+    assert call(datamanager, "POST", path, good)[0] == 401
+    assert datamanager.audience() == {}
+
+    st, ans, _ = call(datamanager, "POST", path, good, tok)
+    assert st == 200, ans
+    lid = ans["id"]
+    assert ans["name"] == "accountTypes/GOOGLE_ADS/accounts/1234567890/userLists/" + lid
+    assert datamanager.members(lid) == [] and datamanager.members("1") is None
+    # The name is unique per account.
+    st, ans, _ = call(datamanager, "POST", path, good, tok)
+    assert st == 409 and ans["error"]["status"] == "ALREADY_EXISTS"
+    other = path.replace("1234567890", "1111111111")
+    assert call(datamanager, "POST", other, good, tok)[0] == 200
+    # The new list takes members.
+    ing = {"destinations": [dict(DEST, productDestinationId=lid)], "encoding": "HEX",
+           "termsOfService": TERMS,
+           "audienceMembers": [{"userData": {"userIdentifiers": [{"emailAddress": HASH}]}}]}
+    assert call(datamanager, "POST", "/v1/audienceMembers:ingest", ing, tok)[0] == 200
+    assert datamanager.members(lid) == ["emailAddress:" + HASH]
