@@ -392,6 +392,17 @@ out:
 	return result;
 }
 
+/* app/uninstalled: the shop removed the app, so its webhooks stop and
+ * its secret is void; the source is disabled, and its data kept for the
+ * operator (and for shop/redact, which Shopify sends 48 h after the
+ * uninstall: PLATFORMS.md "Shopify"). */
+static enum source_action shopify_action(const struct raw_event *ev)
+{
+	if (ev->topic != NULL && strcmp(ev->topic, "app/uninstalled") == 0)
+		return SOURCE_ACTION_DISABLE;
+	return SOURCE_ACTION_NONE;
+}
+
 const struct source_ops shopify_source_ops = {
 	.kind = "shopify",
 	.verify = shopify_verify,
@@ -400,4 +411,5 @@ const struct source_ops shopify_source_ops = {
 	.stored_headers = shopify_stored_headers,
 	.unavailable_status = 503, /* Shopify retries any non-2xx */
 	.parse = shopify_parse,
+	.action = shopify_action,
 };

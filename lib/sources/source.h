@@ -76,6 +76,14 @@ struct raw_event {
 	const char *settings_json;
 };
 
+/* A change to the source itself that one of its stored events asks for. */
+enum source_action {
+	SOURCE_ACTION_NONE = 0,
+	/* The sender says it will send nothing more (Shopify: the shop
+	 * uninstalled the app): stop accepting its webhooks, keep its data. */
+	SOURCE_ACTION_DISABLE,
+};
+
 struct source_ops {
 	const char *kind; /* "shopify" */
 	/*
@@ -107,6 +115,15 @@ struct source_ops {
 	 * message = the body is unusable (marked error, kept for reprocess).
 	 */
 	int (*parse)(const struct raw_event *ev, struct conv_list *out, struct err *e);
+	/*
+	 * Optional.  What the stored event asks of the source as a whole
+	 * (SOURCE_ACTION_NONE for almost every event).  Stage 1 asks it of
+	 * every raw event it takes, after parse, and applies the answer in
+	 * the transaction that marks the event, so the action happens exactly
+	 * when the event counts as processed.  Decided from the event alone
+	 * (topic, headers, body); the event must already be authentic.
+	 */
+	enum source_action (*action)(const struct raw_event *ev);
 };
 
 /* The ops for a kind ("shopify"), or NULL. */

@@ -543,6 +543,37 @@ static void test_parse_ignored_topics(void **state)
 	}
 }
 
+/* Only app/uninstalled asks anything of the source, whatever its body;
+ * its parse gives no conversion (above). */
+static void test_action(void **state)
+{
+	const struct {
+		const char *topic;
+		enum source_action want;
+	} cases[] = {
+		{ "app/uninstalled", SOURCE_ACTION_DISABLE },
+		{ "orders/create", SOURCE_ACTION_NONE },
+		{ "shop/redact", SOURCE_ACTION_NONE },
+		{ "APP/UNINSTALLED", SOURCE_ACTION_NONE },
+		{ "app/uninstalled ", SOURCE_ACTION_NONE },
+		{ "", SOURCE_ACTION_NONE },
+		{ NULL, SOURCE_ACTION_NONE },
+	};
+
+	(void)state;
+	assert_non_null(shopify_source_ops.action);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw_event ev = { .id = 1,
+					.source_id = "s",
+					.topic = cases[i].topic,
+					.body = (const uint8_t *)"not json",
+					.body_len = 8 };
+
+		if (shopify_source_ops.action(&ev) != cases[i].want)
+			fail_msg("topic \"%s\"", cases[i].topic ? cases[i].topic : "(null)");
+	}
+}
+
 static void test_parse_nulls_everywhere(void **state)
 {
 	struct conv_list l;
@@ -774,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_parse_paid_same_event),
 		cmocka_unit_test(test_parse_checkout),
 		cmocka_unit_test(test_parse_ignored_topics),
+		cmocka_unit_test(test_action),
 		cmocka_unit_test(test_parse_nulls_everywhere),
 		cmocka_unit_test(test_parse_wrong_types),
 		cmocka_unit_test(test_parse_fallbacks),
