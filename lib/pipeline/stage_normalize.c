@@ -173,10 +173,11 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 		} else if (ops->parse(&ev, &p->convs, &e) != 0) {
 			p->marks[i].state = "error";
 			p->errors[i] = mark_text(e.msg);
-		} else if (p->convs.n == before && !wants_action(ops, &ev, p, i)) {
-			p->marks[i].state = "ignored";
 		} else {
-			p->marks[i].state = "done";
+			bool acted = wants_action(ops, &ev, p, i);
+
+			/* An event that only acts on its source did something. */
+			p->marks[i].state = p->convs.n == before && !acted ? "ignored" : "done";
 		}
 		p->marks[i].error = p->errors[i];
 		for (size_t k = before; k < p->convs.n; k++)

@@ -118,7 +118,8 @@ struct source_ops {
 	/*
 	 * Optional.  What the stored event asks of the source as a whole
 	 * (SOURCE_ACTION_NONE for almost every event).  Stage 1 asks it of
-	 * every raw event it takes, after parse, and applies the answer in
+	 * every raw event it takes, after a successful parse (an event marked
+	 * error acts when it is reprocessed), and applies the answer in
 	 * the transaction that marks the event, so the action happens exactly
 	 * when the event counts as processed.  Decided from the event alone
 	 * (topic, headers, body); the event must already be authentic.
