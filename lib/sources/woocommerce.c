@@ -80,8 +80,9 @@ static bool woo_answer_unstored(const struct source *src, const struct http_req 
 static int woo_verify(const struct source *src, const struct source_ctx *ctx,
 		      const struct http_req *req, struct err *e)
 {
-	(void)ctx; /* no timestamp to check: WooCommerce signs only the body */
-	return source_verify_hmac_b64(src, http_req_header(req, "X-WC-Webhook-Signature"),
+	/* No timestamp to check: WooCommerce signs only the body.  ctx is
+	 * the clock that ends a rotated-out secret's overlap. */
+	return source_verify_hmac_b64(src, ctx, http_req_header(req, "X-WC-Webhook-Signature"),
 				      req->body, req->body_len, e);
 }
 
