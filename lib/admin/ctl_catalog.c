@@ -488,6 +488,7 @@ static const char *const settings_map[][2] = {
 	{ "conversion-action", "conversion_action" },
 	{ "measurement-id", "measurement_id" },
 	{ "url", "url" },
+	{ "gtm-preview", "gtm_preview" },
 	{ "consent", "consent" },
 	{ "event-map", "event_map" },
 };
@@ -834,6 +835,8 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "conversion-action", CTL_OPT_VALUE, "A", false, "Google Ads conversion action" },
 	{ "measurement-id", CTL_OPT_VALUE, "ID", false, "GA4 measurement id" },
 	{ "url", CTL_OPT_VALUE, "URL", false, "server-side GTM container URL" },
+	{ "gtm-preview", CTL_OPT_VALUE, "H", false,
+	  "sGTM: X-Gtm-Server-Preview header value, sent in test mode" },
 	{ "consent", CTL_OPT_VALUE, "C", false,
 	  "Google: consent sent when the source gives none: granted, denied or unspecified "
 	  "(default; then no consent is sent)" },

@@ -147,6 +147,13 @@ struct dest_ops {
 	 * key is the consent page ([google] auth_url).  Kinds that share a
 	 * provider share the OAuth client.  NULL when oauth_scopes is. */
 	const char *oauth_provider;
+	/* The key that groups conversions into one request (GA4: one user per
+	 * request), written to out (NUL-terminated, at most len bytes).  The
+	 * pipeline puts consecutive conversions of the same key in one
+	 * request and starts another where the key changes.  NULL = any
+	 * conversions may share a request. */
+	void (*batch_key)(const struct destination *d, const struct conversion *c, char *out,
+			  size_t len);
 	/* Build one request for n (1..max_batch) conversions; access_token is
 	 * the auth hook's token, NULL for kinds without one. */
 	int (*build)(const struct destination *d, const char *access_token,
