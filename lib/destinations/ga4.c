@@ -108,6 +108,12 @@ static bool is_container_url(const char *s)
 	return strpbrk(s, "?# ") == NULL && strlen(s) > 8;
 }
 
+/* A 64-hex hash (text_is_sha256_hex wants a string). */
+static bool is_hash(const char *s)
+{
+	return s != NULL && text_is_sha256_hex(s);
+}
+
 static bool is_sgtm(const struct destination *d)
 {
 	return strcmp(d->ops->kind, "sgtm") == 0;
@@ -224,7 +230,7 @@ static void add_hash_array(cJSON *obj, const char *key, const char *val, bool *o
 {
 	cJSON *arr;
 
-	if (!*ok || !text_is_sha256_hex(val))
+	if (!*ok || !is_hash(val))
 		return;
 	arr = cJSON_CreateArray();
 	if (arr)
@@ -242,13 +248,13 @@ static void add_user_data(cJSON *root, const struct conversion *c, bool *ok)
 
 	add_hash_array(ud, "sha256_email_address", g[PII_EMAIL], ok);
 	add_hash_array(ud, "sha256_phone_number", g[PII_PHONE], ok);
-	if (text_is_sha256_hex(g[PII_FIRST_NAME]) || text_is_sha256_hex(g[PII_LAST_NAME])) {
+	if (is_hash(g[PII_FIRST_NAME]) || is_hash(g[PII_LAST_NAME])) {
 		cJSON *arr = cJSON_CreateArray();
 
 		addr = cJSON_CreateObject();
-		if (text_is_sha256_hex(g[PII_FIRST_NAME]))
+		if (is_hash(g[PII_FIRST_NAME]))
 			json_add_string(addr, "sha256_first_name", g[PII_FIRST_NAME], ok);
-		if (text_is_sha256_hex(g[PII_LAST_NAME]))
+		if (is_hash(g[PII_LAST_NAME]))
 			json_add_string(addr, "sha256_last_name", g[PII_LAST_NAME], ok);
 		json_add_string(addr, "city", g[PII_CITY], ok);
 		json_add_string(addr, "region", g[PII_REGION], ok);
@@ -363,7 +369,7 @@ static char *build_body(const char *client_id, struct conversion *const *convs, 
 		ts = convs[i]->occurred_us > ts ? convs[i]->occurred_us : ts;
 	json_add_string(root, "client_id", client_id, &ok);
 	/* The customer id, hashed by the Google scheme: an id, never PII. */
-	if (text_is_sha256_hex(uid))
+	if (is_hash(uid))
 		json_add_string(root, "user_id", uid, &ok);
 	if (ts > 0)
 		json_add_int(root, "timestamp_micros", ts, &ok);
