@@ -26,8 +26,11 @@
  * (https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events):
  * its {"validationMessages":[{fieldPath, description, validationCode}]}
  * becomes the outcome message, and VALUE_INVALID / NAME_INVALID fail the
- * request's events.  sGTM containers answer with real status codes: non-2xx
- * is an error, 5xx and 429 retry.
+ * request's events.  Outside test mode, `--validate-sample F` sends that
+ * fraction of requests to the validation server first (dest_ops.check_*):
+ * its messages become warnings on the deliveries, and the events a
+ * VALUE_INVALID / NAME_INVALID message names fail instead of being sent.  sGTM containers answer
+ * with real status codes: non-2xx is an error, 5xx and 429 retry.
  *
  * The api_secret travels in the query string by protocol: req->url carries
  * it, req->log_url never does.  All entry points are pure and may be called
@@ -189,12 +192,18 @@ static int validate_secret(const cJSON *creds, bool required, const char *kind, 
 
 static int ga4_validate(const cJSON *settings, const cJSON *creds, bool test_mode, struct err *e)
 {
+	const cJSON *v;
+
 	(void)test_mode; /* test mode sends to the validation server: nothing to add */
 	if (!cJSON_IsObject(settings))
 		return err_set(e, ERR_CONFIG, "ga4: settings must be a JSON object");
 	if (!is_measurement_id(dest_settings_str(settings, "measurement_id")))
 		return err_set(e, ERR_CONFIG,
 			       "ga4: the measurement id is required (--measurement-id G-XXXXXXX)");
+	v = cJSON_GetObjectItemCaseSensitive(settings, "validate_sample");
+	if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1)))
+		return err_set(e, ERR_CONFIG,
+			       "ga4: --validate-sample is a fraction from 0 to 1, e.g. 0.01");
 	return validate_secret(creds, true, "ga4", e);
 }
 
@@ -442,24 +451,22 @@ static char *body_for(struct conversion *const *convs, size_t n, bool *derived, 
 }
 
 /*
- * Build one request for n conversions of one client id (batch_key).  req
- * must be freshly initialized; it is filled only on success.  ERR_CONFIG
- * without a usable measurement id, secret or URL; ERR_INVALID for a batch
- * size out of 1..25; ERR_NOMEM.  access_token is unused.
+ * Build one request for n conversions of one client id (batch_key), to
+ * the validation server when debug.  req must be freshly initialized; it
+ * is filled only on success.  ERR_CONFIG without a usable measurement id,
+ * secret or URL; ERR_INVALID for a batch size out of 1..25; ERR_NOMEM.
  */
-static int ga4_build(const struct destination *d, const char *access_token,
-		     struct conversion *const *convs, size_t n, struct upload_req *req,
-		     struct err *e)
+static int build_request(const struct destination *d, struct conversion *const *convs, size_t n,
+			 bool debug, struct upload_req *req, struct err *e)
 {
 	const char *mid = dest_settings_str(d->settings, "measurement_id");
 	const char *base = is_sgtm(d) ? dest_settings_str(d->settings, "url") : d->base_url;
-	const char *path = !is_sgtm(d) && d->test_mode ? GA4_DEBUG_PATH : GA4_PATH;
+	const char *path = debug ? GA4_DEBUG_PATH : GA4_PATH;
 	const char *preview = dest_settings_str(d->settings, "gtm_preview");
 	char *secret = NULL, *body = NULL;
 	bool derived;
 	int result = ERR_INVALID;
 
-	(void)access_token;
 	if (n == 0 || n > GA4_MAX_BATCH) {
 		err_set(e, ERR_INVALID, "%s: batch of %zu events (1..%d allowed)", d->kind, n,
 			GA4_MAX_BATCH);
@@ -500,15 +507,61 @@ out:
 	return result;
 }
 
+/* dest_ops.build: the collect endpoint, or in test mode (ga4) the
+ * validation server only. */
+static int ga4_build(const struct destination *d, const char *access_token,
+		     struct conversion *const *convs, size_t n, struct upload_req *req,
+		     struct err *e)
+{
+	(void)access_token;
+	return build_request(d, convs, n, !is_sgtm(d) && d->test_mode, req, e);
+}
+
+/* dest_ops.check_build: the same body to the validation server. */
+static int ga4_check_build(const struct destination *d, const char *access_token,
+			   struct conversion *const *convs, size_t n, struct upload_req *req,
+			   struct err *e)
+{
+	(void)access_token;
+	return build_request(d, convs, n, true, req, e);
+}
+
 /* ---- result ------------------------------------------------------------------- */
+
+/*
+ * Which event a fatal message is about: GA4 names it in the description
+ * ("Event at index: [0] has invalid name …", validating-events page).
+ * Without an index every event is marked: the request is what is wrong.
+ */
+static void mark_bad(const char *desc, bool *bad, size_t n)
+{
+	const char *p = desc ? strstr(desc, "index: [") : NULL;
+	char *end = NULL;
+	unsigned long i;
+
+	if (bad == NULL)
+		return;
+	if (p) {
+		p += strlen("index: [");
+		i = (*p >= '0' && *p <= '9') ? strtoul(p, &end, 10) : n;
+		if (i < n && end && *end == ']') {
+			bad[i] = true;
+			return;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		bad[k] = true;
+}
 
 /*
  * Read a validation server answer into msg (one line: "CODE fieldPath:
  * description; …", empty when there are no messages); returns whether a
  * message makes the events invalid (VALUE_INVALID, NAME_INVALID: GA4 would
- * drop them).  A body that is not such an answer yields "" and false.
+ * drop them), marking in bad[0..n) (may be NULL) the events they name.  A
+ * body that is not such an answer yields "" and false.
  */
-static bool ga4_validation_read(const char *body, size_t len, char *msg, size_t msglen)
+static bool ga4_validation_read(const char *body, size_t len, char *msg, size_t msglen, bool *bad,
+				size_t n)
 {
 	cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "validationMessages");
@@ -528,8 +581,10 @@ static bool ga4_validation_read(const char *body, size_t len, char *msg, size_t 
 		if (!cJSON_IsObject(m))
 			continue;
 		if (code &&
-		    (strcmp(code, "VALUE_INVALID") == 0 || strcmp(code, "NAME_INVALID") == 0))
+		    (strcmp(code, "VALUE_INVALID") == 0 || strcmp(code, "NAME_INVALID") == 0)) {
 			fatal = true;
+			mark_bad(desc, bad, n);
+		}
 		buf_printf(&b, "%s%s %s: %s", b.len ? "; " : "", code ? code : "?",
 			   path ? path : "", desc ? desc : "");
 	}
@@ -593,7 +648,7 @@ static void ga4_result(const struct destination *d, const struct upload_resp *re
 	}
 	kind = is_sgtm(d) ? classify_sgtm(resp->status) : classify_ga4(resp->status);
 	if (kind == OUTCOME_DELIVERED && !is_sgtm(d) && d->test_mode &&
-	    ga4_validation_read(resp->body, resp->body_len, msg, sizeof(msg))) {
+	    ga4_validation_read(resp->body, resp->body_len, msg, sizeof(msg), NULL, n)) {
 		kind = OUTCOME_FAILED;
 		snprintf(code, sizeof(code), "validation");
 	} else if (kind != OUTCOME_DELIVERED) {
@@ -610,13 +665,100 @@ static void ga4_result(const struct destination *d, const struct upload_resp *re
 		note_derived(convs[i], &out[i]);
 }
 
+/* settings.validate_sample, 0 when absent. */
+static double sample_fraction(const cJSON *settings)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, "validate_sample");
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/*
+ * dest_ops.check_wanted: the sampled fraction of requests, picked by a
+ * hash of the first event's id rather than at random, so a retry of a
+ * sampled request is sampled again and a test can ask for "all" (1.0).
+ * Test mode sends to the validation server anyway.
+ */
+static bool ga4_check_wanted(const struct destination *d, struct conversion *const *convs, size_t n)
+{
+	double f = sample_fraction(d->settings);
+	char hex[PII_HASH_HEX_LEN + 1];
+	char head[9];
+	const char *id;
+
+	if (d->test_mode || n == 0 || f <= 0)
+		return false;
+	if (f >= 1)
+		return true;
+	id = convs[0]->event_id ? convs[0]->event_id : "";
+	pii_sha256_hex(id, strlen(id), hex);
+	snprintf(head, sizeof(head), "%.8s", hex);
+	return (double)strtoul(head, NULL, 16) / 4294967296.0 < f;
+}
+
+/*
+ * dest_ops.check_result: the validation server's answer.  Events named by
+ * a VALUE_INVALID / NAME_INVALID message fail with the messages; the
+ * others go, the messages (if any) as their warning.  An answer that is
+ * not the validation server's (transport, non-2xx) lets them all go
+ * silently: the check is a sample, not a gate.
+ */
+static void ga4_check_result(const struct destination *d, const struct upload_resp *resp,
+			     struct conversion *const *convs, size_t n, struct outcome *out)
+{
+	char msg[sizeof(out->message)] = "";
+	char note[sizeof(out->message)];
+	bool *bad = xcalloc(n ? n : 1, sizeof(*bad));
+
+	(void)d;
+	(void)convs;
+	if (!resp->transport_error && resp->status >= 200 && resp->status <= 299)
+		ga4_validation_read(resp->body, resp->body_len, msg, sizeof(msg), bad, n);
+	snprintf(note, sizeof(note), "%s%s", msg[0] ? "validation: " : "", msg);
+	outcome_fill(out, n, OUTCOME_DELIVERED, -1, "", note);
+	for (size_t i = 0; i < n; i++) {
+		if (!bad[i])
+			continue;
+		out[i].kind = OUTCOME_FAILED;
+		snprintf(out[i].platform_code, sizeof(out[i].platform_code), "validation");
+	}
+	free(bad);
+}
+
+/* `--validate-sample 0.01` arrives as a string: store the number. */
+static int ga4_prepare_settings(cJSON *settings, struct err *e)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, "validate_sample");
+	cJSON *num;
+	char *end;
+	double f;
+
+	if (!cJSON_IsString(v))
+		return 0;
+	f = strtod(v->valuestring, &end);
+	if (end == v->valuestring || *end != '\0')
+		return err_set(e, ERR_CONFIG,
+			       "ga4: --validate-sample is a fraction from 0 to 1, e.g. 0.01");
+	num = cJSON_CreateNumber(f);
+	if (num == NULL ||
+	    !cJSON_ReplaceItemInObjectCaseSensitive(settings, "validate_sample", num)) {
+		cJSON_Delete(num);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
 const struct dest_ops ga4_dest_ops = {
 	.kind = "ga4",
 	.endpoint_key = "ga4",
 	.max_batch = GA4_MAX_BATCH,
 	.max_age_s = GA4_MAX_AGE_S,
+	.prepare_settings = ga4_prepare_settings,
 	.validate = ga4_validate,
 	.batch_key = ga4_batch_key,
+	.check_wanted = ga4_check_wanted,
+	.check_build = ga4_check_build,
+	.check_result = ga4_check_result,
 	.build = ga4_build,
 	.result = ga4_result,
 };

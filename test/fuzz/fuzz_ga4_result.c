@@ -8,7 +8,9 @@
  * sanitizers catch, it checks the classifier's contract: exactly n
  * outcomes, each of a kind these platforms can produce (delivered, retry,
  * failed), with terminated single-line messages, the same kind for the
- * whole request, and never a retry for a 4xx from GA4.
+ * whole request, and never a retry for a 4xx from GA4.  The same body
+ * also goes through validation sampling's reader (check_result), which
+ * names failed events by the index in GA4's description.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +87,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!resp.transport_error && d.ops == &ga4_dest_ops && resp.status < 500 &&
 	    out[0].kind == OUTCOME_RETRY)
 		abort(); /* GA4 retries only 5xx and transport errors */
+	/* Validation sampling's reader: go (delivered) or failed, per event. */
+	if (d.ops->check_result) {
+		memset(out, 0x5A, sizeof(out));
+		d.ops->check_result(&d, &resp, convs, n, out);
+		for (size_t i = 0; i < n; i++) {
+			if (out[i].kind != OUTCOME_DELIVERED && out[i].kind != OUTCOME_FAILED)
+				abort();
+			if (memchr(out[i].message, '\0', sizeof(out[i].message)) == NULL ||
+			    strchr(out[i].message, '\n'))
+				abort();
+		}
+		if (((unsigned char *)&out[n])[0] != 0x5A)
+			abort();
+	}
 	conv_free(conv);
 	free(body);
 	return 0;

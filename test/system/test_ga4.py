@@ -210,3 +210,38 @@ def test_fake_ga4_drops_what_ga4_would(ga4):
     dropped = [r["dropped"] for r in ga4.requests()]
     assert dropped[0] is None and all(dropped[1:]), dropped
     assert ga4.accepted() == {"t1": 1}
+
+
+def test_validation_sampling_records_warning(make_stack, ga4):
+    # --validate-sample 1.0: every request goes to /debug/mp/collect first;
+    # a warning is kept on the delivery (and counted in stats), and the
+    # event is then sent for real.
+    stack = ga4_stack(make_stack, ga4, extra=("--validate-sample", "1.0"))
+    ga4.config(validation_messages=[{"fieldPath": "events.params.items",
+                                     "description": "Item is missing a price.",
+                                     "validationCode": "VALUE_REQUIRED"}])
+    assert stack.post_shopify(customer_order(7801, 1, ga="GA1.1.1.2"))[0] == 200
+    stack.wait_states({"delivered": 1})
+    paths = [r["path"] for r in ga4.requests()]
+    assert paths == ["/debug/mp/collect", "/mp/collect"], paths
+    err = stack.scalar("SELECT last_error FROM deliveries")
+    assert err.startswith("validation: VALUE_REQUIRED events.params.items"), err
+    outcomes = [r[0] for r in stack.sql("SELECT outcome FROM delivery_attempts ORDER BY at")]
+    assert outcomes == ["validation_warning", "delivered"], outcomes
+    st = stack.ctl("stats", json_out=True)
+    row = [d for d in st["destinations"] if d["id"] == stack.dest_id][0]
+    assert row["validation_warnings"] == 1, row
+    assert "VALIDATION_WARNINGS" in stack.ctl("stats").stdout
+    assert len(ga4.accepted()) == 1
+
+    # A message GA4 would drop the event for: failed, never sent for real.
+    ga4.reset()
+    ga4.config(validation_messages=[{"fieldPath": "events",
+                                     "description": "Event at index: [0] has invalid name.",
+                                     "validationCode": "NAME_INVALID"}])
+    assert stack.post_shopify(customer_order(7802, 2, ga="GA1.1.3.4"))[0] == 200
+    stack.wait_states({"delivered": 1, "failed": 1})
+    assert [r["path"] for r in ga4.requests()] == ["/debug/mp/collect"]
+    err = stack.scalar("SELECT last_error FROM deliveries WHERE state = 'failed'")
+    assert "NAME_INVALID events: Event at index: [0]" in err, err
+    assert ga4.accepted() == {}

@@ -539,6 +539,143 @@ static void test_test_mode_validation(void **state)
 	conv_free(c);
 }
 
+/* ---- validation sampling ------------------------------------------------------------ */
+
+static void test_check_wanted_samples(void **state)
+{
+	struct conversion *convs[200];
+	struct destination d;
+	char id[32];
+	int hits = 0;
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		snprintf(id, sizeof(id), "shopify:order:%d", 1000 + i);
+		convs[i] = bare_conversion(id);
+	}
+	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, STD_CREDS, false);
+	assert_false(ga4_dest_ops.check_wanted(&d, convs, 1)); /* no sample set */
+	dest_cleanup(&d);
+	dest_init(&d, &ga4_dest_ops, "{\"measurement_id\":\"" MID "\",\"validate_sample\":1}",
+		  STD_CREDS, true);
+	assert_false(ga4_dest_ops.check_wanted(&d, convs, 1)); /* test mode: debug anyway */
+	d.test_mode = false;
+	assert_true(ga4_dest_ops.check_wanted(&d, convs, 1));
+	dest_cleanup(&d);
+	dest_init(&d, &ga4_dest_ops, "{\"measurement_id\":\"" MID "\",\"validate_sample\":0.5}",
+		  STD_CREDS, false);
+	for (int i = 0; i < 200; i++) {
+		bool a = ga4_dest_ops.check_wanted(&d, &convs[i], 1);
+
+		hits += a;
+		/* Stable: a retry is sampled the same way. */
+		assert_int_equal(a, ga4_dest_ops.check_wanted(&d, &convs[i], 1));
+	}
+	assert_in_range(hits, 60, 140);
+	dest_cleanup(&d);
+	for (int i = 0; i < 200; i++)
+		conv_free(convs[i]);
+}
+
+static void test_check_result(void **state)
+{
+	struct conversion *convs[3];
+	struct destination d;
+	struct upload_req req;
+	struct outcome out[3];
+	struct err e;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		convs[i] = order_conversion();
+	dest_init(&d, &ga4_dest_ops, "{\"measurement_id\":\"" MID "\",\"validate_sample\":1}",
+		  STD_CREDS, false);
+	/* The check goes to the validation server, the real build does not. */
+	upload_req_init(&req);
+	assert_int_equal(ga4_dest_ops.check_build(&d, NULL, convs, 3, &req, &e), 0);
+	assert_string_equal(req.log_url, "http://127.0.0.1:1/debug/mp/collect?measurement_id=" MID);
+	upload_req_cleanup(&req);
+	upload_req_init(&req);
+	assert_int_equal(ga4_dest_ops.build(&d, NULL, convs, 3, &req, &e), 0);
+	assert_string_equal(req.log_url, "http://127.0.0.1:1/mp/collect?measurement_id=" MID);
+	upload_req_cleanup(&req);
+	/* A named event fails alone; the others go with the warning. */
+	{
+		struct upload_resp resp = { .status = 200, .retry_after_s = -1 };
+		const char *b =
+			"{\"validationMessages\":[{\"fieldPath\":\"events\",\"description\":"
+			"\"Event at index: [1] has invalid name [x y].\",\"validationCode\":"
+			"\"NAME_INVALID\"}]}";
+
+		resp.body = (char *)b;
+		resp.body_len = strlen(b);
+		ga4_dest_ops.check_result(&d, &resp, convs, 3, out);
+		assert_int_equal(out[0].kind, OUTCOME_DELIVERED);
+		assert_int_equal(out[1].kind, OUTCOME_FAILED);
+		assert_int_equal(out[2].kind, OUTCOME_DELIVERED);
+		assert_string_equal(out[1].platform_code, "validation");
+		assert_non_null(
+			strstr(out[0].message, "validation: NAME_INVALID events: Event at"));
+		/* Without an index: the whole request. */
+		b = "{\"validationMessages\":[{\"fieldPath\":\"user_id\",\"description\":\"bad\","
+		    "\"validationCode\":\"VALUE_INVALID\"}]}";
+		resp.body = (char *)b;
+		resp.body_len = strlen(b);
+		ga4_dest_ops.check_result(&d, &resp, convs, 3, out);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(out[i].kind, OUTCOME_FAILED);
+		/* An index out of range is not trusted either. */
+		b = "{\"validationMessages\":[{\"description\":\"index: [7]\","
+		    "\"validationCode\":\"NAME_INVALID\"}]}";
+		resp.body = (char *)b;
+		resp.body_len = strlen(b);
+		ga4_dest_ops.check_result(&d, &resp, convs, 3, out);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(out[i].kind, OUTCOME_FAILED);
+		/* A warning only: all go, noted. */
+		b = "{\"validationMessages\":[{\"fieldPath\":\"x\",\"description\":\"d\","
+		    "\"validationCode\":\"VALUE_REQUIRED\"}]}";
+		resp.body = (char *)b;
+		resp.body_len = strlen(b);
+		ga4_dest_ops.check_result(&d, &resp, convs, 3, out);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(out[i].kind, OUTCOME_DELIVERED);
+			assert_string_equal(out[i].message, "validation: VALUE_REQUIRED x: d");
+		}
+		/* No answer from the validation server: all go, silently. */
+		resp.status = 503;
+		ga4_dest_ops.check_result(&d, &resp, convs, 3, out);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(out[i].kind, OUTCOME_DELIVERED);
+			assert_string_equal(out[i].message, "");
+		}
+	}
+	dest_cleanup(&d);
+	for (int i = 0; i < 3; i++)
+		conv_free(convs[i]);
+}
+
+static void test_validate_sample_setting(void **state)
+{
+	cJSON *s = cJSON_Parse("{\"measurement_id\":\"" MID "\",\"validate_sample\":\"0.01\"}");
+	cJSON *c = cJSON_Parse(STD_CREDS);
+	const cJSON *v;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(ga4_dest_ops.prepare_settings(s, &e), 0);
+	v = cJSON_GetObjectItemCaseSensitive(s, "validate_sample");
+	assert_true(cJSON_IsNumber(v));
+	assert_true(v->valuedouble > 0.0099 && v->valuedouble < 0.0101);
+	assert_int_equal(ga4_dest_ops.validate(s, c, false, &e), 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(s, "validate_sample", cJSON_CreateNumber(1.5));
+	assert_int_equal(ga4_dest_ops.validate(s, c, false, &e), ERR_CONFIG);
+	cJSON_ReplaceItemInObjectCaseSensitive(s, "validate_sample", cJSON_CreateString("1%"));
+	assert_int_equal(ga4_dest_ops.prepare_settings(s, &e), ERR_CONFIG);
+	cJSON_Delete(s);
+	cJSON_Delete(c);
+}
+
 /* ---- sgtm ------------------------------------------------------------------------ */
 
 static void test_sgtm_build(void **state)
@@ -634,6 +771,9 @@ int main(void)
 		cmocka_unit_test(test_classify_tables),
 		cmocka_unit_test(test_transport_error_retries),
 		cmocka_unit_test(test_test_mode_validation),
+		cmocka_unit_test(test_check_wanted_samples),
+		cmocka_unit_test(test_check_result),
+		cmocka_unit_test(test_validate_sample_setting),
 		cmocka_unit_test(test_sgtm_build),
 		cmocka_unit_test(test_validate),
 	};
