@@ -395,8 +395,9 @@ static char *build_body(const char *client_id, struct conversion *const *convs, 
 
 /* ---- build: the request ------------------------------------------------------ */
 
-/* The api_secret out of the credentials (caller frees with
- * dest_secret_free), or NULL with *present false when there is none. */
+/* The api_secret out of the credentials into *secret (caller frees with
+ * dest_secret_free); *secret stays NULL when there is none and none is
+ * required (sgtm).  The parsed tree is wiped before it is freed. */
 static int read_secret(const char *creds, bool required, char **secret, struct err *e)
 {
 	cJSON *root = NULL;
