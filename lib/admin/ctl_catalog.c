@@ -489,6 +489,8 @@ static const char *const settings_map[][2] = {
 	{ "conversion-action", "conversion_action" },
 	{ "measurement-id", "measurement_id" },
 	{ "url", "url" },
+	{ "gtm-preview", "gtm_preview" },
+	{ "validate-sample", "validate_sample" },
 	{ "consent", "consent" },
 	{ "event-map", "event_map" },
 };
@@ -835,6 +837,10 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "conversion-action", CTL_OPT_VALUE, "A", false, "Google Ads conversion action" },
 	{ "measurement-id", CTL_OPT_VALUE, "ID", false, "GA4 measurement id" },
 	{ "url", CTL_OPT_VALUE, "URL", false, "server-side GTM container URL" },
+	{ "gtm-preview", CTL_OPT_VALUE, "H", false,
+	  "sGTM: X-Gtm-Server-Preview header value, sent in test mode" },
+	{ "validate-sample", CTL_OPT_VALUE, "F", false,
+	  "GA4: fraction of requests checked first at /debug/mp/collect (0..1)" },
 	{ "consent", CTL_OPT_VALUE, "C", false,
 	  "Google: consent sent when the source gives none: granted, denied or unspecified "
 	  "(default; then no consent is sent)" },

@@ -484,6 +484,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		{ "oldest_pending", "OLDEST_PENDING", 0 },
 		{ "oldest_due", "OLDEST_DUE", 0 },
 		{ "requests_text", "PLATFORM_REQUESTS", 0 },
+		{ "validation_warnings", "VALIDATION_WARNINGS", 0 },
 		{ NULL, NULL, 0 },
 	};
 	cJSON *dests = cJSON_GetObjectItemCaseSensitive(st, "destinations");

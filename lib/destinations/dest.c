@@ -15,13 +15,20 @@ extern const struct dest_ops meta_capi_dest_ops;
 extern const struct dest_ops google_ads_dest_ops;
 extern const struct dest_ops google_datamanager_dest_ops;
 extern const struct dest_ops tiktok_dest_ops;
+extern const struct dest_ops ga4_dest_ops;
+extern const struct dest_ops sgtm_dest_ops;
 
+/* One kind a line. */
+/* clang-format off */
 static const struct dest_ops *const registry[] = {
 	&meta_capi_dest_ops,
 	&google_ads_dest_ops,
 	&google_datamanager_dest_ops,
 	&tiktok_dest_ops,
+	&ga4_dest_ops,
+	&sgtm_dest_ops,
 };
+/* clang-format on */
 
 const struct dest_ops *dest_ops_find(const char *kind)
 {

@@ -147,11 +147,36 @@ struct dest_ops {
 	 * key is the consent page ([google] auth_url).  Kinds that share a
 	 * provider share the OAuth client.  NULL when oauth_scopes is. */
 	const char *oauth_provider;
+	/* The key that groups conversions into one request (GA4: one user per
+	 * request), written to out (NUL-terminated, at most len bytes).  The
+	 * pipeline puts consecutive conversions of the same key in one
+	 * request and starts another where the key changes.  NULL = any
+	 * conversions may share a request. */
+	void (*batch_key)(const struct destination *d, const struct conversion *c, char *out,
+			  size_t len);
 	/* Build one request for n (1..max_batch) conversions; access_token is
 	 * the auth hook's token, NULL for kinds without one. */
 	int (*build)(const struct destination *d, const char *access_token,
 		     struct conversion *const *convs, size_t n, struct upload_req *req,
 		     struct err *e);
+	/*
+	 * Validation sampling (NULL = the kind has none).  check_wanted says
+	 * whether a request should first go to the platform's validation
+	 * endpoint (a sampled fraction); check_build builds that request like
+	 * build, and check_result reads its answer into one outcome per
+	 * conversion: OUTCOME_FAILED = invalid, not sent (the message says
+	 * why); anything else = send it for real, a non-empty message being a
+	 * warning the pipeline keeps on the delivery (an attempt row with
+	 * outcome "validation_warning", counted in stats, and the delivered
+	 * outcome's message).
+	 */
+	bool (*check_wanted)(const struct destination *d, struct conversion *const *convs,
+			     size_t n);
+	int (*check_build)(const struct destination *d, const char *access_token,
+			   struct conversion *const *convs, size_t n, struct upload_req *req,
+			   struct err *e);
+	void (*check_result)(const struct destination *d, const struct upload_resp *resp,
+			     struct conversion *const *convs, size_t n, struct outcome *out);
 	/* Diagnostics of accepted requests (NULL = the kind has none):
 	 * build the status query for the platform's request id, and read its
 	 * answer.  status_delay_key is the [section] key of the delay before

@@ -63,6 +63,7 @@ void ctx_free(struct upload_ctx *c)
 	free(c->ids);
 	free(c->claimed);
 	dest_secret_free(c->token);
+	free(c->check_note);
 	dest_entry_unref(c->dest);
 	free(c);
 }

@@ -29,6 +29,8 @@ struct upload_ctx {
 	int64_t breaker_hold_ms; /* dest_health_report() of its answer */
 	char *token;		 /* the access token it is sent with (OAuth2 kinds) */
 	bool reauthed;		 /* already resent once with a fresh token */
+	bool checked;		 /* went through the validation check already */
+	char *check_note;	 /* the check's warning, added to delivered outcomes */
 };
 
 /* A growing list of records and the strings they point at. */

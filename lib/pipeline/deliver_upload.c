@@ -9,7 +9,10 @@
  * end failed; a request refused for some of its events (Data Manager field
  * violations) is sent again at once without them; a refused access token
  * (401) is dropped and the same request sent once more with a fresh one.
- * None of these spends an attempt.  Credential errors pause the
+ * None of these spends an attempt.  Where the kind samples requests for
+ * validation (GA4's debug endpoint), a sampled request goes there first:
+ * invalid events end failed unsent, warnings stay on the deliveries.
+ * Credential errors pause the
  * destination and hold its deliveries without spending their attempts.
  * Every answer also goes to the destination's circuit breaker
  * (dest_health.h).
@@ -191,6 +194,39 @@ static int get_token(struct worker *w, struct upload_ctx *c)
 	return 1;
 }
 
+static void check_done_cb(const struct upload_resp *resp, void *arg);
+
+/*
+ * Validation sampling (dest_ops.check_*): send c to the platform's
+ * validation endpoint first when the kind samples it.  Returns whether c
+ * went (check_done_cb takes it from there).  A check that cannot be built
+ * or submitted is skipped: sampling is a diagnosis, never a reason to hold
+ * an event back.
+ */
+static bool start_check(struct worker *w, struct upload_ctx *c)
+{
+	const struct destination *d = &c->dest->d;
+	struct upload_req req;
+	struct err e = { 0 };
+
+	if (d->ops->check_build == NULL || c->checked || !d->ops->check_wanted(d, c->convs, c->n))
+		return false;
+	c->checked = true;
+	upload_req_init(&req);
+	if (d->ops->check_build(d, c->token, c->convs, c->n, &req, &e) != 0)
+		goto skip;
+	req.timeout_ms = (long)w->cfg->upload_timeout_ms;
+	if (uploader_submit(w->up, &req, check_done_cb, c, &e) != 0)
+		goto skip;
+	live_link(w, c);
+	return true;
+skip:
+	log_warn("validation check skipped", "worker=%d destination=%s err=\"%s\"", w->index, d->id,
+		 e.msg);
+	upload_req_cleanup(&req);
+	return false;
+}
+
 /* Build and send one request; takes ownership of c. */
 static void start_upload(struct worker *w, struct upload_ctx *c)
 {
@@ -199,6 +235,8 @@ static void start_upload(struct worker *w, struct upload_ctx *c)
 	const struct destination *d = &c->dest->d;
 
 	if (d->ops->auth_grant && c->token == NULL && get_token(w, c) != 0)
+		return;
+	if (start_check(w, c))
 		return;
 	upload_req_init(&req);
 	if (d->ops->build(d, c->token, c->convs, c->n, &req, &e) != 0) {
@@ -512,6 +550,78 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 	recs_cleanup(&r);
 }
 
+/*
+ * The validation endpoint answered for c: events it found invalid end
+ * failed unsent; the others go for real, with its warning noted (an
+ * attempt row "validation_warning", and c->check_note for their delivered
+ * outcomes).  Takes ownership of c.
+ */
+static void check_done_cb(const struct upload_resp *resp, void *arg)
+{
+	struct upload_ctx *c = arg;
+	struct worker *w = c->w;
+	struct outcome *out;
+	struct recs r = { 0 };
+	size_t kept = 0;
+
+	live_unlink(w, c);
+	if (w->conn == NULL || w->stopping) {
+		/* As for an unanswered upload: released by the stop, or the
+		 * leases expire. */
+		if (w->conn)
+			release_soon(w, c, "daemon stopped before the events were sent");
+		ctx_free(c);
+		if (w->stopping)
+			worker_check_stopped(w);
+		return;
+	}
+	out = xcalloc(c->n, sizeof(*out));
+	c->dest->d.ops->check_result(&c->dest->d, resp, c->convs, c->n, out);
+	for (size_t i = 0; i < c->n; i++) {
+		if (out[i].kind == OUTCOME_FAILED) {
+			recs_add(&r, c->ids[i], c->claimed[i], "failed", "failed", out[i].message);
+			r.v[r.n - 1].http_status =
+				resp->transport_error ? 0 : (int32_t)resp->status;
+			r.v[r.n - 1].platform_code = out[i].platform_code;
+			conv_free(c->convs[i]);
+			continue;
+		}
+		if (out[i].message[0] && c->check_note == NULL)
+			c->check_note = xstrdup(out[i].message);
+		c->convs[kept] = c->convs[i];
+		c->ids[kept] = c->ids[i];
+		c->claimed[kept] = c->claimed[i];
+		out[kept] = out[i];
+		kept++;
+	}
+	recs_write(w, &r, NULL, NULL);
+	recs_cleanup(&r);
+	c->n = kept;
+	if (kept > 0 && c->check_note)
+		log_interim(w, c, resp, out, "validation_warning");
+	free(out);
+	if (kept == 0) {
+		ctx_free(c);
+		stage_deliver_start_queued(w);
+		return;
+	}
+	deliver_submit(w, c);
+}
+
+/* Prefix the validation check's warning to c's delivered outcomes. */
+static void add_check_note(const struct upload_ctx *c, struct outcome *out)
+{
+	char tmp[sizeof(out->message)];
+
+	for (size_t i = 0; i < c->n && c->check_note; i++) {
+		if (out[i].kind != OUTCOME_DELIVERED)
+			continue;
+		snprintf(tmp, sizeof(tmp), "%s%s%s", c->check_note, out[i].message[0] ? "; " : "",
+			 out[i].message);
+		memcpy(out[i].message, tmp, sizeof(tmp));
+	}
+}
+
 static void upload_done_cb(const struct upload_resp *resp, void *arg)
 {
 	struct upload_ctx *c = arg;
@@ -532,6 +642,7 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 	}
 	out = xcalloc(c->n, sizeof(*out));
 	c->dest->d.ops->result(&c->dest->d, resp, c->convs, c->n, out);
+	add_check_note(c, out);
 	c->breaker_hold_ms = dest_health_report(w, c->dest->d.id, resp);
 	for (size_t i = 0; i < c->n && c->n > 1; i++)
 		split |= out[i].kind == OUTCOME_SPLIT;

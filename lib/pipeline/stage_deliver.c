@@ -7,7 +7,9 @@
  * group is filtered (paused destination → held, open circuit breaker →
  * back to pending unspent, too old for the platform's age window → dead,
  * nothing the platform could match → failed, unreadable → failed) and cut
- * into requests of the platform's batch size.  Stage 1 hands deliveries it
+ * into requests of the platform's batch size, and where the platform wants
+ * one request per key (dest_ops.batch_key: GA4's one user per request) at
+ * every change of key.  Stage 1 hands deliveries it
  * just created to the same path, so a fresh conversion need not wait for a
  * claim.
  */
@@ -20,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room for a destination's batch key (dest_ops.batch_key). */
+#define BATCH_KEY_MAX 128
 
 /* The conversion of an item: its own reference, or parsed from the
  * stored payload.  NULL with a message in e when unreadable. */
@@ -81,6 +86,22 @@ static bool too_old(const struct dest_ops *ops, const struct conversion *conv, i
 	return now_us - from > ops->max_age_s * 1000000;
 }
 
+/* Whether conv's batch key (dest_ops.batch_key) differs from the one in
+ * key, the key of the request being filled; key becomes conv's. */
+static bool batch_key_changes(const struct destination *d, const struct conversion *conv, char *key,
+			      size_t len)
+{
+	char next[BATCH_KEY_MAX];
+	bool changed;
+
+	next[0] = '\0';
+	d->ops->batch_key(d, conv, next, sizeof(next));
+	changed = strcmp(next, key) != 0;
+	memcpy(key, next, len < sizeof(next) ? len : sizeof(next));
+	key[len - 1] = '\0';
+	return changed;
+}
+
 /* Handle the items [from, to) of one destination. */
 static void handle_group(struct worker *w, struct deliver_item *items, size_t from, size_t to)
 {
@@ -90,6 +111,7 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 	struct err e = { 0 };
 	const char *pause_reason = NULL;
 	char why[600];
+	char key[BATCH_KEY_MAX] = "";
 	int64_t now_us = clock_wall_ms() * 1000;
 	int rc;
 
@@ -142,6 +164,11 @@ static void handle_group(struct worker *w, struct deliver_item *items, size_t fr
 			recs_add(&r, items[i].id, items[i].attempts, "failed", "failed", why);
 			conv_free(conv);
 			continue;
+		}
+		if (ops->batch_key && batch_key_changes(&dest->d, conv, key, sizeof(key)) &&
+		    c != NULL) {
+			deliver_submit(w, c);
+			c = NULL;
 		}
 		if (c == NULL)
 			c = ctx_new(w, dest, ops->max_batch);

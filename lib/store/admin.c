@@ -1225,7 +1225,11 @@ static const char stats_destinations_sql[] =
 	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
 	"  AND p.status = 'PARTIAL_SUCCESS') AS requests_partial,"
 	" (SELECT count(*) FROM platform_requests p WHERE p.destination_id = x.id"
-	"  AND p.status = 'FAILED') AS requests_failed"
+	"  AND p.status = 'FAILED') AS requests_failed,"
+	/* Validation sampling's warnings (sql/0010: a partial index). */
+	" (SELECT count(*) FROM delivery_attempts a JOIN deliveries w ON w.id = a.delivery_id"
+	"  WHERE a.outcome = 'validation_warning' AND w.destination_id = x.id)"
+	" AS validation_warnings"
 	" FROM destinations x JOIN tenants t ON t.id = x.tenant_id"
 	" LEFT JOIN deliveries d ON d.destination_id = x.id"
 	" GROUP BY x.id, t.name ORDER BY t.name, x.name";

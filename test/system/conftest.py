@@ -53,6 +53,20 @@ def tiktok():
 
 
 @pytest.fixture
+def ga4():
+    g = harness.FakeGA4(secret=harness.Stack.GA4_SECRET)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def sgtm():
+    g = harness.FakeGA4(sgtm=True)
+    yield g
+    g.stop()
+
+
+@pytest.fixture
 def google_oauth():
     g = harness.FakeGoogleOAuth()
     yield g

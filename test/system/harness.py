@@ -187,6 +187,20 @@ class FakeTikTok(FakeServer):
         return self._call("GET", "/_control/events")["accepted"]
 
 
+class FakeGA4(FakeServer):
+    """test/system/fake_ga4.py: GA4's Measurement Protocol, or (sgtm=True)
+    a server-side GTM container taking the same body."""
+
+    SCRIPT = "fake_ga4.py"
+
+    def __init__(self, secret=None, sgtm=False):
+        super().__init__(*((["--secret", secret] if secret else []) +
+                           (["--sgtm"] if sgtm else [])))
+
+    def accepted(self):
+        return self._call("GET", "/_control/events")["accepted"]
+
+
 class FakeGoogleOAuth(FakeServer):
     """test/system/fake_google_oauth.py: Google's token endpoint and consent
     page.  CLIENT_ID/CLIENT_SECRET/REFRESH_TOKEN are what Stack's Google
@@ -388,6 +402,39 @@ class Stack:
             self.ctl("destination", "pause", dest_id, "--reason", "test")
         if route:
             self.ctl("route", "add", self.source_id, dest_id)
+        return dest_id
+
+    GA4_SECRET = "ga4-Secret_0123456789"
+    GA4_MEASUREMENT_ID = "G-TEST123ABC"
+
+    def add_ga4_destination(self, name, fake, kind="ga4", test_mode=False, extra=()):
+        """A ga4 (or sgtm) destination of tenant acme pointed at fake (a
+        FakeGA4), routed from the Shopify source, created like
+        add_tiktok_destination's.  ga4: [endpoints] ga4 is written to the
+        config (call before start()); sgtm: --url is the fake's URL.
+        Returns the destination id."""
+        if kind == "ga4":
+            self.settings[("endpoints", "ga4")] = fake.url
+            self.write_conf(self.settings)
+        if not hasattr(self, "source_id"):
+            secret_file = os.path.join(self.dir, "shopify.secret")
+            with open(secret_file, "w") as f:
+                f.write(self.SECRET + "\n")
+            self.ctl("tenant", "add", "acme")
+            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
+                                      "--name", "shop1", "--secret-file", secret_file,
+                                      json_out=True)["id"]
+        creds_file = os.path.join(self.dir, "ga4-%s.json" % name)
+        with open(creds_file, "w") as f:
+            json.dump({"api_secret": self.GA4_SECRET}, f)
+        args = ["destination", "add", "--tenant", "acme", "--kind", kind, "--name", name,
+                "--measurement-id", self.GA4_MEASUREMENT_ID, "--credentials-file", creds_file]
+        if kind == "sgtm":
+            args += ["--url", fake.url]
+        if test_mode:
+            args.append("--test-mode")
+        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
+        self.ctl("route", "add", self.source_id, dest_id)
         return dest_id
 
     def add_meta_destination(self, name, pixel):
