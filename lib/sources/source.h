@@ -75,6 +75,10 @@ struct raw_event {
 
 struct source_ops {
 	const char *kind; /* "shopify" */
+	/* Signed with the platform's own keys (from the configuration), not a
+	 * per-source secret: `source add` takes no --secret-file and the
+	 * source's secret is empty. */
+	bool no_secret;
 	/*
 	 * Optional.  true when the request is not an event but must still be
 	 * answered, with *ans, before anything is verified or stored (the
