@@ -596,6 +596,30 @@ out:
 	return rc;
 }
 
+/* Contact* events are about their own id; the rest name a contactId.
+ * A deleted contact is not kept up to date (nothing to add). */
+static void ghl_contact(const struct raw_event *ev, struct source_contact *out)
+{
+	cJSON *root = parse_object(ev->body, ev->body_len);
+	const char *type = jid(root, "type");
+	const char *key = NULL;
+	struct conversion *c;
+
+	if (type == NULL || strcmp(type, "ContactDelete") == 0)
+		goto out;
+	key = strncmp(type, "Contact", 7) == 0 ? jid(root, "id") : jid(root, "contactId");
+	if (key == NULL || strlen(key) >= sizeof(out->key))
+		goto out;
+	memcpy(out->key, key, strlen(key) + 1);
+	c = conv_new();
+	c->occurred_us = when(root, "dateAdded", ev);
+	set_pii(root, key, c);
+	set_clicks(root, c);
+	out->known = c;
+out:
+	cJSON_Delete(root);
+}
+
 const struct source_ops ghl_source_ops = {
 	.kind = "ghl",
 	.no_secret = true, /* HighLevel signs with its own keys ([ghl] config) */
@@ -605,4 +629,5 @@ const struct source_ops ghl_source_ops = {
 	.stored_headers = ghl_stored_headers,
 	.unavailable_status = 429, /* the only status HighLevel retries */
 	.parse = ghl_parse,
+	.contact = ghl_contact,
 };
