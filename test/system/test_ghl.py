@@ -137,6 +137,12 @@ def test_contact_then_won_opportunity_is_lead_and_purchase_with_the_contacts_has
     # The contact's identifiers, from the contact stored for this source.
     for k in ("em", "ph", "fn", "ln"):
         assert purchase["user_data"].get(k) == lead["user_data"][k], k
+    # ...as the ContactUpdate left them: the new city replaced the old one.
+    assert lead["user_data"]["ct"] in (sha("london"), [sha("london")])
+    assert purchase["user_data"]["ct"] in (sha("leeds"), [sha("leeds")])
+    (flat,) = stack.sql("SELECT ids::text FROM source_contacts WHERE source_id = '%s'"
+                        " AND contact_key = '%s'" % (ghl.id, CONTACT_ID))
+    assert "lead.person" not in flat[0] and "Leeds" not in flat[0]  # hashes only
     assert stack.scalar("SELECT dedup_key FROM ingest_keys ORDER BY 1 LIMIT 1").startswith(
         "webhook:")
 
