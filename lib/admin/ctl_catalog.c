@@ -946,7 +946,8 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	{ "source", "add", NULL, "add a webhook source, print its id and webhook URL",
 	  "Add an inbound source.  The secret is read from the file, sealed with the master\n"
 	  "key and stored; it is never printed.  Prints the id and the webhook URL to give\n"
-	  "the platform ([server] public_url/v1/webhooks/KIND/ID).",
+	  "the platform ([server] public_url/v1/webhooks/KIND/ID).  A ghl source takes no\n"
+	  "secret: HighLevel signs with its own keys ([ghl] in the configuration).",
 	  source_add_opts, 0, 0, true, run_source_add },
 	{ "source", "list", NULL, "list sources (never their secrets)", NULL, tenant_filter_opts, 0,
 	  0, true, run_source_list },
