@@ -19,6 +19,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -544,13 +547,27 @@ static int validate(const struct config *c, struct err *e)
 	return 0;
 }
 
+/* True when text is a PEM public key (SubjectPublicKeyInfo) of that
+ * OpenSSL type (EVP_PKEY_RSA, EVP_PKEY_ED25519). */
+static bool pem_is_public_key(const char *text, int type)
+{
+	BIO *bio = BIO_new_mem_buf(text, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	bool ok = key && EVP_PKEY_base_id(key) == type;
+
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
 /*
  * The text of a public key file named by a key, read once per load so the
  * HTTP loop never touches the disk to verify a request, and a reload picks
  * up a rotated key.  An empty name leaves *out NULL (the user of the key
  * then falls back to its compiled-in default).  Public keys: no wiping.
  */
-static int read_key_file(const char *path, char **out, struct err *e)
+static int read_key_file(const char *path, int type, char **out, struct err *e)
 {
 	enum { KEY_FILE_MAX = 64 * 1024 };
 	FILE *f;
@@ -573,6 +590,13 @@ static int read_key_file(const char *path, char **out, struct err *e)
 			       path, KEY_FILE_MAX);
 	}
 	buf[n] = '\0';
+	/* A wrong file fails the start or the reload here, rather than every
+	 * webhook later with 401. */
+	if (!pem_is_public_key(buf, type)) {
+		free(buf);
+		return err_set(e, ERR_CONFIG, "key file \"%s\" is not a PEM %s public key", path,
+			       type == EVP_PKEY_RSA ? "RSA" : "Ed25519");
+	}
 	*out = buf;
 	return 0;
 }
@@ -599,9 +623,10 @@ int config_load(const char *path, struct config **out, struct err *e)
 		goto fail;
 	rc = validate(c, e);
 	if (rc == 0)
-		rc = read_key_file(c->ghl_ed25519_key_file, &c->ghl_ed25519_key_pem, e);
+		rc = read_key_file(c->ghl_ed25519_key_file, EVP_PKEY_ED25519,
+				   &c->ghl_ed25519_key_pem, e);
 	if (rc == 0)
-		rc = read_key_file(c->ghl_rsa_key_file, &c->ghl_rsa_key_pem, e);
+		rc = read_key_file(c->ghl_rsa_key_file, EVP_PKEY_RSA, &c->ghl_rsa_key_pem, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;

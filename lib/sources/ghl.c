@@ -41,6 +41,7 @@
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
@@ -215,6 +216,7 @@ out:
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(key);
 	BIO_free(bio);
+	ERR_clear_error(); /* the loop thread's queue must not grow per refusal */
 	return result;
 }
 

@@ -217,3 +217,14 @@ def test_database_unavailable_is_429_with_retry_after(make_stack, meta):
         return ghl.post(raw, headers=ghl_sign(raw))[0] == 200
     wait_until(accepted, timeout=30, interval=0.5, what="the retry stored")
     assert stack.count("raw_events") == 1
+
+
+def test_a_wrong_key_file_fails_the_config(make_stack):
+    """A key of the wrong kind (or no key) in [ghl] is refused when the
+    configuration loads, not found out by refusing every webhook."""
+    stack = make_stack(ghl__ed25519_public_key_file=os.path.join(KEYS, "ghl_test_rsa.pub"))
+    p = stack.ctl("config", "show", check=False)
+    assert p.returncode != 0 and "not a PEM Ed25519 public key" in p.stderr, p.stderr
+    stack = make_stack(ghl__rsa_public_key_file=os.path.join(KEYS, "ghl_test_ed25519.key"))
+    p = stack.ctl("config", "show", check=False)
+    assert p.returncode != 0 and "not a PEM RSA public key" in p.stderr, p.stderr
