@@ -3,7 +3,10 @@
  * GoHighLevel parser, once without settings and once with a stage map, an
  * event map and a currency.  Whatever it produces must survive
  * conv_to_json → conv_from_json (the round trip through the database),
- * carry a "ghl:" event id, and an error must append nothing.
+ * carry a "ghl:" event id, and an error must append nothing.  What the
+ * contact hook says about the person must come back from its stored form
+ * (contacts_flatten → contacts_unflatten), or stage 1 would store contacts
+ * it can never read.
  */
 #include <cjson/cJSON.h>
 #include <sodium.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "core/conversion.h"
+#include "pipeline/contacts.h"
 #include "sources/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,6 +34,29 @@ static void check_round_trip(const struct conversion *c)
 		abort(); /* a parser produced something the store cannot read */
 	conv_free(back);
 	cJSON_Delete(j);
+}
+
+static void check_contact(const struct raw_event *ev)
+{
+	struct source_contact sc = { 0 };
+	struct conversion *back;
+	char *flat;
+
+	ghl_source_ops.contact(ev, &sc);
+	if (sc.key[0] == '\0') {
+		if (sc.known)
+			abort(); /* facts about nobody */
+		return;
+	}
+	if (strlen(sc.key) >= sizeof(sc.key) || sc.known == NULL)
+		abort();
+	flat = contacts_flatten(sc.known);
+	back = contacts_unflatten(flat);
+	if (back == NULL)
+		abort();
+	conv_free(back);
+	cJSON_free(flat);
+	conv_free(sc.known);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* an error must append nothing */
 		}
 		conv_list_cleanup(&l);
+		if (s == 0)
+			check_contact(&ev);
 	}
 	return 0;
 }
