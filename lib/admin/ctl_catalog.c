@@ -11,6 +11,7 @@
  */
 #include "admin/ctl.h"
 #include "admin/ctl_reconcile.h"
+#include "admin/ctl_source_secret.h"
 #include "core/mem.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
@@ -961,6 +962,12 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  "order that has no conversion yet as a raw event marked X-Adseng-Reconciled; a\n"
 	  "running adsengd converts and delivers it like a webhook.  Safe to repeat.",
 	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
+	{ "source", "rotate-secret", "ID",
+	  "replace a source's signing secret, keeping the old one a while",
+	  "The new secret is accepted at once; the old one until the overlap ends (default\n"
+	  "24h), so deliveries the platform signed before the switch still pass.  Running\n"
+	  "daemons pick the change up by themselves.  Audited.",
+	  ctl_rotate_secret_opts, 1, 1, true, ctl_run_source_rotate_secret },
 	{ "destination", "add", NULL, "add an ad platform destination, print its id",
 	  "Add a destination.  The credentials file is JSON (meta_capi, tiktok:\n"
 	  "{\"access_token\"}; ga4, sgtm: {\"api_secret\"}; google_ads: {\"client_id\",\n"

@@ -163,6 +163,10 @@ static const struct cfg_key keys[] = {
 	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
 	  DAY_MS,
 	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
+	{ "shopify", "max_age", T_DURATION, OFF(shopify_max_age_ms), "24h", true, false, 1000,
+	  30 * DAY_MS,
+	  "oldest X-Shopify-Triggered-At accepted: an older webhook is answered 401 and not "
+	  "stored, so a captured request cannot be replayed once its dedup key is purged" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
 };

@@ -101,6 +101,8 @@ struct config {
 	int64_t ghl_max_age_ms;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
+	/* [shopify] */
+	int64_t shopify_max_age_ms;
 	/* [log] */
 	char *log_level;
 	/* Platform keys, in registration order (config_platform_value). */

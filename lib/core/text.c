@@ -199,3 +199,12 @@ void text_copy_line(char *out, size_t outlen, const char *src)
 			out[cut - 1] = '\0';
 	}
 }
+
+bool text_is_printable_ascii(const char *s, bool allow_space)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < (allow_space ? 0x20 : 0x21) || *p >= 0x7F)
+			return false;
+	}
+	return true;
+}

@@ -36,6 +36,10 @@ bool text_is_digits(const char *s, size_t max);
 /* An IPv4 or IPv6 address in text form; NULL is false. */
 bool text_is_ip(const char *s);
 
+/* Only printable ASCII (space too when allow_space): tokens and ids that
+ * go into headers and keys unescaped. */
+bool text_is_printable_ascii(const char *s, bool allow_space);
+
 /* A decimal that is also a valid JSON number, so its text can go on the
  * wire unchanged (money never passes through a double): optional '-', no
  * leading zeros, optional fraction, no exponent, at most max bytes. */

@@ -69,6 +69,7 @@ int source_set_load(PGconn *conn, const struct vault *vault, struct source_set *
 				rows[i].secret_previous_len, &plain[1], &len, &se) == 0) {
 			src->secret[1] = plain[1];
 			src->secret_len[1] = len;
+			src->secret_until_us[1] = rows[i].secret_previous_until_us;
 			src->n_secrets = 2;
 		}
 		s->n++;

@@ -12,6 +12,15 @@
  * lock or statement timeout, disk full, shutdown) is not the events'
  * fault: the transaction rolls back, the events stay queued, and the
  * batch is tried again on a later cycle.
+ *
+ * A source may also ask for something of itself through one of its events
+ * (source_ops.action: Shopify's app/uninstalled disables the source).  That
+ * happens here rather than at ingest because here the event is already
+ * durable and there is a database connection: the HTTP loop has neither
+ * and must not block.  The action is applied in the transaction that marks
+ * the event, so it happens once, and events of the source still queued
+ * behind it stay queued (stage 1 passes over disabled sources): its data
+ * is kept for when it is enabled again.
  */
 #include "core/clock.h"
 #include "core/mem.h"
@@ -21,6 +30,7 @@
 #include "sources/source.h"
 #include "store/db.h"
 #include "store/normalize_store.h"
+#include "store/source_action_store.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -34,6 +44,10 @@ struct prepared {
 	struct raw_mark *marks;
 	char **errors; /* owned messages, parallel to marks */
 	size_t n_marks;
+	/* Raw events whose source must be disabled (source_ops.action), as
+	 * indexes into the batch; applied before the marks are committed. */
+	size_t *disable;
+	size_t n_disable;
 };
 
 static void prepared_cleanup(struct prepared *p)
@@ -47,6 +61,7 @@ static void prepared_cleanup(struct prepared *p)
 		free(p->errors[i]);
 	free(p->errors);
 	free(p->marks);
+	free(p->disable);
 }
 
 /* The message recorded with an 'error' mark.  A parser may quote input
@@ -96,6 +111,34 @@ static void add_row(struct prepared *p, const struct raw_row *r, const struct co
 	p->n_rows++;
 }
 
+/* Whether a parsed event asks something of its source (source_ops.action);
+ * if so it is noted in p for apply_actions.  Only one action exists. */
+static bool wants_action(const struct source_ops *ops, const struct raw_event *ev,
+			 struct prepared *p, size_t i)
+{
+	if (ops->action == NULL || ops->action(ev) != SOURCE_ACTION_DISABLE)
+		return false;
+	p->disable[p->n_disable++] = i;
+	return true;
+}
+
+/* Carry out the noted source actions in the open transaction. */
+static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct prepared *p,
+			 struct err *e)
+{
+	for (size_t k = 0; k < p->n_disable; k++) {
+		const struct raw_row *r = &b->rows[p->disable[k]];
+		int rc = source_action_disable(conn, r->source_id, r->id, r->topic, e);
+
+		if (rc != 0)
+			return rc;
+		log_info("disabled a source at its sender's request",
+			 "source=%s raw_event=%lld topic=%s", r->source_id, (long long)r->id,
+			 r->topic ? r->topic : "");
+	}
+	return 0;
+}
+
 /* Parse every claimed raw event; fills rows and marks.  Kinds that keep
  * contacts read and write them on conn, in the batch's transaction: a
  * failure there fails the batch (0 or the contact store's error). */
@@ -104,6 +147,7 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 	p->marks = xcalloc(b->n ? b->n : 1, sizeof(*p->marks));
 	p->errors = xcalloc(b->n ? b->n : 1, sizeof(*p->errors));
 	p->n_marks = b->n;
+	p->disable = xcalloc(b->n ? b->n : 1, sizeof(*p->disable));
 	conv_list_init(&p->convs);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct raw_row *r = &b->rows[i];
@@ -135,10 +179,11 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 			p->errors[i] = mark_text(pe.msg);
 		} else if ((rc = contacts_apply(conn, ops, &ev, &p->convs, before, e)) != 0) {
 			return rc;
-		} else if (p->convs.n == before) {
-			p->marks[i].state = "ignored";
 		} else {
-			p->marks[i].state = "done";
+			bool acted = wants_action(ops, &ev, p, i);
+
+			/* An event that only acts on its source did something. */
+			p->marks[i].state = p->convs.n == before && !acted ? "ignored" : "done";
 		}
 		p->marks[i].error = p->errors[i];
 		for (size_t k = before; k < p->convs.n; k++)
@@ -240,6 +285,12 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 		goto out;
 	}
 	t3 = clock_mono_us();
+	rc = apply_actions(w->conn, &b, &p, &e);
+	if (rc != 0) {
+		normalize_store_rollback(w->conn);
+		worker_db_error(w, "could not apply a source action", &e);
+		goto out;
+	}
 	rc = normalize_store_commit(w->conn, p.marks, b.n, &e);
 	if (rc != 0) {
 		worker_db_error(w, "could not commit normalized events", &e);

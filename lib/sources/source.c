@@ -33,8 +33,14 @@ int source_unavailable_status(const struct source_ops *ops)
 	return ops->unavailable_status;
 }
 
-int source_verify_hmac_b64(const struct source *src, const char *header_value, const uint8_t *body,
-			   size_t body_len, struct err *e)
+bool source_secret_is_live(const struct source *src, int i, int64_t now_us)
+{
+	return src->secret_until_us[i] == 0 || now_us <= src->secret_until_us[i];
+}
+
+int source_verify_hmac_b64(const struct source *src, const struct source_ctx *ctx,
+			   const char *header_value, const uint8_t *body, size_t body_len,
+			   struct err *e)
 {
 	unsigned char given[crypto_auth_hmacsha256_BYTES + 4];
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];
@@ -61,6 +67,10 @@ int source_verify_hmac_b64(const struct source *src, const char *header_value, c
 	for (int i = 0; i < src->n_secrets; i++) {
 		crypto_auth_hmacsha256_state st;
 
+		/* A secret past its overlap is as good as gone; without a
+		 * clock (ctx NULL) only secrets without an end are live. */
+		if (!source_secret_is_live(src, i, ctx ? ctx->now_us : INT64_MAX))
+			continue;
 		crypto_auth_hmacsha256_init(&st, src->secret[i], src->secret_len[i]);
 		crypto_auth_hmacsha256_update(&st, body, body_len);
 		crypto_auth_hmacsha256_final(&st, mac);

@@ -41,6 +41,9 @@ struct source {
 	 * memory owned by whoever built the struct (the source cache). */
 	const unsigned char *secret[SOURCE_MAX_SECRETS];
 	size_t secret_len[SOURCE_MAX_SECRETS];
+	/* Unix microseconds after which secret[i] is refused; 0 = no end (the
+	 * current secret; a previous one after `rotate-secret` has one). */
+	int64_t secret_until_us[SOURCE_MAX_SECRETS];
 	int n_secrets;
 	/* The sources.settings jsonb as text ("{}" when empty), owned by
 	 * whoever built the struct; NULL is read as "{}". */
@@ -83,6 +86,14 @@ struct source_contact {
 	 * (only ids[] and click[] are read), owned by the caller once set;
 	 * NULL = the event tells nothing about the person. */
 	struct conversion *known;
+};
+
+/* A change to the source itself that one of its stored events asks for. */
+enum source_action {
+	SOURCE_ACTION_NONE = 0,
+	/* The sender says it will send nothing more (Shopify: the shop
+	 * uninstalled the app): stop accepting its webhooks, keep its data. */
+	SOURCE_ACTION_DISABLE,
 };
 
 struct source_ops {
@@ -130,6 +141,16 @@ struct source_ops {
 	 * that this event's conversions lack.
 	 */
 	void (*contact)(const struct raw_event *ev, struct source_contact *out);
+	/*
+	 * Optional.  What the stored event asks of the source as a whole
+	 * (SOURCE_ACTION_NONE for almost every event).  Stage 1 asks it of
+	 * every raw event it takes, after a successful parse (an event marked
+	 * error acts when it is reprocessed), and applies the answer in
+	 * the transaction that marks the event, so the action happens exactly
+	 * when the event counts as processed.  Decided from the event alone
+	 * (topic, headers, body); the event must already be authentic.
+	 */
+	enum source_action (*action)(const struct raw_event *ev);
 };
 
 /* The ops for a kind ("shopify"), or NULL. */
@@ -142,11 +163,17 @@ int source_unavailable_status(const struct source_ops *ops);
 /*
  * Shared helper for HMAC-SHA256 webhook signatures sent as standard base64
  * (Shopify, WooCommerce): decodes the header and compares it in constant
- * time against HMAC(secret, body) for each of the source's secrets.
- * 0 on a match, ERR_AUTH otherwise (missing, malformed, wrong length, or no
- * secret matches).
+ * time against HMAC(secret, body) for each of the source's secrets that
+ * is still valid at ctx->now_us (source_secret_is_live).  0 on a match,
+ * ERR_AUTH otherwise (missing, malformed, wrong length, or no live secret
+ * matches).
  */
-int source_verify_hmac_b64(const struct source *src, const char *header_value, const uint8_t *body,
-			   size_t body_len, struct err *e) WUR;
+int source_verify_hmac_b64(const struct source *src, const struct source_ctx *ctx,
+			   const char *header_value, const uint8_t *body, size_t body_len,
+			   struct err *e) WUR;
+
+/* Whether src->secret[i] may still sign at now_us: it has no end, or its
+ * end (the overlap of a rotation) has not passed. */
+bool source_secret_is_live(const struct source *src, int i, int64_t now_us);
 
 #endif

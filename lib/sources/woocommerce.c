@@ -30,6 +30,7 @@
  * shop's local time.
  */
 #include "sources/source.h"
+#include "sources/source_json.h"
 #include "core/clickid.h"
 #include "core/clock.h"
 #include "core/mem.h"
@@ -41,26 +42,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WOO_MAX_ITEMS 1000		 /* line items kept; the rest are dropped */
-#define WOO_MAX_META  200		 /* meta_data entries looked at */
-#define WOO_MAX_TEXT  4096		 /* URLs, user agents, names */
-#define WOO_MAX_TOKEN 256		 /* SKUs */
-#define WOO_MAX_DATE  32		 /* "2026-11-26T20:15:02" and some slack */
-#define MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
+#define WOO_MAX_META  200  /* meta_data entries looked at */
+#define WOO_MAX_TEXT  4096 /* URLs, user agents, names */
+#define WOO_MAX_TOKEN 256  /* SKUs */
+#define WOO_MAX_DATE  32   /* "2026-11-26T20:15:02" and some slack */
 
 #define META_SESSION_ENTRY "_wc_order_attribution_session_entry"
 #define META_USER_AGENT	   "_wc_order_attribution_user_agent"
 
 /* ---- requests ---------------------------------------------------------------- */
-
-static bool printable_ascii(const char *s, bool allow_space)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < (allow_space ? 0x20 : 0x21) || *p >= 0x7F)
-			return false;
-	}
-	return true;
-}
 
 /* The ping is recognised by its whole body: "webhook_id=" and digits. */
 static bool woo_answer_unstored(const struct source *src, const struct http_req *req,
@@ -90,8 +80,9 @@ static bool woo_answer_unstored(const struct source *src, const struct http_req 
 static int woo_verify(const struct source *src, const struct source_ctx *ctx,
 		      const struct http_req *req, struct err *e)
 {
-	(void)ctx; /* no timestamp to check: WooCommerce signs only the body */
-	return source_verify_hmac_b64(src, http_req_header(req, "X-WC-Webhook-Signature"),
+	/* No timestamp to check: WooCommerce signs only the body.  ctx is
+	 * the clock that ends a rotated-out secret's overlap. */
+	return source_verify_hmac_b64(src, ctx, http_req_header(req, "X-WC-Webhook-Signature"),
 				      req->body, req->body_len, e);
 }
 
@@ -107,7 +98,7 @@ static void woo_topic(const struct http_req *req, char *out, size_t outlen)
 		return;
 	n = strnlen(v, SOURCE_TOPIC_MAX);
 	/* Not a plain token: no topic we know, so none rather than a cut one. */
-	if (n >= SOURCE_TOPIC_MAX || n >= outlen || !printable_ascii(v, false))
+	if (n >= SOURCE_TOPIC_MAX || n >= outlen || !text_is_printable_ascii(v, false))
 		return;
 	memcpy(out, v, n + 1);
 }
@@ -122,17 +113,17 @@ static bool resource_version(const uint8_t *body, size_t len, char *out, size_t 
 	const cJSON *mod = cJSON_IsObject(root)
 				   ? cJSON_GetObjectItemCaseSensitive(root, "date_modified_gmt")
 				   : NULL;
+	char ids[24];
 	bool ok = false;
 	int n;
 
-	if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= MAX_EXACT_INT ||
-	    (double)(int64_t)id->valuedouble != id->valuedouble)
+	if (!source_json_exact_id(id, false, 0, ids))
 		goto out;
 	if (!cJSON_IsString(mod) || mod->valuestring[0] == '\0' ||
 	    strlen(mod->valuestring) > WOO_MAX_DATE ||
 	    strspn(mod->valuestring, "0123456789-:T. ") != strlen(mod->valuestring))
 		goto out;
-	n = snprintf(out, outlen, "%lld:%s", (long long)id->valuedouble, mod->valuestring);
+	n = snprintf(out, outlen, "%s:%s", ids, mod->valuestring);
 	ok = n > 0 && (size_t)n < outlen;
 out:
 	cJSON_Delete(root);
@@ -178,35 +169,10 @@ static const char *const woo_stored_headers[] = {
 
 /* ---- typed access to an untrusted body -------------------------------------------- */
 
-static const char *jstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static const cJSON *jobj(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-
-	return cJSON_IsObject(v) ? v : NULL;
-}
-
-/* A positive whole JSON number below 2^53 as decimal text into out (24
- * bytes); WooCommerce ids are such numbers (0 means "none"). */
-static bool exact_id(const cJSON *v, char out[24])
-{
-	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble >= MAX_EXACT_INT ||
-	    (double)(int64_t)v->valuedouble != v->valuedouble)
-		return false;
-	snprintf(out, 24, "%lld", (long long)v->valuedouble);
-	return true;
-}
-
 /* A *_gmt date member parsed as UTC; false when absent, null or bad. */
 static bool gmt_date(const cJSON *root, const char *key, int64_t *us)
 {
-	const char *s = jstr(root, key);
+	const char *s = source_json_str(root, key);
 
 	return s && s[0] && strlen(s) <= WOO_MAX_DATE && clock_parse_iso8601(s, us, NULL) == 0;
 }
@@ -218,7 +184,7 @@ static bool gmt_date(const cJSON *root, const char *key, int64_t *us)
  */
 static bool order_is_paid(const cJSON *root)
 {
-	const char *status = jstr(root, "status");
+	const char *status = source_json_str(root, "status");
 	int64_t paid_us;
 
 	if (status && (strcmp(status, "processing") == 0 || strcmp(status, "completed") == 0))
@@ -230,29 +196,6 @@ static bool order_is_paid(const cJSON *root)
 }
 
 /* ---- parse ---------------------------------------------------------------------- */
-
-static int set_money(const cJSON *root, struct conversion *c, struct err *e)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "total");
-	const char *cur = jstr(root, "currency");
-
-	if (v && !cJSON_IsNull(v)) {
-		/* Money is never guessed (nor read from a double): a total that
-		 * is not a decimal string makes the event an error. */
-		if (!cJSON_IsString(v) || !text_is_decimal(v->valuestring))
-			return err_set(e, ERR_INVALID, "total is not a decimal string");
-		c->value = xstrdup(v->valuestring);
-	}
-	if (cur && strlen(cur) == 3 &&
-	    strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 3) {
-		c->currency = xstrdup(cur);
-		for (char *p = c->currency; *p; p++) {
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 32);
-		}
-	}
-	return 0;
-}
 
 /* The meta keys the source's settings map onto click fields, parsed from
  * settings_json ("click_meta_keys": {"_gclid": "gclid"} or ["_gclid"],
@@ -307,7 +250,7 @@ static void read_meta(const cJSON *root, const cJSON *keys, struct conversion *c
 	if (!cJSON_IsArray(arr))
 		return;
 	cJSON_ArrayForEach (it, arr) {
-		const char *key = jstr(it, "key"), *value = jstr(it, "value");
+		const char *key = source_json_str(it, "key"), *value = source_json_str(it, "value");
 		const char *field;
 
 		if (n++ == WOO_MAX_META)
@@ -330,8 +273,8 @@ static void set_attribution(const cJSON *root, const char *settings_json, struct
 {
 	cJSON *keys = settings_meta_keys(settings_json);
 	struct woo_meta m = { 0 };
-	const char *ip = jstr(root, "customer_ip_address");
-	const char *ua = jstr(root, "customer_user_agent");
+	const char *ip = source_json_str(root, "customer_ip_address");
+	const char *ua = source_json_str(root, "customer_user_agent");
 	int64_t seen_ms = c->occurred_us / 1000;
 
 	read_meta(root, keys, c, seen_ms, &m);
@@ -355,28 +298,29 @@ static void set_attribution(const cJSON *root, const char *settings_json, struct
 
 static void set_pii(const cJSON *root, struct conversion *c)
 {
-	const cJSON *bill = jobj(root, "billing");
-	const cJSON *ship = jobj(root, "shipping");
+	const cJSON *bill = source_json_obj(root, "billing");
+	const cJSON *ship = source_json_obj(root, "shipping");
 	char id[24];
 
 	/* conv_set_pii keeps the first value each scheme accepts: billing is
 	 * what the buyer typed for the payment, shipping a fallback. */
-	conv_set_pii(c, PII_EMAIL, jstr(bill, "email"));
-	conv_set_pii(c, PII_PHONE, jstr(bill, "phone"));
-	conv_set_pii(c, PII_PHONE, jstr(ship, "phone"));
-	conv_set_pii(c, PII_FIRST_NAME, jstr(bill, "first_name"));
-	conv_set_pii(c, PII_FIRST_NAME, jstr(ship, "first_name"));
-	conv_set_pii(c, PII_LAST_NAME, jstr(bill, "last_name"));
-	conv_set_pii(c, PII_LAST_NAME, jstr(ship, "last_name"));
-	conv_set_pii(c, PII_CITY, jstr(bill, "city"));
-	conv_set_pii(c, PII_CITY, jstr(ship, "city"));
-	conv_set_pii(c, PII_REGION, jstr(bill, "state"));
-	conv_set_pii(c, PII_POSTAL, jstr(bill, "postcode"));
-	conv_set_pii(c, PII_POSTAL, jstr(ship, "postcode"));
-	conv_set_pii(c, PII_COUNTRY, jstr(bill, "country"));
-	conv_set_pii(c, PII_COUNTRY, jstr(ship, "country"));
+	conv_set_pii(c, PII_EMAIL, source_json_str(bill, "email"));
+	conv_set_pii(c, PII_PHONE, source_json_str(bill, "phone"));
+	conv_set_pii(c, PII_PHONE, source_json_str(ship, "phone"));
+	conv_set_pii(c, PII_FIRST_NAME, source_json_str(bill, "first_name"));
+	conv_set_pii(c, PII_FIRST_NAME, source_json_str(ship, "first_name"));
+	conv_set_pii(c, PII_LAST_NAME, source_json_str(bill, "last_name"));
+	conv_set_pii(c, PII_LAST_NAME, source_json_str(ship, "last_name"));
+	conv_set_pii(c, PII_CITY, source_json_str(bill, "city"));
+	conv_set_pii(c, PII_CITY, source_json_str(ship, "city"));
+	conv_set_pii(c, PII_REGION, source_json_str(bill, "state"));
+	conv_set_pii(c, PII_POSTAL, source_json_str(bill, "postcode"));
+	conv_set_pii(c, PII_POSTAL, source_json_str(ship, "postcode"));
+	conv_set_pii(c, PII_COUNTRY, source_json_str(bill, "country"));
+	conv_set_pii(c, PII_COUNTRY, source_json_str(ship, "country"));
 	/* customer_id 0 is a guest: no id. */
-	if (exact_id(cJSON_GetObjectItemCaseSensitive(root, "customer_id"), id))
+	if (source_json_exact_id(cJSON_GetObjectItemCaseSensitive(root, "customer_id"), false, 1,
+				 id))
 		conv_set_pii(c, PII_EXTERNAL_ID, id);
 }
 
@@ -419,60 +363,6 @@ static char *unit_price(const char *subtotal, int64_t qty)
 	}
 }
 
-/* Item id: the SKU when it is a usable token, else the variation's or the
- * product's id; out holds WOO_MAX_TOKEN + 1 bytes. */
-static bool item_id(const cJSON *li, char *out)
-{
-	const char *sku = jstr(li, "sku");
-
-	if (sku && sku[0] && strlen(sku) <= WOO_MAX_TOKEN && printable_ascii(sku, true)) {
-		memcpy(out, sku, strlen(sku) + 1);
-		return true;
-	}
-	return exact_id(cJSON_GetObjectItemCaseSensitive(li, "variation_id"), out) ||
-	       exact_id(cJSON_GetObjectItemCaseSensitive(li, "product_id"), out);
-}
-
-static void set_items(const cJSON *root, struct conversion *c)
-{
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "line_items");
-	const cJSON *li;
-	int size;
-	size_t cap;
-
-	if (!cJSON_IsArray(arr))
-		return;
-	size = cJSON_GetArraySize(arr);
-	cap = size > WOO_MAX_ITEMS ? WOO_MAX_ITEMS : (size_t)size;
-	if (cap == 0)
-		return;
-	c->items = xcalloc(cap, sizeof(*c->items));
-	cJSON_ArrayForEach (li, arr) {
-		char id[WOO_MAX_TOKEN + 1];
-		const char *name = jstr(li, "name");
-		const cJSON *q = cJSON_GetObjectItemCaseSensitive(li, "quantity");
-		struct conv_item *it;
-
-		if (c->n_items == cap)
-			break;
-		if (!cJSON_IsObject(li) || !item_id(li, id))
-			continue;
-		it = &c->items[c->n_items++];
-		it->id = xstrdup(id);
-		if (name && name[0] && text_is_clean(name, WOO_MAX_TEXT))
-			it->name = xstrdup(name);
-		it->quantity = 1;
-		if (cJSON_IsNumber(q) && q->valuedouble >= 1 && q->valuedouble < 1e9 &&
-		    (double)(int64_t)q->valuedouble == q->valuedouble)
-			it->quantity = (int64_t)q->valuedouble;
-		/* subtotal is before the order's discounts, like Shopify's
-		 * price; older payloads may lack it. */
-		it->price = unit_price(jstr(li, "subtotal"), it->quantity);
-		if (it->price == NULL && cJSON_GetObjectItemCaseSensitive(li, "subtotal") == NULL)
-			it->price = unit_price(jstr(li, "total"), it->quantity);
-	}
-}
-
 /* The body as one JSON object, or NULL (trailing white space allowed). */
 static cJSON *parse_object(const uint8_t *body, size_t len)
 {
@@ -488,6 +378,21 @@ static cJSON *parse_object(const uint8_t *body, size_t len)
 	return NULL;
 }
 
+/* Item ids after the SKU: the variation's (0 for a simple product), else
+ * the product's. */
+static const char *const woo_item_ids[] = { "variation_id", "product_id", NULL };
+
+/* subtotal is before the order's discounts, like Shopify's price; older
+ * payloads may lack it, then total. */
+static char *woo_item_price(const cJSON *li, int64_t qty)
+{
+	char *p = unit_price(source_json_str(li, "subtotal"), qty);
+
+	if (p == NULL && cJSON_GetObjectItemCaseSensitive(li, "subtotal") == NULL)
+		p = unit_price(source_json_str(li, "total"), qty);
+	return p;
+}
+
 /* Everything but the identity and the money, which can fail. */
 static void set_rest(const cJSON *root, const struct raw_event *ev, struct conversion *c)
 {
@@ -497,7 +402,7 @@ static void set_rest(const cJSON *root, const struct raw_event *ev, struct conve
 		c->occurred_us = ev->received_us;
 	set_attribution(root, ev->settings_json, c);
 	set_pii(root, c);
-	set_items(root, c);
+	source_items_collect(root, "line_items", woo_item_ids, "name", 1, woo_item_price, c);
 }
 
 static int woo_parse(const struct raw_event *ev, struct conv_list *out, struct err *e)
@@ -520,7 +425,7 @@ static int woo_parse(const struct raw_event *ev, struct conv_list *out, struct e
 		err_set(e, ERR_INVALID, "body is not a JSON object");
 		goto out;
 	}
-	if (!exact_id(cJSON_GetObjectItemCaseSensitive(root, "id"), id)) {
+	if (!source_json_exact_id(cJSON_GetObjectItemCaseSensitive(root, "id"), false, 1, id)) {
 		err_set(e, ERR_INVALID, "order has no usable id");
 		goto out;
 	}
@@ -531,7 +436,7 @@ static int woo_parse(const struct raw_event *ev, struct conv_list *out, struct e
 	c->event = xstrdup("purchase");
 	c->event_id = xasprintf("woocommerce:order:%s", id);
 	c->order_id = xstrdup(id);
-	result = set_money(root, c, e);
+	result = source_json_money(root, "total", c, e);
 	if (result < 0)
 		goto out;
 	set_rest(root, ev, c);

@@ -41,10 +41,17 @@ int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, stru
 	/* Binary results: id::text, kind and settings::text are text (raw
 	 * bytes), tenant_id int8 big-endian, enabled one byte, the sealed
 	 * secrets raw bytea. */
-	PGresult *res = PQexecParams(conn,
-				     "SELECT id::text, tenant_id, kind, enabled, secret, "
-				     "secret_previous, settings::text FROM sources ORDER BY id",
-				     0, NULL, NULL, NULL, NULL, 1);
+	/* A previous secret whose overlap has ended is not even fetched; one
+	 * still in its overlap comes with its end, which the daemon checks
+	 * per request (nothing reloads the cache when the overlap ends). */
+	PGresult *res = PQexecParams(
+		conn,
+		"SELECT id::text, tenant_id, kind, enabled, secret,"
+		" CASE WHEN secret_previous_until IS NULL OR secret_previous_until > now()"
+		" THEN secret_previous END, settings::text,"
+		" (extract(epoch FROM secret_previous_until) * 1000000)::int8"
+		" FROM sources ORDER BY id",
+		0, NULL, NULL, NULL, NULL, 1);
 	struct source_row *v = NULL;
 	int rc = db_check(conn, res, "could not load sources", e);
 	int nt;
@@ -63,6 +70,8 @@ int catalog_load_sources(PGconn *conn, struct source_row **rows, size_t *n, stru
 		v[i].secret = copy_bytes(res, i, 4, &v[i].secret_len);
 		v[i].secret_previous = copy_bytes(res, i, 5, &v[i].secret_previous_len);
 		v[i].settings_json = xstrdup(PQgetvalue(res, i, 6)); /* NOT NULL column */
+		if (!PQgetisnull(res, i, 7))
+			v[i].secret_previous_until_us = get_be64(res, i, 7);
 	}
 	*rows = v;
 	*n = (size_t)nt;

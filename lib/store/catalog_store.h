@@ -21,7 +21,8 @@ struct source_row {
 	size_t secret_len;
 	uint8_t *secret_previous; /* sealed or NULL */
 	size_t secret_previous_len;
-	char *settings_json; /* the settings jsonb as text, malloc'd */
+	int64_t secret_previous_until_us; /* unix us; 0 = no end */
+	char *settings_json;		  /* the settings jsonb as text, malloc'd */
 };
 
 struct dest_row {

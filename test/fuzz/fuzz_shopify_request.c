@@ -2,8 +2,13 @@
  * fuzz_shopify_request - the outside input the HTTP loop hands to a source
  * before anything is stored: header values and the raw body through
  * verify (base64 decoding, HMAC, constant-time compare), dedup_key and
- * topic.  Input: "hmac\0webhook-id\0topic\0body…".
+ * topic, and the event's source action.  Input:
+ * "hmac\0webhook-id\0topic\0triggered-at\0body…"; an empty hmac is
+ * replaced by the body's true signature, so the checks behind the HMAC
+ * (the X-Shopify-Triggered-At window, against a default config) are
+ * reached too.
  */
+#include "core/config.h"
 #include "sources/source.h"
 
 #include <sodium.h>
@@ -14,8 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern const struct source_ops shopify_source_ops;
 
-/* Shopify's verify needs neither config nor clock. */
-static const struct source_ctx test_ctx = { .cfg = NULL, .now_us = 0 };
+#define NOW_US 1795734251000000LL /* 2026-11-26T23:04:11Z */
 
 /* Next NUL-terminated piece of the input, copied into out. */
 static size_t take(const uint8_t *data, size_t size, size_t at, char *out, size_t outlen)
@@ -33,33 +37,54 @@ static size_t take(const uint8_t *data, size_t size, size_t at, char *out, size_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned char secret[] = "fuzz-secret";
+	static struct config *cfg;
 	static int ready;
-	char hmac[256], id[512], topic[256], dedup[SOURCE_DEDUP_MAX], t[SOURCE_TOPIC_MAX];
-	struct http_header headers[3];
+	char hmac[256], id[512], topic[256], at_hdr[256], dedup[SOURCE_DEDUP_MAX],
+		t[SOURCE_TOPIC_MAX];
+	struct http_header headers[4];
+	struct source_ctx ctx = { .now_us = NOW_US };
+	struct raw_event ev = { 0 };
 	struct http_req req = { 0 };
 	struct source src = { .n_secrets = 1, .ops = &shopify_source_ops };
 	struct err e;
 	size_t at = 0;
 
 	if (!ready) {
-		if (sodium_init() < 0)
+		if (sodium_init() < 0 || config_load(NULL, &cfg, &e) != 0)
 			return 0;
 		ready = 1;
 	}
+	ctx.cfg = cfg;
 	src.secret[0] = secret;
 	src.secret_len[0] = sizeof(secret) - 1;
 	at = take(data, size, at, hmac, sizeof(hmac));
 	at = take(data, size, at, id, sizeof(id));
 	at = take(data, size, at, topic, sizeof(topic));
+	at = take(data, size, at, at_hdr, sizeof(at_hdr));
+	if (hmac[0] == '\0') {
+		unsigned char mac[crypto_auth_hmacsha256_BYTES];
+		crypto_auth_hmacsha256_state st;
+
+		crypto_auth_hmacsha256_init(&st, secret, sizeof(secret) - 1);
+		crypto_auth_hmacsha256_update(&st, data + at, size - at);
+		crypto_auth_hmacsha256_final(&st, mac);
+		sodium_bin2base64(hmac, sizeof(hmac), mac, sizeof(mac),
+				  sodium_base64_VARIANT_ORIGINAL);
+	}
 	headers[0] = (struct http_header){ "X-Shopify-Hmac-Sha256", hmac };
 	headers[1] = (struct http_header){ "x-shopify-webhook-id", id };
 	headers[2] = (struct http_header){ "X-SHOPIFY-TOPIC", topic };
+	headers[3] = (struct http_header){ "X-Shopify-Triggered-At", at_hdr };
 	req.method = "POST";
 	req.headers = headers;
-	req.n_headers = 3;
+	req.n_headers = at_hdr[0] ? 4 : 3;
 	req.body = data + at;
 	req.body_len = size - at;
-	(void)shopify_source_ops.verify(&src, &test_ctx, &req, &e);
+	(void)shopify_source_ops.verify(&src, &ctx, &req, &e);
+	ev.topic = topic;
+	ev.body = req.body;
+	ev.body_len = req.body_len;
+	(void)shopify_source_ops.action(&ev);
 	if (shopify_source_ops.dedup_key(&req, dedup, sizeof(dedup), &e) == 0 &&
 	    strlen(dedup) >= sizeof(dedup))
 		__builtin_trap();

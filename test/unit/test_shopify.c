@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/conversion.h"
 #include "core/mem.h"
 #include "sources/source.h"
@@ -24,7 +25,7 @@
 
 extern const struct source_ops shopify_source_ops;
 
-/* Shopify's verify needs neither config nor clock. */
+/* Without a config, Shopify's verify checks no Triggered-At window. */
 static const struct source_ctx test_ctx = { .cfg = NULL, .now_us = 0 };
 
 #define SECRET "shpss_test_secret"
@@ -172,6 +173,114 @@ static void test_verify_empty_body_and_whitespace(void **state)
 	/* One byte of body changes everything. */
 	req = make_req(h, 1, " ", 1);
 	assert_int_equal(shopify_source_ops.verify(&src, &test_ctx, &req, &e), ERR_AUTH);
+}
+
+/* ---- freshness (X-Shopify-Triggered-At) and rotation overlap ---- */
+
+#define NOW_US 1795734251000000LL /* 2026-11-26T23:04:11Z */
+
+struct fresh_case {
+	const char *name;
+	const char *header; /* NULL = not sent */
+	const char *value;
+	int rc;
+};
+
+/* With [shopify] max_age = 1h at NOW_US. */
+static const struct fresh_case fresh_cases[] = {
+	{ "missing header (older API versions)", NULL, NULL, 0 },
+	{ "now", "X-Shopify-Triggered-At", "2026-11-26T23:04:11Z", 0 },
+	{ "nanoseconds, as Shopify sends them", "X-Shopify-Triggered-At",
+	  "2026-11-26T22:30:00.877041743Z", 0 },
+	{ "exactly max_age old", "X-Shopify-Triggered-At", "2026-11-26T22:04:11Z", 0 },
+	{ "one microsecond too old", "X-Shopify-Triggered-At", "2026-11-26T22:04:10.999999Z",
+	  ERR_AUTH },
+	{ "a day old", "X-Shopify-Triggered-At", "2026-11-25T23:04:11Z", ERR_AUTH },
+	{ "old, with an offset", "X-Shopify-Triggered-At", "2026-11-26T17:04:10-05:00", ERR_AUTH },
+	{ "fresh, with an offset", "X-Shopify-Triggered-At", "2026-11-26T18:04:11-05:00", 0 },
+	{ "unprefixed header, too old", "Shopify-Triggered-At", "2026-11-25T23:04:11Z", ERR_AUTH },
+	{ "in the future (clock skew)", "X-Shopify-Triggered-At", "2026-11-27T00:00:00Z", 0 },
+	{ "not a timestamp", "X-Shopify-Triggered-At", "yesterday", ERR_AUTH },
+	{ "unix seconds", "X-Shopify-Triggered-At", "1795734251", ERR_AUTH },
+	{ "empty", "X-Shopify-Triggered-At", "", ERR_AUTH },
+};
+
+static struct config *config_with_max_age(int64_t ms)
+{
+	struct config *cfg = NULL;
+	struct err e = { 0 };
+
+	if (config_load(NULL, &cfg, &e) != 0)
+		fail_msg("config_load: %s", e.msg);
+	assert_int_equal(cfg->shopify_max_age_ms, 24LL * 3600 * 1000); /* the default */
+	cfg->shopify_max_age_ms = ms;
+	return cfg;
+}
+
+static void test_verify_freshness(void **state)
+{
+	struct config *cfg = config_with_max_age(3600 * 1000);
+	const struct source_ctx ctx = { .cfg = cfg, .now_us = NOW_US };
+	struct source src = make_source(SECRET, NULL);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fresh_cases) / sizeof(fresh_cases[0]); i++) {
+		const struct fresh_case *t = &fresh_cases[i];
+		struct http_header h[2] = { { "X-Shopify-Hmac-Sha256", SIG },
+					    { t->header, t->value } };
+		struct http_req req = make_req(h, t->header ? 2 : 1, fixture, fixture_len);
+		struct err e = { 0 };
+		int rc = shopify_source_ops.verify(&src, &ctx, &req, &e);
+
+		if (rc != t->rc)
+			fail_msg("%s: rc %d, want %d (%s)", t->name, rc, t->rc, e.msg);
+		if (rc != 0 && strstr(e.msg, "Triggered-At") == NULL)
+			fail_msg("%s: message \"%s\" does not name the header", t->name, e.msg);
+	}
+	config_unref(cfg);
+}
+
+/* A fresh timestamp does not excuse a bad signature, and a stale one is
+ * refused even with a good signature. */
+static void test_verify_freshness_and_hmac(void **state)
+{
+	struct config *cfg = config_with_max_age(3600 * 1000);
+	const struct source_ctx ctx = { .cfg = cfg, .now_us = NOW_US };
+	struct source src = make_source("shpss_other", NULL);
+	struct http_header h[2] = { { "X-Shopify-Hmac-Sha256", SIG },
+				    { "X-Shopify-Triggered-At", "2026-11-26T23:04:11Z" } };
+	struct http_req req = make_req(h, 2, fixture, fixture_len);
+	struct err e = { 0 };
+
+	(void)state;
+	assert_int_equal(shopify_source_ops.verify(&src, &ctx, &req, &e), ERR_AUTH);
+	assert_non_null(strstr(e.msg, "does not match"));
+	config_unref(cfg);
+}
+
+/* The previous secret of a rotation is accepted up to and including its
+ * end, refused after it; the current one has no end. */
+static void test_verify_rotation_overlap(void **state)
+{
+	struct source old_signs = make_source("shpss_new", SECRET);
+	struct source new_signs = make_source(SECRET, "shpss_old");
+	struct http_header h[1] = { { "X-Shopify-Hmac-Sha256", SIG } };
+	struct http_req req = make_req(h, 1, fixture, fixture_len);
+	struct source_ctx ctx = { .cfg = NULL, .now_us = NOW_US };
+	struct err e = { 0 };
+
+	(void)state;
+	old_signs.secret_until_us[1] = NOW_US;
+	new_signs.secret_until_us[1] = NOW_US;
+	assert_int_equal(shopify_source_ops.verify(&old_signs, &ctx, &req, &e), 0);
+	assert_int_equal(shopify_source_ops.verify(&new_signs, &ctx, &req, &e), 0);
+	ctx.now_us = NOW_US + 1;
+	assert_int_equal(shopify_source_ops.verify(&old_signs, &ctx, &req, &e), ERR_AUTH);
+	assert_int_equal(shopify_source_ops.verify(&new_signs, &ctx, &req, &e), 0);
+	/* Without a clock, a secret with an end is never taken. */
+	assert_int_equal(shopify_source_ops.verify(&old_signs, NULL, &req, &e), ERR_AUTH);
+	assert_true(source_secret_is_live(&old_signs, 0, INT64_MAX));
+	assert_false(source_secret_is_live(&old_signs, 1, NOW_US + 1));
 }
 
 /* ---- dedup key, topic, stored headers ---- */
@@ -434,6 +543,37 @@ static void test_parse_ignored_topics(void **state)
 	}
 }
 
+/* Only app/uninstalled asks anything of the source, whatever its body;
+ * its parse gives no conversion (above). */
+static void test_action(void **state)
+{
+	const struct {
+		const char *topic;
+		enum source_action want;
+	} cases[] = {
+		{ "app/uninstalled", SOURCE_ACTION_DISABLE },
+		{ "orders/create", SOURCE_ACTION_NONE },
+		{ "shop/redact", SOURCE_ACTION_NONE },
+		{ "APP/UNINSTALLED", SOURCE_ACTION_NONE },
+		{ "app/uninstalled ", SOURCE_ACTION_NONE },
+		{ "", SOURCE_ACTION_NONE },
+		{ NULL, SOURCE_ACTION_NONE },
+	};
+
+	(void)state;
+	assert_non_null(shopify_source_ops.action);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw_event ev = { .id = 1,
+					.source_id = "s",
+					.topic = cases[i].topic,
+					.body = (const uint8_t *)"not json",
+					.body_len = 8 };
+
+		if (shopify_source_ops.action(&ev) != cases[i].want)
+			fail_msg("topic \"%s\"", cases[i].topic ? cases[i].topic : "(null)");
+	}
+}
+
 static void test_parse_nulls_everywhere(void **state)
 {
 	struct conv_list l;
@@ -655,6 +795,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verify_table),
 		cmocka_unit_test(test_verify_empty_body_and_whitespace),
+		cmocka_unit_test(test_verify_freshness),
+		cmocka_unit_test(test_verify_freshness_and_hmac),
+		cmocka_unit_test(test_verify_rotation_overlap),
 		cmocka_unit_test(test_dedup_key),
 		cmocka_unit_test(test_topic_and_headers),
 		cmocka_unit_test(test_parse_fixture_order),
@@ -662,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_parse_paid_same_event),
 		cmocka_unit_test(test_parse_checkout),
 		cmocka_unit_test(test_parse_ignored_topics),
+		cmocka_unit_test(test_action),
 		cmocka_unit_test(test_parse_nulls_everywhere),
 		cmocka_unit_test(test_parse_wrong_types),
 		cmocka_unit_test(test_parse_fallbacks),
