@@ -34,6 +34,7 @@
  * Everything else (ContactUpdate, ContactDelete, …) is not a conversion.
  */
 #include "sources/source.h"
+#include "sources/source_json.h"
 #include "core/clickid.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -88,43 +89,14 @@ static const unsigned char ed25519_spki_prefix[12] = { 0x30, 0x2a, 0x30, 0x05, 0
 
 /* ---- body access ---------------------------------------------------------------- */
 
-/* The body as one JSON object, or NULL (trailing white space allowed). */
-static cJSON *parse_object(const uint8_t *body, size_t len)
-{
-	const char *end = NULL;
-	cJSON *root;
-
-	if (body == NULL || len == 0)
-		return NULL;
-	root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
-	while (root && end && (size_t)(end - (const char *)body) < len && *end &&
-	       strchr(" \t\r\n", *end))
-		end++;
-	if (cJSON_IsObject(root) && end && (size_t)(end - (const char *)body) == len)
-		return root;
-	cJSON_Delete(root);
-	return NULL;
-}
-
-static const char *jstr(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* A HighLevel id: a non-empty printable token without spaces, or NULL. */
 static const char *jid(const cJSON *obj, const char *key)
 {
-	const char *s = jstr(obj, key);
+	const char *s = source_json_str(obj, key);
 	size_t n = s ? strnlen(s, GHL_MAX_ID + 1) : 0;
 
-	if (n == 0 || n > GHL_MAX_ID)
+	if (n == 0 || n > GHL_MAX_ID || !text_is_printable_ascii(s, false))
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7F)
-			return NULL;
-	}
 	return s;
 }
 
@@ -224,7 +196,7 @@ out:
 static int check_fresh(const cJSON *root, const struct source_ctx *ctx, struct err *e)
 {
 	int64_t max_age_ms = ctx->cfg ? ctx->cfg->ghl_max_age_ms : GHL_DEFAULT_MAX_AGE_MS;
-	const char *ts = jstr(root, "timestamp");
+	const char *ts = source_json_str(root, "timestamp");
 	int64_t t_us, age_ms;
 
 	if (ts == NULL || strlen(ts) > 40 || clock_parse_iso8601(ts, &t_us, NULL) != 0)
@@ -243,8 +215,8 @@ static int check_fresh(const cJSON *root, const struct source_ctx *ctx, struct e
 static int check_location(const struct source *src, const cJSON *root, struct err *e)
 {
 	cJSON *s = src->settings_json ? cJSON_Parse(src->settings_json) : NULL;
-	const char *want = jstr(s, "location_id");
-	const char *got = jstr(root, "locationId");
+	const char *want = source_json_str(s, "location_id");
+	const char *got = source_json_str(root, "locationId");
 	int rc = 0;
 
 	if (want && want[0] && (got == NULL || strcmp(want, got) != 0))
@@ -275,7 +247,7 @@ static int ghl_verify(const struct source *src, const struct source_ctx *ctx,
 		return rc;
 	/* Signed, so parsing it on the loop is bounded by what HighLevel
 	 * sends (and by [server] max_body). */
-	root = parse_object(req->body, req->body_len);
+	root = source_json_parse_object(req->body, req->body_len);
 	if (root == NULL)
 		return err_set(e, ERR_AUTH, "body is not a JSON object");
 	rc = check_fresh(root, ctx, e);
@@ -289,7 +261,7 @@ static int ghl_verify(const struct source *src, const struct source_ctx *ctx,
  * SHA-256. */
 static int ghl_dedup_key(const struct http_req *req, char *out, size_t outlen, struct err *e)
 {
-	cJSON *root = parse_object(req->body, req->body_len);
+	cJSON *root = source_json_parse_object(req->body, req->body_len);
 	const char *id = jid(root, "webhookId");
 	unsigned char h[crypto_hash_sha256_BYTES];
 	char hex[2 * sizeof(h) + 1];
@@ -311,7 +283,7 @@ static int ghl_dedup_key(const struct http_req *req, char *out, size_t outlen, s
 /* The body's "type" (ContactCreate, …); "" when none. */
 static void ghl_topic(const struct http_req *req, char *out, size_t outlen)
 {
-	cJSON *root = parse_object(req->body, req->body_len);
+	cJSON *root = source_json_parse_object(req->body, req->body_len);
 	const char *t = jid(root, "type");
 
 	if (outlen == 0)
@@ -410,7 +382,7 @@ static void set_clicks(const cJSON *root, struct conversion *c)
 		if (!cJSON_IsObject(a))
 			continue;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-			const char *v = jstr(a, names[k]);
+			const char *v = source_json_str(a, names[k]);
 
 			if (v && v[0] && text_is_clean(v, GHL_MAX_TEXT))
 				clickid_from_attribute(c, names[k], v, seen_ms);
@@ -436,7 +408,7 @@ static void set_pii(const cJSON *root, const char *contact_id, struct conversion
 	};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const char *v = jstr(root, fields[i].key);
+		const char *v = source_json_str(root, fields[i].key);
 
 		if (v && text_is_clean(v, GHL_MAX_TEXT))
 			conv_set_pii(c, fields[i].field, v);
@@ -455,7 +427,7 @@ static int64_t when(const cJSON *root, const char *date_key, const struct raw_ev
 	int64_t us;
 
 	for (size_t i = 0; i < 2; i++) {
-		const char *s = keys[i] ? jstr(root, keys[i]) : NULL;
+		const char *s = keys[i] ? source_json_str(root, keys[i]) : NULL;
 
 		if (s && strlen(s) <= 40 && clock_parse_iso8601(s, &us, NULL) == 0)
 			return us;
@@ -482,7 +454,7 @@ static struct conversion *push(struct conv_list *out, const cJSON *root, const c
 /* The source's currency setting, upper-cased, or USD. */
 static char *currency_of(const cJSON *settings)
 {
-	const char *cur = jstr(settings, "currency");
+	const char *cur = source_json_str(settings, "currency");
 	char *c;
 
 	if (cur == NULL || strlen(cur) != 3 ||
@@ -500,7 +472,7 @@ static int parse_opportunity(const cJSON *root, const cJSON *settings, const cha
 			     const struct raw_event *ev, struct conv_list *out, struct err *e)
 {
 	const char *contact = jid(root, "contactId");
-	const char *status = jstr(root, "status");
+	const char *status = source_json_str(root, "status");
 	const char *stage = jid(root, "pipelineStageId");
 	const char *won = mapped(settings, "event_map", "won", "purchase");
 	const char *stage_event = stage ? mapped(settings, "stage_map", stage, NULL) : NULL;
@@ -572,7 +544,7 @@ static int parse_type(const cJSON *root, const cJSON *settings, const char *type
 
 static int ghl_parse(const struct raw_event *ev, struct conv_list *out, struct err *e)
 {
-	cJSON *root = parse_object(ev->body, ev->body_len);
+	cJSON *root = source_json_parse_object(ev->body, ev->body_len);
 	cJSON *settings = NULL;
 	const char *type;
 	size_t before = out->n;
@@ -602,7 +574,7 @@ out:
  * A deleted contact is not kept up to date (nothing to add). */
 static void ghl_contact(const struct raw_event *ev, struct source_contact *out)
 {
-	cJSON *root = parse_object(ev->body, ev->body_len);
+	cJSON *root = source_json_parse_object(ev->body, ev->body_len);
 	const char *type = jid(root, "type");
 	const char *key = NULL;
 	struct conversion *c;
