@@ -292,11 +292,63 @@ static int add_store_url(cJSON *settings, const char *url, struct err *e)
 	return rc;
 }
 
+/* A GHL map option "KEY=event,KEY2=event2" into settings[name] as
+ * {"KEY": "event"}; an empty event switches a default off. */
+static int add_name_map(cJSON *settings, const char *name, const char *opt, const char *list,
+			struct err *e)
+{
+	cJSON *map = cJSON_AddObjectToObject(settings, name);
+	char *copy = xstrdup(list), *save = NULL;
+	int rc = 0;
+
+	for (char *tok = strtok_r(copy, ",", &save); map && tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (eq == NULL || eq == tok || !name_ok(tok) || strlen(eq + 1) > 64 ||
+		    strpbrk(tok, " \t") != NULL) {
+			rc = err_set(e, ERR_INVALID, "invalid --%s entry \"%s\": KEY=EVENT", opt,
+				     tok);
+			break;
+		}
+		*eq = '\0';
+		if (!cJSON_AddStringToObject(map, tok, eq + 1))
+			map = NULL;
+	}
+	free(copy);
+	if (rc == 0 && map == NULL)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	return rc;
+}
+
+/* --location-id, --currency, --stage-map, --event-map of a GHL source. */
+static int add_ghl_settings(cJSON *settings, const struct ctl_args *a, struct err *e)
+{
+	const char *loc = ctl_arg(a, "location-id"), *cur = ctl_arg(a, "currency");
+	const char *stages = ctl_arg(a, "stage-map"), *events = ctl_arg(a, "event-map");
+	int rc = 0;
+
+	if (loc && (!name_ok(loc) || strpbrk(loc, " \t") != NULL))
+		return err_set(e, ERR_INVALID, "invalid --location-id \"%s\"", loc);
+	if (cur && (strlen(cur) != 3 || strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+		return err_set(e, ERR_INVALID,
+			       "invalid --currency \"%s\": 3 upper-case letters (ISO 4217)", cur);
+	if (loc && !cJSON_AddStringToObject(settings, "location_id", loc))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0 && !cJSON_AddStringToObject(settings, "currency", cur ? cur : "USD"))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0 && stages)
+		rc = add_name_map(settings, "stage_map", "stage-map", stages, e);
+	if (rc == 0 && events)
+		rc = add_name_map(settings, "event_map", "event-map", events, e);
+	return rc;
+}
+
 /* The settings of `source add` as JSON text (*out, cJSON_free), from the
- * options only WooCommerce has; ERR_INVALID for a usage error. */
+ * options of WooCommerce and GHL; ERR_INVALID for a usage error. */
 static int source_settings(const struct ctl_args *a, const char *kind, char **out, struct err *e)
 {
 	const char *url = ctl_arg(a, "store-url"), *keys = ctl_arg(a, "click-meta-keys");
+	bool ghl = strcmp(kind, "ghl") == 0;
 	cJSON *settings;
 	int rc = 0;
 
@@ -306,6 +358,11 @@ static int source_settings(const struct ctl_args *a, const char *kind, char **ou
 		return err_set(e, ERR_INVALID,
 			       "--store-url, --rest-credentials-file and --click-meta-keys are "
 			       "for --kind woocommerce");
+	if (!ghl && (ctl_arg(a, "location-id") || ctl_arg(a, "currency") ||
+		     ctl_arg(a, "stage-map") || ctl_arg(a, "event-map")))
+		return err_set(e, ERR_INVALID,
+			       "--location-id, --currency, --stage-map and --event-map are for "
+			       "--kind ghl");
 	settings = cJSON_CreateObject();
 	if (settings == NULL)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -313,6 +370,8 @@ static int source_settings(const struct ctl_args *a, const char *kind, char **ou
 		rc = add_store_url(settings, url, e);
 	if (rc == 0 && keys)
 		rc = add_meta_keys(settings, keys, e);
+	if (rc == 0 && ghl)
+		rc = add_ghl_settings(settings, a, e);
 	if (rc == 0 && (*out = cJSON_PrintUnformatted(settings)) == NULL)
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 	cJSON_Delete(settings);
@@ -352,14 +411,20 @@ static int read_rest_credentials(const char *path, char **rest, size_t *len, str
 
 /* Everything after the argument checks: read, seal, insert. */
 static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_source_new *s,
-		      struct err *e)
+		      bool no_secret, struct err *e)
 {
 	char *secret = NULL, *rest = NULL;
 	size_t secret_len = 0, rest_len = 0;
 	PGconn *conn;
 	int rc;
 
-	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, e);
+	/* A kind signed with the platform's own keys stores an empty secret
+	 * (the column holds a sealed value for every source). */
+	if (no_secret)
+		rc = 0;
+	else
+		rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len,
+				      e);
 	if (rc == 0)
 		rc = read_rest_credentials(ctl_arg(a, "rest-credentials-file"), &rest, &rest_len,
 					   e);
@@ -368,7 +433,7 @@ static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_sour
 	if (rc == 0)
 		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s->tenant_id, e);
 	if (rc == 0)
-		rc = source_store(c, conn, s, secret, secret_len, rest, rest_len, e);
+		rc = source_store(c, conn, s, secret ? secret : "", secret_len, rest, rest_len, e);
 	if (secret)
 		sodium_free(secret); /* wipes it */
 	if (rest)
@@ -380,6 +445,7 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 {
 	struct err e = { 0 };
 	struct admin_source_new s = { 0 };
+	const struct source_ops *ops;
 	struct config *cfg;
 	char *url, *settings = NULL;
 	char id[37];
@@ -387,8 +453,16 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 
 	s.kind = ctl_arg(a, "kind");
 	s.name = ctl_arg(a, "name");
-	if (source_ops_find(s.kind) == NULL)
+	ops = source_ops_find(s.kind);
+	if (ops == NULL)
 		return ctl_usage_error(c, "unknown source kind \"%s\"", s.kind);
+	if (ops->no_secret && ctl_arg(a, "secret-file"))
+		return ctl_usage_error(c,
+				       "--kind %s is signed with the platform's keys: no "
+				       "--secret-file",
+				       s.kind);
+	if (!ops->no_secret && ctl_arg(a, "secret-file") == NULL)
+		return ctl_usage_error(c, "--kind %s needs --secret-file", s.kind);
 	if (!name_ok(s.name))
 		return ctl_usage_error(c,
 				       "invalid source name: 1 to %d characters, no control "
@@ -404,7 +478,7 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 	s.settings_json = settings;
 	rc = ctl_config(c, &cfg, &e);
 	if (rc == 0)
-		rc = source_add(c, a, &s, &e);
+		rc = source_add(c, a, &s, ops->no_secret, &e);
 	cJSON_free(settings);
 	if (rc != 0)
 		return ctl_fail(c, &e);
@@ -809,8 +883,19 @@ static const struct ctl_optspec source_add_opts[] = {
 	{ "tenant", CTL_OPT_VALUE, "T", true, "the tenant (id or name)" },
 	{ "kind", CTL_OPT_VALUE, "K", true, "the platform: shopify, woocommerce, ghl, ..." },
 	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
-	{ "secret-file", CTL_OPT_VALUE, "F", true,
-	  "file holding the webhook signing secret (trailing whitespace ignored)" },
+	{ "secret-file", CTL_OPT_VALUE, "F", false,
+	  "file holding the webhook signing secret (trailing whitespace ignored); required "
+	  "except for kinds signed with the platform's keys (ghl)" },
+	{ "location-id", CTL_OPT_VALUE, "L", false,
+	  "ghl: the HighLevel location (sub-account) id; events of other locations are "
+	  "refused" },
+	{ "currency", CTL_OPT_VALUE, "C", false,
+	  "ghl: ISO 4217 currency of opportunity values (default USD)" },
+	{ "stage-map", CTL_OPT_VALUE, "LIST", false,
+	  "ghl: conversions by pipeline stage id, e.g. abc=qualified_lead,def=booked" },
+	{ "event-map", CTL_OPT_VALUE, "LIST", false,
+	  "ghl: conversions by webhook type (won = a won opportunity), e.g. "
+	  "InvoicePaid=purchase,ContactCreate=lead; an empty name switches one off" },
 	{ "store-url", CTL_OPT_VALUE, "URL", false,
 	  "woocommerce: the shop's URL (for reconcile through its REST API)" },
 	{ "rest-credentials-file", CTL_OPT_VALUE, "F", false,
@@ -868,7 +953,8 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	{ "source", "add", NULL, "add a webhook source, print its id and webhook URL",
 	  "Add an inbound source.  The secret is read from the file, sealed with the master\n"
 	  "key and stored; it is never printed.  Prints the id and the webhook URL to give\n"
-	  "the platform ([server] public_url/v1/webhooks/KIND/ID).",
+	  "the platform ([server] public_url/v1/webhooks/KIND/ID).  A ghl source takes no\n"
+	  "secret: HighLevel signs with its own keys ([ghl] in the configuration).",
 	  source_add_opts, 0, 0, true, run_source_add },
 	{ "source", "list", NULL, "list sources (never their secrets)", NULL, tenant_filter_opts, 0,
 	  0, true, run_source_list },

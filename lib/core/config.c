@@ -19,6 +19,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -132,6 +135,16 @@ static const struct cfg_key keys[] = {
 	  false, 0, 30 * DAY_MS,
 	  "how often the daemon syncs each customer-list audience (adsengctl audience) with "
 	  "its platform; one daemon at a time; 0 = only by hand (adsengctl audience sync)" },
+	{ "ghl", "ed25519_public_key_file", T_STRING, OFF(ghl_ed25519_key_file), "", true, false, 0,
+	  0,
+	  "PEM file of HighLevel's Ed25519 webhook public key (X-GHL-Signature); empty = the "
+	  "published key compiled in; read at start and on reload" },
+	{ "ghl", "rsa_public_key_file", T_STRING, OFF(ghl_rsa_key_file), "", true, false, 0, 0,
+	  "PEM file of HighLevel's legacy RSA webhook public key (X-WH-Signature, checked only "
+	  "without X-GHL-Signature); empty = the published key compiled in" },
+	{ "ghl", "max_age", T_DURATION, OFF(ghl_max_age_ms), "5m", true, false, 1000, DAY_MS,
+	  "GoHighLevel webhooks whose body timestamp is older (or further in the future) are "
+	  "refused with 401" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
@@ -538,6 +551,60 @@ static int validate(const struct config *c, struct err *e)
 	return 0;
 }
 
+/* True when text is a PEM public key (SubjectPublicKeyInfo) of that
+ * OpenSSL type (EVP_PKEY_RSA, EVP_PKEY_ED25519). */
+static bool pem_is_public_key(const char *text, int type)
+{
+	BIO *bio = BIO_new_mem_buf(text, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	bool ok = key && EVP_PKEY_base_id(key) == type;
+
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * The text of a public key file named by a key, read once per load so the
+ * HTTP loop never touches the disk to verify a request, and a reload picks
+ * up a rotated key.  An empty name leaves *out NULL (the user of the key
+ * then falls back to its compiled-in default).  Public keys: no wiping.
+ */
+static int read_key_file(const char *path, int type, char **out, struct err *e)
+{
+	enum { KEY_FILE_MAX = 64 * 1024 };
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return err_set(e, ERR_CONFIG, "could not open key file \"%s\": %s", path,
+			       strerror(errno));
+	buf = xmalloc(KEY_FILE_MAX + 1);
+	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > KEY_FILE_MAX) {
+		free(buf);
+		return err_set(e, ERR_CONFIG, "key file \"%s\" is empty or larger than %d bytes",
+			       path, KEY_FILE_MAX);
+	}
+	buf[n] = '\0';
+	/* A wrong file fails the start or the reload here, rather than every
+	 * webhook later with 401. */
+	if (!pem_is_public_key(buf, type)) {
+		free(buf);
+		return err_set(e, ERR_CONFIG, "key file \"%s\" is not a PEM %s public key", path,
+			       type == EVP_PKEY_RSA ? "RSA" : "Ed25519");
+	}
+	*out = buf;
+	return 0;
+}
+
 int config_load(const char *path, struct config **out, struct err *e)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
@@ -559,6 +626,11 @@ int config_load(const char *path, struct config **out, struct err *e)
 	if (rc != 0)
 		goto fail;
 	rc = validate(c, e);
+	if (rc == 0)
+		rc = read_key_file(c->ghl_ed25519_key_file, EVP_PKEY_ED25519,
+				   &c->ghl_ed25519_key_pem, e);
+	if (rc == 0)
+		rc = read_key_file(c->ghl_rsa_key_file, EVP_PKEY_RSA, &c->ghl_rsa_key_pem, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;
@@ -588,6 +660,8 @@ void config_unref(struct config *c)
 	}
 	for (int i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
+	free(c->ghl_ed25519_key_pem);
+	free(c->ghl_rsa_key_pem);
 	free(c->path);
 	free(c);
 }

@@ -92,6 +92,13 @@ struct config {
 	char *ep_tiktok;
 	char *ep_ga4;
 	char *ep_stripe;
+	/* [ghl]: HighLevel signs its webhooks with its own keys; the key files'
+	 * text is read at load (NULL = use the compiled-in published keys). */
+	char *ghl_ed25519_key_file;
+	char *ghl_rsa_key_file;
+	char *ghl_ed25519_key_pem;
+	char *ghl_rsa_key_pem;
+	int64_t ghl_max_age_ms;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
 	/* [shopify] */

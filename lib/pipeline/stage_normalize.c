@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "pipeline/contacts.h"
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
 #include "store/db.h"
@@ -138,8 +139,10 @@ static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct p
 	return 0;
 }
 
-/* Parse every claimed raw event; fills rows and marks. */
-static void parse_batch(const struct raw_batch *b, struct prepared *p)
+/* Parse every claimed raw event; fills rows and marks.  Kinds that keep
+ * contacts read and write them on conn, in the batch's transaction: a
+ * failure there fails the batch (0 or the contact store's error). */
+static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared *p, struct err *e)
 {
 	p->marks = xcalloc(b->n ? b->n : 1, sizeof(*p->marks));
 	p->errors = xcalloc(b->n ? b->n : 1, sizeof(*p->errors));
@@ -157,8 +160,9 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 					.body_len = r->body_len,
 					.received_us = r->received_us,
 					.settings_json = r->settings_json };
-		struct err e = { 0 };
+		struct err pe = { 0 };
 		size_t before = p->convs.n;
+		int rc;
 
 		p->marks[i].id = r->id;
 		p->marks[i].received_us = r->received_us;
@@ -170,9 +174,11 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 		} else if (ops == NULL) {
 			p->marks[i].state = "error";
 			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
-		} else if (ops->parse(&ev, &p->convs, &e) != 0) {
+		} else if (ops->parse(&ev, &p->convs, &pe) != 0) {
 			p->marks[i].state = "error";
-			p->errors[i] = mark_text(e.msg);
+			p->errors[i] = mark_text(pe.msg);
+		} else if ((rc = contacts_apply(conn, ops, &ev, &p->convs, before, e)) != 0) {
+			return rc;
 		} else {
 			bool acted = wants_action(ops, &ev, p, i);
 
@@ -183,6 +189,7 @@ static void parse_batch(const struct raw_batch *b, struct prepared *p)
 		for (size_t k = before; k < p->convs.n; k++)
 			add_row(p, r, p->convs.v[k]);
 	}
+	return 0;
 }
 
 static int cmp_item_dest(const void *a, const void *b)
@@ -248,9 +255,10 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 		return rc;
 	}
 	t1 = clock_mono_us();
-	parse_batch(&b, &p);
+	rc = parse_batch(w->conn, &b, &p, &e);
 	t2 = clock_mono_us();
-	rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
+	if (rc == 0)
+		rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
 	if (rc != 0) {
 		*write_failed = rc == ERR_INVALID;
 		normalize_store_rollback(w->conn);

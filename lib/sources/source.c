@@ -9,10 +9,12 @@
 
 extern const struct source_ops shopify_source_ops;
 extern const struct source_ops woocommerce_source_ops;
+extern const struct source_ops ghl_source_ops;
 
 static const struct source_ops *const registry[] = {
 	&shopify_source_ops,
 	&woocommerce_source_ops,
+	&ghl_source_ops,
 };
 
 const struct source_ops *source_ops_find(const char *kind)

@@ -27,6 +27,8 @@
 #define SOURCE_DEDUP_MAX   256
 #define SOURCE_TOPIC_MAX   128
 
+#define SOURCE_CONTACT_KEY_MAX 129 /* with the NUL */
+
 struct config;
 
 /* A configured source as the daemon holds it (secrets decrypted). */
@@ -76,6 +78,16 @@ struct raw_event {
 	const char *settings_json;
 };
 
+/* What one raw event says about a person the sender names by its own id
+ * (a CRM contact). */
+struct source_contact {
+	char key[SOURCE_CONTACT_KEY_MAX]; /* the sender's id; "" = names nobody */
+	/* The identifiers and click ids the event carries about the person
+	 * (only ids[] and click[] are read), owned by the caller once set;
+	 * NULL = the event tells nothing about the person. */
+	struct conversion *known;
+};
+
 /* A change to the source itself that one of its stored events asks for. */
 enum source_action {
 	SOURCE_ACTION_NONE = 0,
@@ -86,6 +98,10 @@ enum source_action {
 
 struct source_ops {
 	const char *kind; /* "shopify" */
+	/* Signed with the platform's own keys (from the configuration), not a
+	 * per-source secret: `source add` takes no --secret-file and the
+	 * source's secret is empty. */
+	bool no_secret;
 	/*
 	 * Optional.  true when the request is not an event but must still be
 	 * answered, with *ans, before anything is verified or stored (the
@@ -115,6 +131,16 @@ struct source_ops {
 	 * message = the body is unusable (marked error, kept for reprocess).
 	 */
 	int (*parse)(const struct raw_event *ev, struct conv_list *out, struct err *e);
+	/*
+	 * Optional, for senders whose later events name a person only by the
+	 * sender's id (a GHL opportunity carries a contactId, the contact's
+	 * details came with ContactCreate).  Fills *out (zeroed by the caller)
+	 * from a stored raw event; never fails (a bad body names nobody).
+	 * The pipeline keeps what is known per source and key, newest value
+	 * of each field winning, and fills in the identifiers and click ids
+	 * that this event's conversions lack.
+	 */
+	void (*contact)(const struct raw_event *ev, struct source_contact *out);
 	/*
 	 * Optional.  What the stored event asks of the source as a whole
 	 * (SOURCE_ACTION_NONE for almost every event).  Stage 1 asks it of

@@ -11,6 +11,23 @@
 
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
 
+cJSON *source_json_parse_object(const uint8_t *body, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	if (body == NULL || len == 0)
+		return NULL;
+	root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
+	while (root && end && (size_t)(end - (const char *)body) < len && *end &&
+	       strchr(" \t\r\n", *end))
+		end++;
+	if (cJSON_IsObject(root) && end && (size_t)(end - (const char *)body) == len)
+		return root;
+	cJSON_Delete(root);
+	return NULL;
+}
+
 const char *source_json_str(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;

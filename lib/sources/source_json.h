@@ -8,6 +8,7 @@
 #define ADSENG_SOURCES_SOURCE_JSON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/conversion.h"
@@ -18,6 +19,10 @@ struct cJSON;
 #define SOURCE_MAX_ITEMS 1000 /* line items kept; the rest are dropped */
 #define SOURCE_MAX_TEXT	 4096 /* URLs, user agents, titles */
 #define SOURCE_MAX_TOKEN 256  /* ids, SKUs, tokens */
+
+/* The body as one JSON object (trailing white space allowed), or NULL;
+ * the caller frees it with cJSON_Delete.  NULL/0 is no object. */
+struct cJSON *source_json_parse_object(const uint8_t *body, size_t len);
 
 /* obj[key] when obj is an object and the member a string, else NULL. */
 const char *source_json_str(const struct cJSON *obj, const char *key);

@@ -363,21 +363,6 @@ static char *unit_price(const char *subtotal, int64_t qty)
 	}
 }
 
-/* The body as one JSON object, or NULL (trailing white space allowed). */
-static cJSON *parse_object(const uint8_t *body, size_t len)
-{
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
-
-	while (root && end && (size_t)(end - (const char *)body) < len && *end &&
-	       strchr(" \t\r\n", *end))
-		end++;
-	if (cJSON_IsObject(root) && end && (size_t)(end - (const char *)body) == len)
-		return root;
-	cJSON_Delete(root);
-	return NULL;
-}
-
 /* Item ids after the SKU: the variation's (0 for a simple product), else
  * the product's. */
 static const char *const woo_item_ids[] = { "variation_id", "product_id", NULL };
@@ -420,7 +405,7 @@ static int woo_parse(const struct raw_event *ev, struct conv_list *out, struct e
 		err_set(e, ERR_INVALID, "empty body");
 		goto out;
 	}
-	root = parse_object(ev->body, ev->body_len);
+	root = source_json_parse_object(ev->body, ev->body_len);
 	if (root == NULL) {
 		err_set(e, ERR_INVALID, "body is not a JSON object");
 		goto out;
