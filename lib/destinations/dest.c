@@ -4,6 +4,9 @@
  */
 #include "destinations/dest.h"
 #include "core/config.h"
+#include "core/json_build.h"
+#include "core/mem.h"
+#include "core/text.h"
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
@@ -95,4 +98,37 @@ void dest_secret_free(char *s)
 		return;
 	sodium_memzero(s, strlen(s));
 	free(s);
+}
+
+int dest_creds_secret(const char *kind, const char *creds, const char *key, bool required,
+		      bool (*ok)(const char *), char **out, struct err *e)
+{
+	cJSON *root = creds ? cJSON_Parse(creds) : NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+	int rc = 0;
+
+	*out = NULL;
+	if (!cJSON_IsObject(root))
+		rc = err_set(e, ERR_CONFIG, "%s: credentials are not a JSON object", kind);
+	else if (v == NULL && required)
+		rc = err_set(e, ERR_CONFIG, "%s: credentials have no %s", kind, key);
+	else if (v &&
+		 (!cJSON_IsString(v) || v->valuestring[0] == '\0' || (ok && !ok(v->valuestring))))
+		rc = err_set(e, ERR_CONFIG, "%s: credentials have an unusable %s", kind, key);
+	else if (v)
+		*out = xstrdup(v->valuestring);
+	json_wipe_strings(root);
+	cJSON_Delete(root);
+	return rc;
+}
+
+bool outcome_fill_transport(const struct upload_resp *resp, struct outcome *out, size_t n)
+{
+	char msg[sizeof(out->message)];
+
+	if (!resp->transport_error)
+		return false;
+	text_copy_line(msg, sizeof(msg), resp->transport_msg);
+	outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	return true;
 }

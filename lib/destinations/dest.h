@@ -201,8 +201,23 @@ void dest_register_config_keys(void);
 /* settings[key] when it is a string, else NULL. */
 const char *dest_settings_str(const struct cJSON *settings, const char *key);
 
+/*
+ * Copy creds[key] out of a destination's credentials JSON text into *out
+ * (free with dest_secret_free) when it is a non-empty string that ok()
+ * accepts (NULL: any).  Absent: *out NULL, and 0 unless required.  Not
+ * JSON, or present but unusable: ERR_CONFIG.  The parsed tree is wiped
+ * before it is freed; messages name kind and key, never the value.
+ */
+int dest_creds_secret(const char *kind, const char *creds, const char *key, bool required,
+		      bool (*ok)(const char *), char **out, struct err *e) WUR;
+
 /* Wipe and free a copy of a secret; NULL is a no-op. */
 void dest_secret_free(char *s);
+
+/* The first step of every classifier: a transport error (no HTTP answer)
+ * retries every event with curl's message.  true when it was one (out
+ * filled), false to go on reading the answer. */
+bool outcome_fill_transport(const struct upload_resp *resp, struct outcome *out, size_t n);
 
 /* Set every outcome to kind with message (helper for classifiers). */
 void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long retry_after_s,

@@ -395,34 +395,6 @@ static char *build_body(const char *client_id, struct conversion *const *convs, 
 
 /* ---- build: the request ------------------------------------------------------ */
 
-/* The api_secret out of the credentials into *secret (caller frees with
- * dest_secret_free); *secret stays NULL when there is none and none is
- * required (sgtm).  The parsed tree is wiped before it is freed. */
-static int read_secret(const char *creds, bool required, char **secret, struct err *e)
-{
-	cJSON *root = NULL;
-	const cJSON *v;
-	int result = ERR_CONFIG;
-
-	*secret = NULL;
-	root = creds ? cJSON_Parse(creds) : NULL;
-	v = cJSON_GetObjectItemCaseSensitive(root, "api_secret");
-	if (v == NULL && !required) {
-		result = 0;
-		goto out;
-	}
-	if (!cJSON_IsString(v) || !is_api_secret(v->valuestring)) {
-		err_set(e, ERR_CONFIG, "credentials have no usable api_secret");
-		goto out;
-	}
-	*secret = xstrdup(v->valuestring);
-	result = 0;
-out:
-	json_wipe_strings(root);
-	cJSON_Delete(root);
-	return result;
-}
-
 /* base without trailing slashes, as a length. */
 static int base_len(const char *base)
 {
@@ -483,7 +455,8 @@ static int build_request(const struct destination *d, struct conversion *const *
 		err_set(e, ERR_CONFIG, "%s: destination has no base URL", d->kind);
 		goto out;
 	}
-	result = read_secret(d->creds, !is_sgtm(d), &secret, e);
+	result = dest_creds_secret(d->kind, d->creds, "api_secret", !is_sgtm(d), is_api_secret,
+				   &secret, e);
 	if (result < 0)
 		goto out;
 	body = body_for(convs, n, &derived, e);
@@ -642,11 +615,8 @@ static void ga4_result(const struct destination *d, const struct upload_resp *re
 	char msg[sizeof(out->message)] = "";
 	char code[32] = "";
 
-	if (resp->transport_error) {
-		text_copy_line(msg, sizeof(msg), resp->transport_msg);
-		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	if (outcome_fill_transport(resp, out, n))
 		return;
-	}
 	kind = is_sgtm(d) ? classify_sgtm(resp->status) : classify_ga4(resp->status);
 	if (kind == OUTCOME_DELIVERED && !is_sgtm(d) && d->test_mode &&
 	    ga4_validation_read(resp->body, resp->body_len, msg, sizeof(msg), NULL, n)) {

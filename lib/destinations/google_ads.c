@@ -145,16 +145,21 @@ static int gads_load(struct destination *d, const struct config *cfg, struct err
 /* ---- build: shared by every request of this file --------------------------- */
 
 /* creds.developer_token copied (caller frees with dest_secret_free), or NULL. */
+static bool is_dev_token(const char *s)
+{
+	return strlen(s) <= GADS_DEVTOKEN_MAX && text_is_clean(s, GADS_DEVTOKEN_MAX);
+}
+
+/* An unusable one is left out: Google's refusal then pauses with its
+ * message. */
 static char *read_dev_token(const char *creds_text)
 {
-	cJSON *creds = creds_text ? cJSON_Parse(creds_text) : NULL;
-	const char *v = json_str(creds, "developer_token");
+	struct err e = { 0 };
 	char *out = NULL;
 
-	if (v && strlen(v) <= GADS_DEVTOKEN_MAX && text_is_clean(v, GADS_DEVTOKEN_MAX))
-		out = xstrdup(v);
-	json_wipe_strings(creds);
-	cJSON_Delete(creds);
+	if (dest_creds_secret("google_ads", creds_text, "developer_token", false, is_dev_token,
+			      &out, &e) != 0)
+		return NULL;
 	return out;
 }
 
@@ -880,15 +885,11 @@ static void gads_result(const struct destination *d, const struct upload_resp *r
 {
 	const cJSON *pfe;
 	cJSON *tree = NULL;
-	char msg[sizeof(out->message)];
 
 	(void)d;
 	(void)convs;
-	if (resp->transport_error) {
-		text_copy_line(msg, sizeof(msg), resp->transport_msg);
-		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	if (outcome_fill_transport(resp, out, n))
 		return;
-	}
 	if (resp->body && resp->body_len > 0)
 		tree = cJSON_ParseWithLength(resp->body, resp->body_len);
 	if (resp->status >= 200 && resp->status <= 299) {

@@ -671,11 +671,8 @@ static void gdm_result(const struct destination *d, const struct upload_resp *re
 	(void)d;
 	(void)convs;
 	memset(out, 0, n * sizeof(*out));
-	if (resp->transport_error) {
-		text_copy_line(msg, sizeof(msg), resp->transport_msg);
-		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	if (outcome_fill_transport(resp, out, n))
 		return;
-	}
 	if (resp->status >= 200 && resp->status <= 299) {
 		outcome_fill(out, n, OUTCOME_DELIVERED, -1, "", "");
 		take_request_id(resp, out, n);

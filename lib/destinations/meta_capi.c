@@ -195,55 +195,32 @@ static int meta_validate(const cJSON *settings, const cJSON *creds, bool test_mo
 
 /* ---- build: the token and the URL ---------------------------------------- */
 
-/* A usable secret string from the credentials tree: present, a string,
- * non-empty and at most max bytes. */
-static bool is_usable_secret(const cJSON *v, size_t max)
+static bool is_meta_token(const char *s)
 {
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' && strlen(v->valuestring) <= max;
+	return strlen(s) <= META_TOKEN_MAX;
 }
 
-/*
- * Copy the access token and, when the credentials have one, the app secret
- * out of the credentials JSON into *token and *secret (NULL when absent;
- * caller frees both with secret_free).  The parsed tree's copies are wiped
- * before it is freed; messages never quote the credentials.
- */
+static bool is_meta_secret(const char *s)
+{
+	return strlen(s) <= META_SECRET_MAX;
+}
+
+/* The access token and, when the credentials have one, the app secret
+ * (NULL when absent; caller frees both with dest_secret_free). */
 static int read_creds(const char *creds, char **token, char **secret, struct err *e)
 {
-	cJSON *root = NULL;
-	cJSON *tok;
-	cJSON *sec;
-	int result = ERR_CONFIG;
+	int rc = dest_creds_secret("meta_capi", creds, "access_token", true, is_meta_token, token,
+				   e);
 
-	*token = NULL;
-	*secret = NULL;
-	if (creds == NULL) {
-		err_set(e, ERR_CONFIG, "meta_capi: destination has no credentials");
-		goto out;
+	if (rc == 0) {
+		rc = dest_creds_secret("meta_capi", creds, "app_secret", false, is_meta_secret,
+				       secret, e);
+		if (rc != 0) {
+			dest_secret_free(*token);
+			*token = NULL;
+		}
 	}
-	root = cJSON_Parse(creds);
-	if (root == NULL) {
-		err_set(e, ERR_CONFIG, "meta_capi: credentials are not valid JSON");
-		goto out;
-	}
-	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-	if (!is_usable_secret(tok, META_TOKEN_MAX)) {
-		err_set(e, ERR_CONFIG, "meta_capi: credentials have no usable access_token");
-		goto out;
-	}
-	sec = cJSON_GetObjectItemCaseSensitive(root, "app_secret");
-	if (sec && !is_usable_secret(sec, META_SECRET_MAX)) {
-		err_set(e, ERR_CONFIG, "meta_capi: credentials have an unusable app_secret");
-		goto out;
-	}
-	*token = xstrdup(tok->valuestring);
-	if (sec)
-		*secret = xstrdup(sec->valuestring);
-	result = 0;
-out:
-	json_wipe_strings(root);
-	cJSON_Delete(root);
-	return result;
+	return rc;
 }
 
 /*
@@ -644,11 +621,8 @@ static void meta_result(const struct destination *d, const struct upload_resp *r
 
 	(void)d;
 	(void)convs;
-	if (resp->transport_error) {
-		text_copy_line(msg, sizeof(msg), resp->transport_msg);
-		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	if (outcome_fill_transport(resp, out, n))
 		return;
-	}
 	if (resp->status >= 200 && resp->status <= 299) {
 		outcome_fill(out, n, OUTCOME_DELIVERED, -1, "", "");
 		return;

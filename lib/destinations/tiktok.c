@@ -428,34 +428,6 @@ static char *build_body(const struct destination *d, const char *pixel, const ch
 
 /* ---- build: the token ------------------------------------------------------- */
 
-/* Copy the access token out of the credentials JSON into *token (caller
- * frees with dest_secret_free); the parsed tree is wiped before it is
- * freed, and messages never quote the credentials. */
-static int read_token(const char *creds, char **token, struct err *e)
-{
-	cJSON *root = NULL;
-	const cJSON *tok;
-	int result = ERR_CONFIG;
-
-	*token = NULL;
-	if (creds == NULL) {
-		err_set(e, ERR_CONFIG, "tiktok: destination has no credentials");
-		goto out;
-	}
-	root = cJSON_Parse(creds);
-	tok = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-	if (!cJSON_IsString(tok) || !is_header_token(tok->valuestring)) {
-		err_set(e, ERR_CONFIG, "tiktok: credentials have no usable access_token");
-		goto out;
-	}
-	*token = xstrdup(tok->valuestring);
-	result = 0;
-out:
-	json_wipe_strings(root);
-	cJSON_Delete(root);
-	return result;
-}
-
 /*
  * Build one request for n conversions.  req must be freshly initialized
  * (upload_req_init); it is filled only on success.  The conversions and d
@@ -490,7 +462,8 @@ static int tiktok_build(const struct destination *d, const char *access_token,
 		err_set(e, ERR_CONFIG, "tiktok: destination has no base URL ([endpoints] tiktok)");
 		goto out;
 	}
-	result = read_token(d->creds, &token, e);
+	result = dest_creds_secret("tiktok", d->creds, "access_token", true, is_header_token,
+				   &token, e);
 	if (result < 0)
 		goto out;
 	body = build_body(d, pixel, tec && tec[0] ? tec : NULL, convs, n);
@@ -625,11 +598,8 @@ static void tiktok_result(const struct destination *d, const struct upload_resp 
 
 	(void)d;
 	(void)convs;
-	if (resp->transport_error) {
-		text_copy_line(msg, sizeof(msg), resp->transport_msg);
-		outcome_fill(out, n, OUTCOME_RETRY, resp->retry_after_s, "", msg);
+	if (outcome_fill_transport(resp, out, n))
 		return;
-	}
 	parse_answer(resp, &a, &tree);
 	kind = classify(resp->status, &a, n);
 	if (a.json)
