@@ -100,6 +100,7 @@ static void sync_audiences(struct platform_jobs *p, const struct config *cfg)
 	struct audience_sync_ctx ctx = { .conn = p->conn,
 					 .cfg = cfg,
 					 .vault = p->rt->vault,
+					 .oauth = p->rt->oauth,
 					 .should_stop = stop_asked,
 					 .stop_arg = p };
 	struct err e = { 0 };
