@@ -94,6 +94,16 @@ enum source_action {
 	/* The sender says it will send nothing more (Shopify: the shop
 	 * uninstalled the app): stop accepting its webhooks, keep its data. */
 	SOURCE_ACTION_DISABLE,
+	/* Privacy (GDPR): the sender asks us to erase what we hold about one
+	 * person, named by the key the action hook fills in (the same key as
+	 * the contact hook's and the `names` hook's). */
+	SOURCE_ACTION_REDACT_PERSON,
+	/* Privacy: erase everything the source's sender sent (raw events,
+	 * people); the source itself stays, as app/uninstalled left it. */
+	SOURCE_ACTION_REDACT_SOURCE,
+	/* Privacy: the person (key) asked what is held about them; recorded
+	 * in the audit log for the operator (`adsengctl privacy export`). */
+	SOURCE_ACTION_DATA_REQUEST,
 };
 
 struct source_ops {
@@ -148,9 +158,21 @@ struct source_ops {
 	 * error acts when it is reprocessed), and applies the answer in
 	 * the transaction that marks the event, so the action happens exactly
 	 * when the event counts as processed.  Decided from the event alone
-	 * (topic, headers, body); the event must already be authentic.
+	 * (topic, headers, body); the event must already be authentic.  For
+	 * an action about a person, key (SOURCE_CONTACT_KEY_MAX bytes) gets
+	 * that person's key; an event asking it without a usable key must
+	 * have failed parse instead.  key is "" otherwise.
 	 */
-	enum source_action (*action)(const struct raw_event *ev);
+	enum source_action (*action)(const struct raw_event *ev, char *key);
+	/*
+	 * Optional, needed by kinds whose events can be asked to be erased
+	 * (SOURCE_ACTION_REDACT_PERSON) or exported: whether the stored event
+	 * names the person key (an order placed by that customer, the
+	 * customer record itself).  Pure; a bad body names nobody.  The
+	 * privacy code calls it only on events whose body contains key's
+	 * bytes, so a kind must name people by keys written literally.
+	 */
+	bool (*names)(const struct raw_event *ev, const char *key);
 };
 
 /* The ops for a kind ("shopify"), or NULL. */
