@@ -416,4 +416,5 @@ const struct source_ops shopify_source_ops = {
 	.action = shopify_action,
 	.contact = shopify_contact,
 	.names = shopify_names,
+	.disabled_topics = shopify_privacy_topics,
 };

@@ -30,6 +30,15 @@
 
 #define GID_CUSTOMER "gid://shopify/Customer/"
 
+/* Shopify requires them answered even after the uninstall that disabled
+ * the source: shop/redact is sent 48 h after it. */
+const char *const shopify_privacy_topics[] = {
+	"customers/data_request",
+	"customers/redact",
+	"shop/redact",
+	NULL,
+};
+
 static bool topic_is(const struct raw_event *ev, const char *topic)
 {
 	return ev->topic != NULL && strcmp(ev->topic, topic) == 0;

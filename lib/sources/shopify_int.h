@@ -17,6 +17,9 @@ struct cJSON;
  */
 int shopify_id(const struct cJSON *obj, const char *gid_prefix, char out[24]);
 
+/* The privacy topics, which a disabled source still takes (NULL-terminated). */
+extern const char *const shopify_privacy_topics[];
+
 /* source_ops.contact: customers/create|update keep the customer record. */
 void shopify_contact(const struct raw_event *ev, struct source_contact *out);
 

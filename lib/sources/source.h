@@ -173,10 +173,29 @@ struct source_ops {
 	 * bytes, so a kind must name people by keys written literally.
 	 */
 	bool (*names)(const struct raw_event *ev, const char *key);
+	/*
+	 * Optional, NULL-terminated: topics a disabled source still takes
+	 * and stage 1 still processes (Shopify's privacy webhooks: shop/redact
+	 * comes 48 h after the app/uninstalled that disabled the source, and
+	 * the erasure is owed all the same).  Everything else of a disabled
+	 * source is refused.
+	 */
+	const char *const *disabled_topics;
 };
 
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
+
+/* Whether a request to a disabled source of ops is one of its
+ * disabled_topics (by ops->topic), so it is verified and stored anyway. */
+bool source_takes_when_disabled(const struct source_ops *ops, const struct http_req *req);
+
+/*
+ * Every registered kind's disabled_topics as a PostgreSQL text[] literal
+ * ("{\"a/b\",\"c/d\"}") into out, for stage 1's claim.  Returns false
+ * (out "{}") if they do not fit in outlen.
+ */
+bool source_disabled_topics_literal(char *out, size_t outlen);
 
 /* The status for "not stored, retry later" of ops (NULL: an unknown
  * kind): ops->unavailable_status, or 503. */

@@ -299,6 +299,41 @@ static void test_verify_privacy_body(void **state)
 	free(body);
 }
 
+/* A disabled source still takes the privacy topics, and nothing else;
+ * stage 1's claim gets them as a text[] literal. */
+static void test_disabled_topics(void **state)
+{
+	static const struct {
+		const char *topic;
+		bool taken;
+	} cases[] = {
+		{ "shop/redact", true },
+		{ "customers/redact", true },
+		{ "customers/data_request", true },
+		{ "orders/create", false },
+		{ "app/uninstalled", false },
+		{ "customers/create", false },
+		{ "SHOP/REDACT", false },
+		{ "", false },
+	};
+	char lit[512], small[8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_header h[1] = { { "X-Shopify-Topic", cases[i].topic } };
+		struct http_req req = { .method = "POST", .headers = h, .n_headers = 1 };
+
+		if (source_takes_when_disabled(&shopify_source_ops, &req) != cases[i].taken)
+			fail_msg("topic \"%s\"", cases[i].topic);
+	}
+	assert_false(source_takes_when_disabled(NULL, NULL));
+	assert_true(source_disabled_topics_literal(lit, sizeof(lit)));
+	assert_string_equal(lit,
+			    "{\"customers/data_request\",\"customers/redact\",\"shop/redact\"}");
+	assert_false(source_disabled_topics_literal(small, sizeof(small)));
+	assert_string_equal(small, "{}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_privacy_topics),
 		cmocka_unit_test(test_verify_privacy_body),
+		cmocka_unit_test(test_disabled_topics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
