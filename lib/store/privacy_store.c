@@ -156,6 +156,20 @@ static char *ids_literal(const int64_t *ids, size_t n)
 	return s;
 }
 
+/*
+ * The conversions of the person: those made from the raw events found,
+ * and those whose external_id (in any scheme) is the hash of the key,
+ * which finds them after their raw events were erased, or when the event
+ * that made one did not name the person the way the names hook reads.
+ * ($1 source, $2/$3 the key and the raw event ids, as numbered by the
+ * statement using it.)
+ */
+#define PERSON_CONVERSIONS(KEY, IDS)                                                               \
+	"c.source_id = $1::uuid AND (c.raw_event_id = ANY (" IDS "::int8[]) OR EXISTS ("           \
+	" SELECT 1 FROM json_each(CASE WHEN json_typeof(c.payload->'ids') = 'object'"              \
+	"  THEN c.payload->'ids' END) s WHERE json_typeof(s.value) = 'object'"                     \
+	"  AND s.value->>'external_id' = encode(sha256(convert_to(" KEY ", 'UTF8')), 'hex')))"
+
 static const char export_sql[] =
 	"SELECT coalesce(json_agg(json_build_object("
 	"  'id', c.id, 'raw_event_id', c.raw_event_id, 'event', c.event, 'event_id', c.event_id,"
@@ -169,7 +183,7 @@ static const char export_sql[] =
 	" (SELECT json_build_object('id', s.id, 'kind', s.kind, 'name', s.name,"
 	"   'tenant', t.name)::text FROM sources s JOIN tenants t ON t.id = s.tenant_id"
 	"   WHERE s.id = $1::uuid)"
-	" FROM conversions c WHERE c.source_id = $1::uuid AND c.raw_event_id = ANY ($3::int8[])";
+	" FROM conversions c WHERE " PERSON_CONVERSIONS("$2", "$3");
 
 /* Attach the JSON text col of row 0 (SQL NULL: null) to o as name. */
 static bool attach_col(cJSON *o, const char *name, const PGresult *res, int col)
@@ -237,13 +251,15 @@ static const char redact_person_sql[] =
 	"   ELSE r.processed_at END"
 	"  WHERE r.source_id = $1::uuid AND r.id = ANY ($2::int8[]) RETURNING r.id),"
 	" c AS (UPDATE conversions c SET payload = adseng_redact_payload(c.payload::jsonb)::json,"
-	"  redacted_at = now() WHERE c.source_id = $1::uuid AND c.raw_event_id = ANY ($2::int8[])"
-	"  RETURNING c.id),"
-	" " SKIP_DELIVERIES ","
-	" k AS (DELETE FROM source_contacts WHERE source_id = $1::uuid AND contact_key = $3"
-	"  RETURNING 1)"
-	" SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM c), (SELECT count(*) FROM d),"
-	"  (SELECT count(*) FROM k)";
+	"  redacted_at = coalesce(c.redacted_at, now())"
+	"  WHERE " PERSON_CONVERSIONS("$3", "$2") " RETURNING c.id),"
+						  " " SKIP_DELIVERIES ","
+						  " k AS (DELETE FROM source_contacts WHERE "
+						  "source_id = $1::uuid AND contact_key = $3"
+						  "  RETURNING 1)"
+						  " SELECT (SELECT count(*) FROM r), (SELECT "
+						  "count(*) FROM c), (SELECT count(*) FROM d),"
+						  "  (SELECT count(*) FROM k)";
 
 static const char redact_source_sql[] =
 	"WITH q AS (DELETE FROM raw_queue WHERE raw_event_id IN"
