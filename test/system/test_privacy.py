@@ -217,3 +217,51 @@ def test_bad_hmac_on_privacy_topics_is_401_and_nothing_stored(stack):
     assert s.count("raw_events") == 0
     assert s.count("ingest_keys") == 0
     assert s.count("audit_log", "action LIKE 'privacy.%'") == 0
+
+
+def test_customer_without_order_joins_customer_match(make_stack, google_oauth, datamanager):
+    from test_audience import LIST_ID, api_requests, google_stack, member_emails
+
+    s = google_stack(make_stack, google_oauth, datamanager).start()
+    datamanager.config(lists=[LIST_ID])
+    s.ctl("audience", "add", "--destination", "ads1", "--name", "buyers", "--user-list-id",
+          LIST_ID, "--sources", "shop1")
+    # Nora never ordered; Bob did.
+    nora = fixture("shopify_customers_create.json")
+    nora.update(id=7001000000777, admin_graphql_api_id="gid://shopify/Customer/7001000000777",
+                email="Nora.Quinn@example.com", phone=None)
+    post(s, nora, "customers/create")
+    post(s, order_of(OTHER, 5555000000001, "bob@example.com"), "orders/create")
+    wait_until(lambda: s.count("conversions") == 1 and s.count("source_contacts") == 1,
+               timeout=30, what="the order and the customer record")
+    assert s.count("conversions", "event_id LIKE '%7001000000777%'") == 0
+
+    p = s.ctl("audience", "sync", "buyers", json_out=True)
+    assert (p["added"], p["removed"]) == (2, 0), p
+    nora_hash = hashlib.sha256(b"nora.quinn@example.com").hexdigest()
+    bob_hash = hashlib.sha256(b"bob@example.com").hexdigest()
+    [ingest] = api_requests(datamanager, ":ingest")
+    assert member_emails(ingest["body"]) == sorted([nora_hash, bob_hash])
+    # The record's address goes too (default_address), as for an order.
+    kinds = [[list(i)[0] for i in m["userData"]["userIdentifiers"]]
+             for m in ingest["body"]["audienceMembers"]]
+    assert ["emailAddress", "phoneNumber", "address"] in kinds
+
+    # customers/update replaces the email: the member changes.
+    nora["email"] = "nora@example.org"
+    post(s, nora, "customers/update")
+    new_hash = hashlib.sha256(b"nora@example.org").hexdigest()
+    wait_until(lambda: s.scalar("SELECT ids->>'ids.google.email' FROM source_contacts")
+               == new_hash, timeout=20, what="the record updated")
+    p = s.ctl("audience", "sync", "buyers", json_out=True)
+    assert (p["added"], p["removed"]) == (1, 1), p
+
+    # Her redact removes her from the list at the next sync; Bob stays.
+    redact = fixture("shopify_customers_redact.json")
+    redact["customer"] = {"id": 7001000000777, "email": "nora@example.org", "phone": None}
+    post(s, redact, "customers/redact")
+    wait_until(lambda: audit(s, "privacy.redact_customer"), timeout=20, what="the redact")
+    p = s.ctl("audience", "sync", "buyers", json_out=True)
+    assert (p["added"], p["removed"], p["unchanged"]) == (0, 1, 1), p
+    removes = api_requests(datamanager, ":remove")
+    assert member_emails(removes[-1]["body"]) == [new_hash]
