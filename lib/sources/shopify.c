@@ -6,7 +6,8 @@
  * orders/create and orders/paid both become one "purchase" whose event_id
  * is derived from the order id only, so whichever arrives second dedups
  * against the first in the conversions table; checkouts/create becomes a
- * "begin_checkout".  Other topics are not conversions.
+ * "begin_checkout".  Other topics are not conversions; the customer and
+ * privacy topics are shopify_customer.c's.
  *
  * The body is outside input even after its HMAC checks out (a shop's own
  * apps write most of it, and unapproved apps get PII as null), so every
