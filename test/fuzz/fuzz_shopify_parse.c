@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/conversion.h"
+#include "pipeline/contacts.h"
 #include "sources/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,7 +34,7 @@ static void check_round_trip(const struct conversion *c)
 }
 
 /* The customer hooks (shopify_customer.c): a key that fits, a record that
- * survives the round trip, an action key only with a person action. */
+ * survives the source_contacts round trip, an action key only with a person action. */
 static void check_customer(const struct raw_event *ev)
 {
 	struct source_contact sc = { 0 };
@@ -43,8 +44,16 @@ static void check_customer(const struct raw_event *ev)
 	shopify_source_ops.contact(ev, &sc);
 	if (strnlen(sc.key, sizeof(sc.key)) >= sizeof(sc.key) || (sc.known && sc.key[0] == '\0'))
 		abort();
-	if (sc.known)
-		check_round_trip(sc.known);
+	if (sc.known) {
+		/* what source_contacts stores must read back (contacts.c) */
+		char *flat = contacts_flatten(sc.known);
+		struct conversion *back = contacts_unflatten(flat);
+
+		if (back == NULL)
+			abort();
+		conv_free(back);
+		cJSON_free(flat);
+	}
 	if (sc.key[0] && !shopify_source_ops.names(ev, sc.key))
 		abort(); /* a record names its own customer */
 	conv_free(sc.known);
