@@ -153,6 +153,22 @@ static int apply_one(PGconn *conn, const struct raw_row *r, const struct noted_a
 			     actor, e);
 }
 
+static const char *action_name(enum source_action a)
+{
+	switch (a) {
+	case SOURCE_ACTION_DISABLE:
+		return "disable";
+	case SOURCE_ACTION_REDACT_PERSON:
+		return "redact_person";
+	case SOURCE_ACTION_REDACT_SOURCE:
+		return "redact_source";
+	case SOURCE_ACTION_DATA_REQUEST:
+		return "data_request";
+	default:
+		return "none";
+	}
+}
+
 /* Carry out the noted source actions in the open transaction. */
 static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct prepared *p,
 			 struct err *e)
@@ -164,8 +180,9 @@ static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct p
 		if (rc != 0)
 			return rc;
 		log_info("carried out a request of a source's sender",
-			 "source=%s raw_event=%lld topic=%s action=%d", r->source_id,
-			 (long long)r->id, r->topic ? r->topic : "", (int)p->acts[k].action);
+			 "source=%s raw_event=%lld topic=%s action=%s", r->source_id,
+			 (long long)r->id, r->topic ? r->topic : "",
+			 action_name(p->acts[k].action));
 	}
 	return 0;
 }
