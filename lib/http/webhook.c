@@ -238,16 +238,20 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		return;
 	}
 	src = source_set_find(s->sources, id);
-	if (src == NULL || !src->enabled || strcmp(src->kind, kind) != 0) {
-		http_reply_error(req, 404, "not_found", "unknown or disabled source");
-		return;
-	}
 	TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
 		if (hr.n_headers == MAX_HEADERS)
 			break;
 		headers[hr.n_headers].name = kv->key;
 		headers[hr.n_headers].value = kv->value;
 		hr.n_headers++;
+	}
+	hr.headers = headers;
+	/* A disabled source still takes the topics its kind owes an answer
+	 * to after the sender let it go (source_ops.disabled_topics). */
+	if (src == NULL || strcmp(src->kind, kind) != 0 ||
+	    (!src->enabled && !source_takes_when_disabled(src->ops, &hr))) {
+		http_reply_error(req, 404, "not_found", "unknown or disabled source");
+		return;
 	}
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {

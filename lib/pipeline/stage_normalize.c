@@ -14,7 +14,8 @@
  * batch is tried again on a later cycle.
  *
  * A source may also ask for something of itself through one of its events
- * (source_ops.action: Shopify's app/uninstalled disables the source).  That
+ * (source_ops.action: Shopify's app/uninstalled disables the source, its
+ * privacy webhooks erase or export a customer's data: privacy.c).  That
  * happens here rather than at ingest because here the event is already
  * durable and there is a database connection: the HTTP loop has neither
  * and must not block.  The action is applied in the transaction that marks
@@ -26,6 +27,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "pipeline/contacts.h"
+#include "pipeline/privacy.h"
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
 #include "store/db.h"
@@ -33,8 +35,16 @@
 #include "store/source_action_store.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One source action asked by the batch's raw event rows[index]. */
+struct noted_action {
+	size_t index;
+	enum source_action action;
+	char key[SOURCE_CONTACT_KEY_MAX]; /* the person, for the privacy actions */
+};
 
 struct prepared {
 	struct conv_row *rows;
@@ -44,10 +54,10 @@ struct prepared {
 	struct raw_mark *marks;
 	char **errors; /* owned messages, parallel to marks */
 	size_t n_marks;
-	/* Raw events whose source must be disabled (source_ops.action), as
-	 * indexes into the batch; applied before the marks are committed. */
-	size_t *disable;
-	size_t n_disable;
+	/* What raw events ask of their source (source_ops.action), applied
+	 * before the marks are committed. */
+	struct noted_action *acts;
+	size_t n_acts;
 };
 
 static void prepared_cleanup(struct prepared *p)
@@ -61,7 +71,7 @@ static void prepared_cleanup(struct prepared *p)
 		free(p->errors[i]);
 	free(p->errors);
 	free(p->marks);
-	free(p->disable);
+	free(p->acts);
 }
 
 /* The message recorded with an 'error' mark.  A parser may quote input
@@ -112,29 +122,67 @@ static void add_row(struct prepared *p, const struct raw_row *r, const struct co
 }
 
 /* Whether a parsed event asks something of its source (source_ops.action);
- * if so it is noted in p for apply_actions.  Only one action exists. */
+ * if so it is noted in p for apply_actions. */
 static bool wants_action(const struct source_ops *ops, const struct raw_event *ev,
 			 struct prepared *p, size_t i)
 {
-	if (ops->action == NULL || ops->action(ev) != SOURCE_ACTION_DISABLE)
+	struct noted_action *a = &p->acts[p->n_acts];
+
+	if (ops->action == NULL)
 		return false;
-	p->disable[p->n_disable++] = i;
+	a->key[0] = '\0';
+	a->action = ops->action(ev, a->key);
+	if (a->action == SOURCE_ACTION_NONE)
+		return false;
+	a->index = i;
+	p->n_acts++;
 	return true;
+}
+
+/* One noted action.  The privacy ones are the sender's: the audit rows
+ * name "<kind>-webhook" as the actor. */
+static int apply_one(PGconn *conn, const struct raw_row *r, const struct noted_action *a,
+		     struct err *e)
+{
+	char actor[48];
+
+	if (a->action == SOURCE_ACTION_DISABLE)
+		return source_action_disable(conn, r->source_id, r->id, r->topic, e);
+	snprintf(actor, sizeof(actor), "%s-webhook", r->kind ? r->kind : "source");
+	return privacy_apply(conn, source_ops_find(r->kind), a->action, r->source_id, a->key, r->id,
+			     actor, e);
+}
+
+static const char *action_name(enum source_action a)
+{
+	switch (a) {
+	case SOURCE_ACTION_DISABLE:
+		return "disable";
+	case SOURCE_ACTION_REDACT_PERSON:
+		return "redact_person";
+	case SOURCE_ACTION_REDACT_SOURCE:
+		return "redact_source";
+	case SOURCE_ACTION_DATA_REQUEST:
+		return "data_request";
+	default:
+		return "none";
+	}
 }
 
 /* Carry out the noted source actions in the open transaction. */
 static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct prepared *p,
 			 struct err *e)
 {
-	for (size_t k = 0; k < p->n_disable; k++) {
-		const struct raw_row *r = &b->rows[p->disable[k]];
-		int rc = source_action_disable(conn, r->source_id, r->id, r->topic, e);
+	for (size_t k = 0; k < p->n_acts; k++) {
+		const struct raw_row *r = &b->rows[p->acts[k].index];
+		int rc = apply_one(conn, r, &p->acts[k], e);
 
 		if (rc != 0)
 			return rc;
-		log_info("disabled a source at its sender's request",
-			 "source=%s raw_event=%lld topic=%s", r->source_id, (long long)r->id,
-			 r->topic ? r->topic : "");
+		log_info("carried out a request of a source's sender",
+			 "source=%s raw_event=%lld topic=%s action=%s", r->source_id,
+			 (long long)r->id, r->topic ? r->topic : "",
+			 action_name(p->acts[k].action));
 	}
 	return 0;
 }
@@ -147,7 +195,7 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 	p->marks = xcalloc(b->n ? b->n : 1, sizeof(*p->marks));
 	p->errors = xcalloc(b->n ? b->n : 1, sizeof(*p->errors));
 	p->n_marks = b->n;
-	p->disable = xcalloc(b->n ? b->n : 1, sizeof(*p->disable));
+	p->acts = xcalloc(b->n ? b->n : 1, sizeof(*p->acts));
 	conv_list_init(&p->convs);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct raw_row *r = &b->rows[i];
@@ -238,11 +286,17 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 				? w->cfg->worker_lease_ms
 				: 0;
 	int rc;
+	/* Topics of disabled sources still processed (a few, fixed at build
+	 * time; rebuilt per batch, which costs nothing next to the claim). */
+	char topics[512];
 
 	int64_t t0 = clock_mono_us(), t1, t2, t3;
 
 	*write_failed = false;
-	rc = normalize_store_begin(w->conn, limit, &b, &e);
+	if (!source_disabled_topics_literal(topics, sizeof(topics)))
+		log_warn("the topics disabled sources take do not fit; none taken", "len=%zu",
+			 sizeof(topics));
+	rc = normalize_store_begin(w->conn, limit, topics, &b, &e);
 	if (rc != 0) {
 		worker_db_error(w, "could not claim raw events", &e);
 		return rc;
@@ -273,7 +327,7 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 			p.marks[0].state = "error";
 			p.marks[0].error = msg;
 			raw_batch_cleanup(&b);
-			rc = normalize_store_begin(w->conn, 1, &b, &e);
+			rc = normalize_store_begin(w->conn, 1, topics, &b, &e);
 			if (rc == 0 && b.n == 1 && b.rows[0].id == p.marks[0].id)
 				rc = normalize_store_commit(w->conn, p.marks, 1, &e);
 			else if (rc == 0)

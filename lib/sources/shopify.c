@@ -6,7 +6,8 @@
  * orders/create and orders/paid both become one "purchase" whose event_id
  * is derived from the order id only, so whichever arrives second dedups
  * against the first in the conversions table; checkouts/create becomes a
- * "begin_checkout".  Other topics are not conversions.
+ * "begin_checkout".  Other topics are not conversions; the customer and
+ * privacy topics are shopify_customer.c's.
  *
  * The body is outside input even after its HMAC checks out (a shop's own
  * apps write most of it, and unapproved apps get PII as null), so every
@@ -15,7 +16,7 @@
  * the same rules conv_from_json enforces, so what this parser produces
  * survives the JSON round trip through the database.
  */
-#include "sources/source.h"
+#include "sources/shopify_int.h"
 #include "sources/source_json.h"
 #include "core/text.h"
 #include "core/clickid.h"
@@ -155,7 +156,7 @@ static const char *const shopify_stored_headers[] = {
  * "id" member used only when exact_id() trusts it.  ERR_NOTFOUND when there
  * is no id at all, ERR_INVALID when there is one that cannot be trusted.
  */
-static int shopify_id(const cJSON *obj, const char *gid_prefix, char out[24])
+int shopify_id(const cJSON *obj, const char *gid_prefix, char out[24])
 {
 	const char *gid = source_json_str(obj, "admin_graphql_api_id");
 	const cJSON *v;
@@ -346,7 +347,7 @@ static int shopify_parse(const struct raw_event *ev, struct conv_list *out, stru
 	int result = 0;
 
 	if (kind == KIND_NONE)
-		return 0;
+		return shopify_parse_other(ev, e);
 	result = ERR_INVALID;
 	if (ev->body == NULL || ev->body_len == 0) {
 		err_set(e, ERR_INVALID, "empty body");
@@ -396,11 +397,13 @@ out:
  * its secret is void; the source is disabled, and its data kept for the
  * operator (and for shop/redact, which Shopify sends 48 h after the
  * uninstall: PLATFORMS.md "Shopify"). */
-static enum source_action shopify_action(const struct raw_event *ev)
+static enum source_action shopify_action(const struct raw_event *ev, char *key)
 {
+	key[0] = '\0';
 	if (ev->topic != NULL && strcmp(ev->topic, "app/uninstalled") == 0)
 		return SOURCE_ACTION_DISABLE;
-	return SOURCE_ACTION_NONE;
+	/* customers/redact, shop/redact, customers/data_request */
+	return shopify_privacy_action(ev, key);
 }
 
 const struct source_ops shopify_source_ops = {
@@ -412,4 +415,7 @@ const struct source_ops shopify_source_ops = {
 	.unavailable_status = 503, /* Shopify retries any non-2xx */
 	.parse = shopify_parse,
 	.action = shopify_action,
+	.contact = shopify_contact,
+	.names = shopify_names,
+	.disabled_topics = shopify_privacy_topics,
 };

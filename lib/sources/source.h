@@ -94,6 +94,16 @@ enum source_action {
 	/* The sender says it will send nothing more (Shopify: the shop
 	 * uninstalled the app): stop accepting its webhooks, keep its data. */
 	SOURCE_ACTION_DISABLE,
+	/* Privacy (GDPR): the sender asks us to erase what we hold about one
+	 * person, named by the key the action hook fills in (the same key as
+	 * the contact hook's and the `names` hook's). */
+	SOURCE_ACTION_REDACT_PERSON,
+	/* Privacy: erase everything the source's sender sent (raw events,
+	 * people); the source itself stays, as app/uninstalled left it. */
+	SOURCE_ACTION_REDACT_SOURCE,
+	/* Privacy: the person (key) asked what is held about them; recorded
+	 * in the audit log for the operator (`adsengctl privacy export`). */
+	SOURCE_ACTION_DATA_REQUEST,
 };
 
 /*
@@ -169,15 +179,46 @@ struct source_ops {
 	 * error acts when it is reprocessed), and applies the answer in
 	 * the transaction that marks the event, so the action happens exactly
 	 * when the event counts as processed.  Decided from the event alone
-	 * (topic, headers, body); the event must already be authentic.
+	 * (topic, headers, body); the event must already be authentic.  For
+	 * an action about a person, key (SOURCE_CONTACT_KEY_MAX bytes) gets
+	 * that person's key; an event asking it without a usable key must
+	 * have failed parse instead.  key is "" otherwise.
 	 */
-	enum source_action (*action)(const struct raw_event *ev);
+	enum source_action (*action)(const struct raw_event *ev, char *key);
+	/*
+	 * Optional, needed by kinds whose events can be asked to be erased
+	 * (SOURCE_ACTION_REDACT_PERSON) or exported: whether the stored event
+	 * names the person key (an order placed by that customer, the
+	 * customer record itself).  Pure; a bad body names nobody.  The
+	 * privacy code calls it only on events whose body contains key's
+	 * bytes, so a kind must name people by keys written literally.
+	 */
+	bool (*names)(const struct raw_event *ev, const char *key);
+	/*
+	 * Optional, NULL-terminated: topics a disabled source still takes
+	 * and stage 1 still processes (Shopify's privacy webhooks: shop/redact
+	 * comes 48 h after the app/uninstalled that disabled the source, and
+	 * the erasure is owed all the same).  Everything else of a disabled
+	 * source is refused.
+	 */
+	const char *const *disabled_topics;
 	/* Optional: the sender's API for reconcile; NULL = not reconcilable. */
 	const struct source_rest *rest;
 };
 
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
+
+/* Whether a request to a disabled source of ops is one of its
+ * disabled_topics (by ops->topic), so it is verified and stored anyway. */
+bool source_takes_when_disabled(const struct source_ops *ops, const struct http_req *req);
+
+/*
+ * Every registered kind's disabled_topics as a PostgreSQL text[] literal
+ * ("{\"a/b\",\"c/d\"}") into out, for stage 1's claim.  Returns false
+ * (out "{}") if they do not fit in outlen.
+ */
+bool source_disabled_topics_literal(char *out, size_t outlen);
 
 /* The status for "not stored, retry later" of ops (NULL: an unknown
  * kind): ops->unavailable_status, or 503. */

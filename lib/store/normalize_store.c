@@ -19,18 +19,19 @@
  * Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
  * lets workers share the queue; a rollback puts them back).  Events of a
  * disabled source are passed over and stay queued until it is enabled
- * again.  Events whose source no longer exists are claimed with a NULL
- * kind (the caller marks them 'ignored' with a reason), so nothing leaves
- * the queue without a recorded fate.  A queue row whose raw event is gone
- * (purged) is simply dropped.  The source check is a correlated subquery
- * and the DELETE takes an array so that both stay index probes per queued
- * row whatever the planner thinks of the sizes (a merge or hash join here
- * would read all of raw_events or raw_queue on every claim).
+ * again, except those whose topic is in $2 (the topics a disabled source
+ * still takes: source_ops.disabled_topics).  Events whose source no longer exists are claimed with
+ * a NULL kind (the caller marks them 'ignored' with a reason), so nothing leaves the queue without
+ * a recorded fate.  A queue row whose raw event is gone (purged) is simply dropped.  The source
+ * check is a correlated subquery and the DELETE takes an array so that both stay index probes per
+ * queued row whatever the planner thinks of the sizes (a merge or hash join here would read all of
+ * raw_events or raw_queue on every claim).
  */
 static const char claim_sql[] =
 	"WITH c AS ("
 	"  SELECT q.raw_event_id FROM raw_queue q"
-	"  WHERE (SELECT s.enabled FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
+	"  WHERE (SELECT s.enabled OR r.topic = ANY ($2::text[])"
+	"         FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
 	"         WHERE r.id = q.raw_event_id AND r.received_at = q.received_at) IS NOT FALSE"
 	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
 	"), q AS ("
@@ -121,10 +122,11 @@ static int64_t be64(const char *p)
 	return (int64_t)v;
 }
 
-int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e)
+int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
+			  struct raw_batch *batch, struct err *e)
 {
 	char lim[16];
-	const char *params[1] = { lim };
+	const char *params[2] = { lim, disabled_topics ? disabled_topics : "{}" };
 	PGresult *res;
 	int rc, n;
 
@@ -133,7 +135,7 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 	if (rc != 0)
 		return rc;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecPrepared(conn, "adseng_n_claim", 1, params, NULL, NULL, 1);
+	res = PQexecPrepared(conn, "adseng_n_claim", 2, params, NULL, NULL, 1);
 	rc = db_check(conn, res, "could not claim raw events", e);
 	if (rc != 0) {
 		PQclear(res);

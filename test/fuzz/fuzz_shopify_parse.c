@@ -1,15 +1,18 @@
 /*
  * fuzz_shopify_parse.c - libFuzzer target: arbitrary body bytes through the
- * Shopify parser, as orders/create and as checkouts/create, with the shop
- * domain known.  Whatever it produces must survive conv_to_json →
+ * Shopify parser, as orders/create, checkouts/create and the customer and
+ * privacy topics, with the shop domain known, and through the customer
+ * hooks (contact, names, action).  Whatever it produces must survive conv_to_json →
  * conv_from_json, the round trip through the database.
  */
 #include <cjson/cJSON.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/conversion.h"
+#include "pipeline/contacts.h"
 #include "sources/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,9 +33,41 @@ static void check_round_trip(const struct conversion *c)
 	cJSON_Delete(j);
 }
 
+/* The customer hooks (shopify_customer.c): a key that fits, a record that
+ * survives the source_contacts round trip, an action key only with a person action. */
+static void check_customer(const struct raw_event *ev)
+{
+	struct source_contact sc = { 0 };
+	char key[SOURCE_CONTACT_KEY_MAX];
+	enum source_action a;
+
+	shopify_source_ops.contact(ev, &sc);
+	if (strnlen(sc.key, sizeof(sc.key)) >= sizeof(sc.key) || (sc.known && sc.key[0] == '\0'))
+		abort();
+	if (sc.known) {
+		/* what source_contacts stores must read back (contacts.c) */
+		char *flat = contacts_flatten(sc.known);
+		struct conversion *back = contacts_unflatten(flat);
+
+		if (back == NULL)
+			abort();
+		conv_free(back);
+		cJSON_free(flat);
+	}
+	if (sc.key[0] && !shopify_source_ops.names(ev, sc.key))
+		abort(); /* a record names its own customer */
+	conv_free(sc.known);
+	a = shopify_source_ops.action(ev, key);
+	if ((a == SOURCE_ACTION_REDACT_PERSON || a == SOURCE_ACTION_DATA_REQUEST) !=
+	    (key[0] != '\0'))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const topics[] = { "orders/create", "checkouts/create" };
+	static const char *const topics[] = { "orders/create", "checkouts/create",
+					      "customers/create", "customers/redact",
+					      "customers/data_request" };
 	static int inited;
 
 	if (!inited) {
@@ -40,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		inited = 1;
 	}
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
 		struct raw_event ev = {
 			.id = 1,
 			.source_id = "00000000-0000-0000-0000-000000000001",
@@ -62,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* an error must append nothing */
 		}
 		conv_list_cleanup(&l);
+		check_customer(&ev);
 	}
 	return 0;
 }
