@@ -1,0 +1,81 @@
+/*
+ * adjustment_store.h - adjustments of stored conversions (sql/0011): what
+ * stage 1 does with a change a source reports (a refund, an order edit),
+ * and the reports on them for `adsengctl adjustments list` and `stats`.
+ *
+ * A change either updates the value of a conversion no destination has
+ * yet (its pending deliveries then send the new value), or becomes an
+ * adjustment row with one adjustment_deliveries row per destination the
+ * conversion was routed to, or changes nothing (same value, duplicate,
+ * unknown order).  Functions take a connection the calling thread owns.
+ */
+#ifndef ADSENG_STORE_ADJUSTMENT_STORE_H
+#define ADSENG_STORE_ADJUSTMENT_STORE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct cJSON;
+
+/* One reported change, as stage 1 hands it over.  Strings borrowed. */
+struct adjust_row {
+	int64_t raw_id;
+	const char *source_id;
+	const char *event_id; /* the conversion changed (same source) */
+	bool refund;	      /* amount was refunded; false: the order now totals amount */
+	const char *amount;   /* non-negative decimal text */
+	const char *currency; /* of amount, or NULL */
+	const char *reason;   /* or NULL */
+	const char *key;      /* dedup key within the conversion */
+	int64_t occurred_us;
+};
+
+enum adjust_fate {
+	ADJUST_NOTHING, /* no change: why says which */
+	ADJUST_UPDATED, /* the conversion's value, before any delivery */
+	ADJUST_STORED	/* an adjustment and its deliveries */
+};
+
+struct adjust_outcome {
+	enum adjust_fate fate;
+	int64_t conversion_id; /* 0 when there is none */
+	int64_t adjustment_id; /* ADJUST_STORED */
+	bool retraction;       /* ADJUST_STORED: retraction, else restatement */
+	char value[48];	       /* the conversion's value after the change */
+	int64_t n_pending;     /* ADJUST_STORED: deliveries to send */
+	int64_t n_deliveries;  /* ADJUST_STORED: all of them */
+	char why[192];	       /* ADJUST_NOTHING */
+};
+
+/*
+ * Apply r inside the caller's open transaction: lock the conversion and
+ * its deliveries (so no worker claims one of them meanwhile), then decide.
+ * kinds[0..n_kinds) are the destination kinds that upload adjustments
+ * (dest_adjustment_kinds); deliveries towards other kinds are created
+ * 'not_supported'.  0 with *out filled; ERR_INVALID when the database
+ * refused the data (db_sqlstate_is_data_error), ERR_DB otherwise.
+ */
+int adjustment_store_apply(PGconn *conn, const struct adjust_row *r, const char *const *kinds,
+			   size_t n_kinds, struct adjust_outcome *out, struct err *e) WUR;
+
+/*
+ * Adjustments newest first as a JSON array (*out, caller frees), each with
+ * its conversion's event id and its deliveries (destination, kind, state,
+ * attempts, last_error); conversion_id > 0 narrows to one conversion,
+ * state (or NULL) to adjustments with a delivery in that state.
+ */
+int adjustment_store_list(PGconn *conn, int64_t conversion_id, const char *state, int limit,
+			  struct cJSON **out, struct err *e) WUR;
+
+/*
+ * Adjustment deliveries by state: {"pending": n, …, "not_supported": n,
+ * "destinations": [{"id", "name", "kind", "<state>": n…}]} (*out, caller
+ * frees; destinations with none are left out).
+ */
+int adjustment_store_stats(PGconn *conn, struct cJSON **out, struct err *e) WUR;
+
+#endif
