@@ -11,6 +11,7 @@
 #include "store/adjustment_store.h"
 #include "core/mem.h"
 #include "store/db.h"
+#include "store/pgarr.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -324,4 +325,158 @@ int adjustment_store_list(PGconn *conn, int64_t conversion_id, const char *state
 int adjustment_store_stats(PGconn *conn, cJSON **out, struct err *e)
 {
 	return query_json(conn, stats_sql, 0, NULL, "could not count adjustments", out, e);
+}
+
+/* ---- delivery (stage 2) ------------------------------------------------------------ */
+
+static const char claim_sql[] =
+	"WITH due AS ("
+	"  SELECT ad.id FROM adjustment_deliveries ad"
+	"  JOIN adjustments a ON a.id = ad.adjustment_id"
+	"  JOIN destinations x ON x.id = ad.destination_id"
+	"  WHERE ad.state = 'pending' AND ad.next_attempt_at <= now() AND x.enabled"
+	"    AND NOT EXISTS (SELECT 1 FROM destination_health h"
+	"                    WHERE h.destination_id = ad.destination_id AND h.state <> 'closed')"
+	"    AND EXISTS (SELECT 1 FROM deliveries d WHERE d.conversion_id = a.conversion_id"
+	"                AND d.destination_id = ad.destination_id AND d.state = 'delivered')"
+	"    AND NOT EXISTS (SELECT 1 FROM adjustment_deliveries e"
+	"                    JOIN adjustments b ON b.id = e.adjustment_id"
+	"                    WHERE b.conversion_id = a.conversion_id AND b.id < a.id"
+	"                      AND e.destination_id = ad.destination_id"
+	"                      AND e.state IN ('pending', 'in_flight'))"
+	"  ORDER BY ad.next_attempt_at LIMIT $1 FOR UPDATE OF ad SKIP LOCKED"
+	"), upd AS ("
+	"  UPDATE adjustment_deliveries ad SET state = 'in_flight', attempts = ad.attempts + 1,"
+	"         lease_until = now() + $2::int8 * interval '1 millisecond', updated_at = now()"
+	"  FROM due WHERE ad.id = due.id"
+	"  RETURNING ad.id, ad.adjustment_id, ad.destination_id, ad.attempts"
+	") "
+	"SELECT u.id, u.attempts, u.destination_id::text, a.kind, a.value::text, a.currency,"
+	" c.order_id, c.event_id, (extract(epoch FROM a.occurred_at) * 1000000)::int8 "
+	"FROM upd u JOIN adjustments a ON a.id = u.adjustment_id"
+	" JOIN conversions c ON c.id = a.conversion_id "
+	"ORDER BY u.destination_id, a.id";
+
+static const char record_sql[] =
+	"UPDATE adjustment_deliveries ad SET state = u.state,"
+	"  next_attempt_at = CASE WHEN u.state = 'pending'"
+	"      THEN now() + u.delay_ms * interval '1 millisecond' ELSE ad.next_attempt_at END,"
+	"  lease_until = NULL,"
+	"  attempts = ad.attempts - CASE WHEN u.refund THEN 1 ELSE 0 END,"
+	"  last_status = u.status, platform_code = u.code, last_error = u.error,"
+	"  delivered_at = CASE WHEN u.state = 'delivered' THEN now() ELSE ad.delivered_at END,"
+	"  updated_at = now() "
+	"FROM unnest($1::int8[], $2::int4[], $3::text[], $4::int8[], $5::bool[], $6::int4[],"
+	"            $7::text[], $8::text[])"
+	"  AS u(id, claimed, state, delay_ms, refund, status, code, error) "
+	"WHERE ad.id = u.id AND ad.state = 'in_flight' AND ad.attempts = u.claimed";
+
+/* Like deliveries (delivery_store.c expire_sql): an expired lease is an
+ * unknown outcome, sent once more; Google answers a repeated adjustment
+ * with an error of its own, not a double count. */
+static const char expire_sql[] =
+	"UPDATE adjustment_deliveries SET"
+	"  state = CASE WHEN attempts > $1::int8 THEN 'dead' ELSE 'pending' END,"
+	"  lease_until = NULL, next_attempt_at = now(), updated_at = now(),"
+	"  last_error = CASE WHEN attempts > $1::int8"
+	"    THEN 'lease expired on the extra attempt after the last one: giving up'"
+	"    ELSE 'lease expired: the worker holding it stopped or stalled' END "
+	"WHERE id IN (SELECT id FROM adjustment_deliveries WHERE state = 'in_flight'"
+	"             AND lease_until < now() LIMIT 10000 FOR UPDATE SKIP LOCKED)";
+
+int adjustment_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct adj_claim *out,
+			   struct err *e)
+{
+	char lim[16], lease[24];
+	const char *params[2] = { lim, lease };
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(lim, sizeof(lim), "%d", limit);
+	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
+	rc = run(conn, claim_sql, 2, params, "could not claim adjustment deliveries", &res, e);
+	if (rc != 0)
+		return rc;
+	out->res = res;
+	out->n = (size_t)PQntuples(res);
+	out->rows = xcalloc(out->n ? out->n : 1, sizeof(*out->rows));
+	for (size_t i = 0; i < out->n; i++) {
+		struct adj_claim_row *r = &out->rows[i];
+		int row = (int)i;
+
+		r->id = db_get_int64(res, row, 0);
+		r->attempts = (int32_t)db_get_int64(res, row, 1);
+		r->destination_id = PQgetvalue(res, row, 2);
+		r->retraction = strcmp(PQgetvalue(res, row, 3), "retraction") == 0;
+		r->value = PQgetvalue(res, row, 4);
+		r->currency = db_get_str(res, row, 5);
+		r->order_id = db_get_str(res, row, 6);
+		r->event_id = PQgetvalue(res, row, 7);
+		r->occurred_us = db_get_int64(res, row, 8);
+	}
+	return 0;
+}
+
+void adj_claim_cleanup(struct adj_claim *c)
+{
+	PQclear(c->res);
+	free(c->rows);
+	memset(c, 0, sizeof(*c));
+}
+
+int adjustment_store_record(PGconn *conn, const struct adj_record *recs, size_t n, int64_t *applied,
+			    struct err *e)
+{
+	struct pgarr a[8];
+	const uint32_t oids[8] = { PGOID_INT8, PGOID_INT4, PGOID_TEXT, PGOID_INT8,
+				   PGOID_BOOL, PGOID_INT4, PGOID_TEXT, PGOID_TEXT };
+	const char *values[8];
+	int lengths[8];
+	const int formats[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	PGresult *res;
+	int rc;
+
+	*applied = 0;
+	if (n == 0)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		pgarr_init(&a[i], oids[i]);
+	for (size_t i = 0; i < n; i++) {
+		pgarr_add_int8(&a[0], recs[i].id);
+		pgarr_add_int4(&a[1], recs[i].claimed);
+		pgarr_add_text(&a[2], recs[i].state);
+		pgarr_add_int8(&a[3], recs[i].delay_ms);
+		pgarr_add_bool(&a[4], recs[i].refund);
+		pgarr_add_int4(&a[5], recs[i].http_status);
+		pgarr_add_text(&a[6], recs[i].platform_code);
+		pgarr_add_text(&a[7], recs[i].error);
+	}
+	for (int i = 0; i < 8; i++)
+		values[i] = pgarr_finish(&a[i], &lengths[i]);
+	res = PQexecParams(conn, record_sql, 8, NULL, values, lengths, formats, 0);
+	rc = db_check(conn, res, "could not record adjustment deliveries", e);
+	if (rc == 0)
+		*applied = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	for (int i = 0; i < 8; i++)
+		pgarr_cleanup(&a[i]);
+	return rc;
+}
+
+int adjustment_store_expire_leases(PGconn *conn, int64_t max_attempts, int64_t *n, struct err *e)
+{
+	char max[24];
+	const char *params[1] = { max };
+	PGresult *res = NULL;
+	int rc;
+
+	*n = 0;
+	snprintf(max, sizeof(max), "%lld", (long long)max_attempts);
+	rc = run(conn, expire_sql, 1, params, "could not expire adjustment leases", &res, e);
+	if (rc != 0)
+		return rc;
+	*n = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
 }

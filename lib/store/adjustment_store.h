@@ -78,4 +78,61 @@ int adjustment_store_list(PGconn *conn, int64_t conversion_id, const char *state
  */
 int adjustment_store_stats(PGconn *conn, struct cJSON **out, struct err *e) WUR;
 
+/* ---- delivery (stage 2) ---------------------------------------------------------- */
+
+/* A claimed adjustment delivery.  Strings point into the batch's result. */
+struct adj_claim_row {
+	int64_t id;
+	int32_t attempts; /* after the claim: the fence for the record */
+	const char *destination_id;
+	bool retraction;
+	const char *value;    /* decimal text */
+	const char *currency; /* or NULL */
+	const char *order_id; /* the conversion's, or NULL */
+	const char *event_id; /* the conversion's */
+	int64_t occurred_us;
+};
+
+struct adj_claim {
+	PGresult *res;
+	struct adj_claim_row *rows;
+	size_t n;
+};
+
+/*
+ * Claim up to limit due 'pending' adjustment deliveries ('in_flight',
+ * attempts + 1, leased for lease_ms; FOR UPDATE SKIP LOCKED so workers
+ * share them), sorted by destination then adjustment.  Only those the
+ * platform can take now: the destination is enabled with its circuit
+ * breaker closed, the conversion's own delivery to it is 'delivered' (a
+ * platform cannot adjust what it has not got), and no earlier adjustment
+ * of the same conversion to it is still pending or in flight (they go in
+ * order).  out->rows borrow from out->res; free with adj_claim_cleanup.
+ */
+int adjustment_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct adj_claim *out,
+			   struct err *e) WUR;
+void adj_claim_cleanup(struct adj_claim *c);
+
+/* The outcome of one claimed adjustment delivery. */
+struct adj_record {
+	int64_t id;
+	int32_t claimed;   /* attempts as claimed: a lost lease is fenced off */
+	const char *state; /* "delivered", "pending", "failed", "dead" */
+	int64_t delay_ms;  /* pending: due after this */
+	bool refund;	   /* give the attempt back (not the event's fault) */
+	int32_t http_status;
+	const char *platform_code; /* or NULL */
+	const char *error;	   /* or NULL */
+};
+
+/* Write outcomes; rows whose lease was lost (no longer in flight with the
+ * claimed attempts) are left alone.  *applied = rows changed. */
+int adjustment_store_record(PGconn *conn, const struct adj_record *recs, size_t n, int64_t *applied,
+			    struct err *e) WUR;
+
+/* In-flight adjustment deliveries whose lease expired go back to pending
+ * (dead after more than max_attempts); *n = how many. */
+int adjustment_store_expire_leases(PGconn *conn, int64_t max_attempts, int64_t *n,
+				   struct err *e) WUR;
+
 #endif
