@@ -179,3 +179,103 @@ def test_order_update_after_delivery_restates(stack, meta):
     assert raw_state(s, "orders/updated", 2)[1] == ("ignored", "the order total is unchanged")
     assert s.count("adjustments") == 2
     assert len(meta.requests()) == 1
+
+
+# -- google_ads uploads them ------------------------------------------------------
+
+
+def google_and_meta(make_stack, google_oauth, google_ads, **conf):
+    """The demo stack (Shopify → Meta) plus a google_ads destination fed by
+    the same source, pointed at the fakes; started."""
+    from harness import FakeGoogleAds, FakeGoogleOAuth
+    s = make_stack(**conf).setup_demo()
+    s.gads_id = s.add_google_destination(
+        "google_ads", "gads1", google_oauth, google_ads,
+        credentials={"client_id": FakeGoogleOAuth.CLIENT_ID,
+                     "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
+                     "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN,
+                     "developer_token": FakeGoogleAds.DEVELOPER_TOKEN})
+    return s.start()
+
+
+def adjustment_uploads(google_ads):
+    return [r for r in google_ads.requests()
+            if r["path"].endswith(":uploadConversionAdjustments")]
+
+
+def adj_states(s):
+    return dict(s.sql("SELECT x.kind, string_agg(d.state, ',' ORDER BY d.id) "
+                      "FROM adjustment_deliveries d JOIN destinations x "
+                      "ON x.id = d.destination_id GROUP BY x.kind"))
+
+
+def test_google_ads_uploads_restatement_then_retraction(make_stack, google_oauth, google_ads):
+    s = google_and_meta(make_stack, google_oauth, google_ads)
+    s.post_shopify(shopify_order(7100))
+    s.wait_states({"delivered": 2}, timeout=30)
+    # The first adjustment upload meets a 503: retried with backoff.
+    google_ads.config(fail_next=[503])
+    s.post_shopify(refund_body(7100, 9401, "20.00"), topic="refunds/create")
+    wait_until(lambda: adj_states(s).get("google_ads") == "delivered", timeout=30,
+               what="the restatement delivered to Google")
+    assert adj_states(s)["meta_capi"] == "not_supported"
+    assert s.scalar("SELECT attempts FROM adjustment_deliveries d JOIN destinations x "
+                    "ON x.id = d.destination_id WHERE x.kind = 'google_ads'") == "2"
+    first, second = adjustment_uploads(google_ads)
+    assert (first["status"], second["status"]) == (503, 200)
+    body = second["body"]
+    assert body["partialFailure"] is True
+    assert second["headers"]["bearer"] is True and second["headers"]["developer_token_ok"]
+    (a,) = body["conversionAdjustments"]
+    assert a["conversionAction"] == "customers/1234567890/conversionActions/555666777"
+    assert (a["orderId"], a["adjustmentType"]) == ("7100", "RESTATEMENT")
+    assert a["restatementValue"] == {"adjustedValue": 109.9, "currencyCode": "USD"}
+    assert a["adjustmentDateTime"] == "2026-11-28 14:15:02+00:00"
+    # The rest refunded: a retraction, after the restatement.
+    s.post_shopify(refund_body(7100, 9402, "109.90"), topic="refunds/create")
+    wait_until(lambda: adj_states(s).get("google_ads") == "delivered,delivered", timeout=30,
+               what="the retraction delivered to Google")
+    got = google_ads._call("GET", "/_control/adjustments")["adjustments"]
+    assert [g["adjustmentType"] for g in got] == ["RESTATEMENT", "RETRACTION"]
+    assert "restatementValue" not in got[1]
+    st = s.ctl("stats", json_out=True)["adjustments"]
+    assert (st["delivered"], st["not_supported"], st["pending"]) == (2, 2, 0)
+    by_dest = {d["kind"]: d for d in st["destinations"]}
+    assert by_dest["google_ads"]["delivered"] == 2
+    assert by_dest["meta_capi"]["not_supported"] == 2
+
+
+def test_google_ads_adjustment_refused_is_failed(make_stack, google_oauth, google_ads):
+    s = google_and_meta(make_stack, google_oauth, google_ads)
+    s.post_shopify(shopify_order(7200))
+    s.wait_states({"delivered": 2}, timeout=30)
+    # Google refuses this one row (a partial failure): failed, with its words.
+    google_ads.config(row_errors={"7200": "ADJUSTMENT_PRECEDES_CONVERSION"})
+    s.post_shopify(refund_body(7200, 9501, "129.90"), topic="refunds/create")
+    wait_until(lambda: adj_states(s).get("google_ads") == "failed", timeout=30,
+               what="the retraction failed")
+    err, code = s.sql("SELECT d.last_error, d.platform_code FROM adjustment_deliveries d "
+                      "JOIN destinations x ON x.id = d.destination_id "
+                      "WHERE x.kind = 'google_ads'")[0]
+    assert "Injected error ADJUSTMENT_PRECEDES_CONVERSION" in err
+    assert code == "ADJUSTMENT_PRECEDES_CONVERSION"
+    assert s.ctl("stats", json_out=True)["adjustments"]["failed"] == 1
+
+
+def test_adjustment_waits_for_its_conversion(make_stack, google_oauth, google_ads):
+    # Google cannot adjust what it has not got: while the purchase is held
+    # (paused destination) its adjustment stays pending, then follows it.
+    s = google_and_meta(make_stack, google_oauth, google_ads)
+    s.ctl("destination", "pause", s.gads_id, "--reason", "hold")
+    s.post_shopify(shopify_order(7300))
+    wait_until(lambda: s.scalar("SELECT count(*) FROM deliveries WHERE state = 'held'") == "1",
+               timeout=30, what="the purchase held at Google")
+    s.post_shopify(refund_body(7300, 9601, "29.90"), topic="refunds/create")
+    raw_state(s, "refunds/create")
+    assert adj_states(s)["google_ads"] == "pending"
+    s.ctl("destination", "resume", s.gads_id)
+    wait_until(lambda: adj_states(s).get("google_ads") == "delivered", timeout=30,
+               what="the adjustment after its purchase")
+    assert google_ads.stats()["conversions_accepted"] == 1
+    (up,) = adjustment_uploads(google_ads)
+    assert up["body"]["conversionAdjustments"][0]["restatementValue"]["adjustedValue"] == 100
