@@ -9,12 +9,12 @@
  * what they may depend on beyond the request (the configuration, the time)
  * is passed in a struct source_ctx, so the HTTP loop can call them without
  * blocking, and unit tests and fuzzers can drive every one of them with a
- * fixed clock.
+ * fixed clock.  The HTTP layer knows no platform: adding one is one file
+ * defining a `const struct source_ops` plus one line in source.c.
  *
  * Besides conversions, a parser may report changes to a conversion already
  * recorded (a refund, an order edit) as struct source_adjustment records;
- * stage 1 decides what they do against what is stored (source_ops.adjust).  The HTTP layer knows no
- * platform: adding one is one file defining a `const struct source_ops` plus one line in source.c.
+ * stage 1 decides what they do against what is stored (source_ops.adjust).
  */
 #ifndef ADSENG_SOURCES_SOURCE_H
 #define ADSENG_SOURCES_SOURCE_H
