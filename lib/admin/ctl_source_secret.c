@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/secret_file.h"
 #include "core/vault.h"
+#include "sources/source.h"
 #include "store/admin.h"
 #include "store/source_secret_store.h"
 
@@ -124,6 +125,7 @@ int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
 	struct source_secret_rotation r = { .overlap_ms = OVERLAP_DEFAULT_MS };
 	const char *overlap = ctl_arg(a, "overlap");
 	struct err e = { 0 };
+	const struct source_ops *ops;
 	struct admin_obj src;
 	char *secret = NULL;
 	size_t secret_len = 0;
@@ -138,6 +140,14 @@ int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
 				       overlap);
 	if (ctl_db(c, &conn, &e) != 0 || ctl_find_source(conn, a->pos[0], &src, &e) != 0)
 		return ctl_fail(c, &e);
+	ops = source_ops_find(src.kind);
+	if (ops != NULL && ops->no_secret) {
+		err_set(&e, ERR_INVALID,
+			"source \"%s\" is a %s source: it has no secret of its own (the "
+			"platform signs with its own keys, from the configuration)",
+			src.name, src.kind);
+		return ctl_fail(c, &e);
+	}
 	r.id = src.id;
 	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
 	if (rc == 0)
