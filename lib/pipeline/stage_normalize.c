@@ -22,14 +22,22 @@
  * the event, so it happens once, and events of the source still queued
  * behind it stay queued (stage 1 passes over disabled sources): its data
  * is kept for when it is enabled again.
+ *
+ * Changes a source reports to conversions it sent before (source_ops.adjust:
+ * a refund, an order edit) are applied after the batch's conversions are
+ * written, in the same transaction and in event order, so a refund queued
+ * behind its order in one batch finds the order's purchase
+ * (adjustment_store.h decides what each change does).
  */
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/text.h"
+#include "destinations/dest.h"
 #include "pipeline/contacts.h"
 #include "pipeline/privacy.h"
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
+#include "store/adjustment_store.h"
 #include "store/db.h"
 #include "store/normalize_store.h"
 #include "store/source_action_store.h"
@@ -58,6 +66,16 @@ struct prepared {
 	 * before the marks are committed. */
 	struct noted_action *acts;
 	size_t n_acts;
+	/* Reported changes (source_ops.adjust) and the batch index of the
+	 * raw event each came from, parallel. */
+	struct source_adjust_list adjs;
+	size_t *adj_raw;
+	size_t cap_adj_raw;
+	size_t n_adj_before; /* adjs.n before the event being parsed */
+	/* Per raw event: it reported changes, and one of them did something
+	 * (else it is marked ignored with the reason). */
+	bool *adj_listed, *adj_done;
+	char **adj_why;
 };
 
 static void prepared_cleanup(struct prepared *p)
@@ -72,6 +90,13 @@ static void prepared_cleanup(struct prepared *p)
 	free(p->errors);
 	free(p->marks);
 	free(p->acts);
+	source_adjust_list_cleanup(&p->adjs);
+	free(p->adj_raw);
+	free(p->adj_listed);
+	free(p->adj_done);
+	for (size_t i = 0; i < p->n_marks && p->adj_why; i++)
+		free(p->adj_why[i]);
+	free(p->adj_why);
 }
 
 /* The message recorded with an 'error' mark.  A parser may quote input
@@ -187,6 +212,129 @@ static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct p
 	return 0;
 }
 
+/* The changes ev reports (source_ops.adjust), noted as raw event i's.
+ * 0, or the parser's ERR_INVALID (the caller drops what was listed). */
+static int list_changes(const struct source_ops *ops, const struct raw_event *ev,
+			struct prepared *p, size_t i, struct err *pe)
+{
+	int rc;
+
+	p->n_adj_before = p->adjs.n;
+	if (ops->adjust == NULL)
+		return 0;
+	rc = ops->adjust(ev, &p->adjs, pe);
+	if (rc != 0)
+		return rc;
+	if (p->adjs.n > p->cap_adj_raw) {
+		p->cap_adj_raw = p->adjs.cap;
+		p->adj_raw = xrealloc(p->adj_raw, p->cap_adj_raw * sizeof(*p->adj_raw));
+	}
+	for (size_t k = p->n_adj_before; k < p->adjs.n; k++)
+		p->adj_raw[k] = i;
+	p->adj_listed[i] = p->adjs.n > p->n_adj_before;
+	return 0;
+}
+
+/* Apply one reported change in the open transaction (adjustment_store). */
+static int apply_change(PGconn *conn, const struct raw_row *r, const struct source_adjustment *a,
+			const char *const *kinds, size_t n_kinds, struct adjust_outcome *o,
+			struct err *e)
+{
+	char key[40];
+	struct adjust_row row = {
+		.raw_id = r->id,
+		.source_id = r->source_id,
+		.event_id = a->event_id,
+		.refund = a->op == SOURCE_ADJUST_REFUND,
+		.amount = a->amount,
+		.currency = a->currency,
+		.reason = a->reason,
+		.key = a->key,
+		.occurred_us = a->occurred_us,
+	};
+
+	if (row.key == NULL) {
+		/* The sender names no change: the raw event does, so only a
+		 * reprocess of the same event is the same change. */
+		snprintf(key, sizeof(key), "raw:%lld", (long long)r->id);
+		row.key = key;
+	}
+	return adjustment_store_apply(conn, &row, kinds, n_kinds, o, e);
+}
+
+/*
+ * Apply the batch's reported changes in event order, after its
+ * conversions are written.  An event whose changes all did nothing is
+ * marked ignored with the reason.  0, or the store's error (the batch
+ * fails like a failed conversion write).
+ */
+static int apply_changes(PGconn *conn, const struct raw_batch *b, struct prepared *p, struct err *e)
+{
+	const char *kinds[16];
+	size_t n_kinds = dest_adjustment_kinds(kinds, 16);
+
+	if (n_kinds > 16)
+		n_kinds = 16;
+	for (size_t k = 0; k < p->adjs.n; k++) {
+		size_t i = p->adj_raw[k];
+		const struct raw_row *r = &b->rows[i];
+		struct adjust_outcome o;
+		int rc = apply_change(conn, r, &p->adjs.v[k], kinds, n_kinds, &o, e);
+
+		if (rc != 0)
+			return rc;
+		if (o.fate == ADJUST_NOTHING) {
+			free(p->adj_why[i]);
+			p->adj_why[i] = mark_text(o.why);
+			continue;
+		}
+		p->adj_done[i] = true;
+		log_info(o.fate == ADJUST_UPDATED ? "updated a conversion's value before delivery"
+						  : "stored an adjustment",
+			 "raw_event=%lld conversion=%lld adjustment=%lld kind=%s value=%s "
+			 "deliveries=%lld pending=%lld",
+			 (long long)r->id, (long long)o.conversion_id, (long long)o.adjustment_id,
+			 o.fate == ADJUST_UPDATED ? "update"
+			 : o.retraction		  ? "retraction"
+						  : "restatement",
+			 o.value, (long long)o.n_deliveries, (long long)o.n_pending);
+	}
+	return 0;
+}
+
+/* Whether raw event i of the batch made a conversion or acted on its
+ * source. */
+static bool event_made_rows(const struct prepared *p, size_t i, int64_t raw_id)
+{
+	for (size_t k = 0; k < p->n_rows; k++) {
+		if (p->rows[k].raw_id == raw_id)
+			return true;
+	}
+	for (size_t k = 0; k < p->n_acts; k++) {
+		if (p->acts[k].index == i)
+			return true;
+	}
+	return false;
+}
+
+/* An event whose changes all came to nothing, and that made no conversion
+ * and asked nothing of its source, is ignored, with the reason. */
+static void mark_changes(const struct raw_batch *b, struct prepared *p)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (!p->adj_listed[i] || p->adj_done[i] || p->adj_why[i] == NULL)
+			continue;
+		if (p->errors[i] != NULL || strcmp(p->marks[i].state, "done") != 0)
+			continue;
+		if (event_made_rows(p, i, b->rows[i].id))
+			continue;
+		p->marks[i].state = "ignored";
+		p->errors[i] = p->adj_why[i];
+		p->adj_why[i] = NULL;
+		p->marks[i].error = p->errors[i];
+	}
+}
+
 /* Parse every claimed raw event; fills rows and marks.  Kinds that keep
  * contacts read and write them on conn, in the batch's transaction: a
  * failure there fails the batch (0 or the contact store's error). */
@@ -196,7 +344,11 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 	p->errors = xcalloc(b->n ? b->n : 1, sizeof(*p->errors));
 	p->n_marks = b->n;
 	p->acts = xcalloc(b->n ? b->n : 1, sizeof(*p->acts));
+	p->adj_listed = xcalloc(b->n ? b->n : 1, sizeof(*p->adj_listed));
+	p->adj_done = xcalloc(b->n ? b->n : 1, sizeof(*p->adj_done));
+	p->adj_why = xcalloc(b->n ? b->n : 1, sizeof(*p->adj_why));
 	conv_list_init(&p->convs);
+	source_adjust_list_init(&p->adjs);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct raw_row *r = &b->rows[i];
 		const struct source_ops *ops = r->kind ? source_ops_find(r->kind) : NULL;
@@ -222,7 +374,10 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 		} else if (ops == NULL) {
 			p->marks[i].state = "error";
 			p->errors[i] = xasprintf("no parser for source kind \"%s\"", r->kind);
-		} else if (ops->parse(&ev, &p->convs, &pe) != 0) {
+		} else if (list_changes(ops, &ev, p, i, &pe) != 0 ||
+			   ops->parse(&ev, &p->convs, &pe) != 0) {
+			source_adjust_list_truncate(&p->adjs, p->n_adj_before);
+			p->adj_listed[i] = false;
 			p->marks[i].state = "error";
 			p->errors[i] = mark_text(pe.msg);
 		} else if ((rc = contacts_apply(conn, ops, &ev, &p->convs, before, e)) != 0) {
@@ -230,8 +385,12 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 		} else {
 			bool acted = wants_action(ops, &ev, p, i);
 
-			/* An event that only acts on its source did something. */
-			p->marks[i].state = p->convs.n == before && !acted ? "ignored" : "done";
+			/* An event that only acts on its source did something;
+			 * one that only reports changes is decided later
+			 * (apply_changes). */
+			p->marks[i].state = p->convs.n == before && !acted && !p->adj_listed[i]
+						    ? "ignored"
+						    : "done";
 		}
 		p->marks[i].error = p->errors[i];
 		for (size_t k = before; k < p->convs.n; k++)
@@ -313,13 +472,15 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	t2 = clock_mono_us();
 	if (rc == 0)
 		rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
+	if (rc == 0)
+		rc = apply_changes(w->conn, &b, &p, &e);
 	if (rc != 0) {
 		*write_failed = rc == ERR_INVALID;
 		normalize_store_rollback(w->conn);
 		if (*write_failed && limit == 1) {
 			/* The one event the database refuses: record why. */
 			char *why = mark_text(e.msg);
-			char *msg = xasprintf("could not store its conversion: %s", why);
+			char *msg = xasprintf("could not store what it reports: %s", why);
 
 			free(why);
 			free(p.errors[0]);
@@ -345,6 +506,7 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 		worker_db_error(w, "could not apply a source action", &e);
 		goto out;
 	}
+	mark_changes(&b, &p);
 	rc = normalize_store_commit(w->conn, p.marks, b.n, &e);
 	if (rc != 0) {
 		worker_db_error(w, "could not commit normalized events", &e);

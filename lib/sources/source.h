@@ -11,6 +11,10 @@
  * blocking, and unit tests and fuzzers can drive every one of them with a
  * fixed clock.  The HTTP layer knows no platform: adding one is one file
  * defining a `const struct source_ops` plus one line in source.c.
+ *
+ * Besides conversions, a parser may report changes to a conversion already
+ * recorded (a refund, an order edit) as struct source_adjustment records;
+ * stage 1 decides what they do against what is stored (source_ops.adjust).
  */
 #ifndef ADSENG_SOURCES_SOURCE_H
 #define ADSENG_SOURCES_SOURCE_H
@@ -106,6 +110,48 @@ enum source_action {
 	SOURCE_ACTION_DATA_REQUEST,
 };
 
+/* What an event says changed about a conversion the same source sent
+ * before (a refund, an order edit).  The parser only reports the change;
+ * stage 1 decides against what is stored whether it updates the value of
+ * a conversion not yet delivered, becomes an adjustment (retraction or
+ * restatement), or does nothing (the value did not change). */
+enum source_adjust_op {
+	/* The order now totals `amount` (an edit): a new value, not a
+	 * refund.  The same total as known changes nothing. */
+	SOURCE_ADJUST_TOTAL,
+	/* `amount` of the order's money went back to the buyer: the value
+	 * drops by it, to a retraction once nothing is left. */
+	SOURCE_ADJUST_REFUND,
+};
+
+/* One reported change; every string is owned by the record (heap). */
+struct source_adjustment {
+	enum source_adjust_op op;
+	char *event_id;	     /* the conversion it changes, as the parser names it */
+	char *amount;	     /* decimal text, >= 0 */
+	char *currency;	     /* ISO 4217 of amount, or NULL (the conversion's) */
+	char *reason;	     /* short text for operators, or NULL */
+	char *key;	     /* the sender's id of the change: the same key
+			      * never makes two adjustments of a conversion;
+			      * NULL = the raw event's id stands in */
+	int64_t occurred_us; /* when it happened, unix microseconds */
+};
+
+struct source_adjust_list {
+	struct source_adjustment *v;
+	size_t n, cap;
+};
+
+void source_adjust_list_init(struct source_adjust_list *l);
+/* Append a zeroed record and return it (the list owns what it is filled
+ * with). */
+struct source_adjustment *source_adjust_list_add(struct source_adjust_list *l);
+/* Free the records from n on (an event whose parse failed after its
+ * changes were listed); n <= l->n. */
+void source_adjust_list_truncate(struct source_adjust_list *l, size_t n);
+/* Free every record's strings and the array; the list is empty again. */
+void source_adjust_list_cleanup(struct source_adjust_list *l);
+
 /*
  * How a sender's own API is asked for the events its webhooks may have
  * missed (reconcile; WooCommerce never retries a failed delivery).  The
@@ -162,6 +208,14 @@ struct source_ops {
 	 * message = the body is unusable (marked error, kept for reprocess).
 	 */
 	int (*parse)(const struct raw_event *ev, struct conv_list *out, struct err *e);
+	/*
+	 * Optional.  Changes the stored event reports to conversions of the
+	 * same source, appended to out (which owns them); stage 1 asks it of
+	 * every event besides parse.  0 with nothing appended = no change;
+	 * ERR_INVALID with a message = the body is unusable (nothing
+	 * appended; the raw event is marked error).
+	 */
+	int (*adjust)(const struct raw_event *ev, struct source_adjust_list *out, struct err *e);
 	/*
 	 * Optional, for senders whose later events name a person only by the
 	 * sender's id (a GHL opportunity carries a contactId, the contact's

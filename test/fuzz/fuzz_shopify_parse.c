@@ -2,8 +2,12 @@
  * fuzz_shopify_parse.c - libFuzzer target: arbitrary body bytes through the
  * Shopify parser, as orders/create, checkouts/create and the customer and
  * privacy topics, with the shop domain known, and through the customer
- * hooks (contact, names, action).  Whatever it produces must survive conv_to_json →
- * conv_from_json, the round trip through the database.
+ * hooks (contact, names, action).  Whatever it produces must survive
+ * conv_to_json → conv_from_json, the round trip through the database.  The
+ * same bytes also go through the adjust hook as orders/updated and
+ * refunds/create: an error appends nothing, and every reported change
+ * names a conversion and carries a non-negative decimal amount (what
+ * stage 1 hands to PostgreSQL as numeric).
  */
 #include <cjson/cJSON.h>
 #include <sodium.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "core/conversion.h"
+#include "core/text.h"
 #include "pipeline/contacts.h"
 #include "sources/source.h"
 
@@ -63,6 +68,34 @@ static void check_customer(const struct raw_event *ev)
 		abort();
 }
 
+static void check_adjust(const uint8_t *data, size_t size, const char *topic)
+{
+	struct raw_event ev = {
+		.id = 1,
+		.source_id = "00000000-0000-0000-0000-000000000001",
+		.topic = topic,
+		.body = data,
+		.body_len = size,
+		.received_us = 1795734251000000LL,
+	};
+	struct source_adjust_list l;
+	struct err e;
+
+	source_adjust_list_init(&l);
+	if (shopify_source_ops.adjust(&ev, &l, &e) != 0) {
+		if (l.n != 0)
+			abort(); /* an error must append nothing */
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct source_adjustment *a = &l.v[i];
+
+		if (a->event_id == NULL || !text_is_decimal(a->amount) || a->amount[0] == '-' ||
+		    (a->key && !text_is_utf8(a->key)) || (a->reason && !text_is_utf8(a->reason)))
+			abort();
+	}
+	source_adjust_list_cleanup(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const topics[] = { "orders/create", "checkouts/create",
@@ -99,5 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conv_list_cleanup(&l);
 		check_customer(&ev);
 	}
+	check_adjust(data, size, "orders/updated");
+	check_adjust(data, size, "refunds/create");
 	return 0;
 }
