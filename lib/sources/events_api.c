@@ -107,30 +107,40 @@ static bool rfc3339_ok(const char *s)
 /*
  * local@domain.tld: one '@' with something before it, a domain of labels
  * joined by single dots (at least two labels), no white space or control
- * characters anywhere.  Deliberately loose beyond that (quoted local parts
- * and international addresses exist); the point is to refuse what cannot
- * be an address (a name, a phone number, "n/a").  A SHA-256 hex digest is
- * an email hashed by the sender, and passes.
+ * characters inside (around it is trimmed, as normalization does).
+ * Deliberately loose beyond that (quoted local parts and international
+ * addresses exist); the point is to refuse what cannot be an address (a
+ * name, a phone number, "n/a").  A SHA-256 hex digest is an email hashed
+ * by the sender, and passes.
  */
 static bool email_ok(const char *s)
 {
-	const char *at = strchr(s, '@');
-	const char *d;
-	size_t n = strlen(s);
+	const char *at, *d, *end;
+	size_t n;
 
-	if (pii_is_sha256_hex(s))
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	end = s + n;
+	if (n == 64 && strspn(s, "0123456789abcdefABCDEF") == 64)
 		return true;
-	if (n > MAX_EMAIL || at == NULL || at == s || strchr(at + 1, '@') != NULL)
+	at = memchr(s, '@', n);
+	if (n > MAX_EMAIL || at == NULL || at == s || memchr(at + 1, '@', (size_t)(end - at - 1)))
 		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)end;
+	     p++) {
 		if (*p <= 0x20 || *p == 0x7F)
 			return false;
 	}
 	d = at + 1;
-	if (d[0] == '\0' || d[0] == '.' || s[n - 1] == '.' || strstr(d, "..") != NULL ||
-	    strchr(d, '.') == NULL)
+	if (d == end || *d == '.' || end[-1] == '.' || memchr(d, '.', (size_t)(end - d)) == NULL)
 		return false;
-	return strpbrk(d, "()<>,;:\\\"[]") == NULL;
+	for (const char *p = d; p < end; p++) {
+		if ((p[0] == '.' && p + 1 < end && p[1] == '.') || strchr("()<>,;:\\\"[]", *p))
+			return false;
+	}
+	return true;
 }
 
 /* A required string member: present, a string, not empty. */
