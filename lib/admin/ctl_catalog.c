@@ -453,8 +453,7 @@ static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_sour
 
 /* The usage checks of `source add` that depend on the kind; 0 or a
  * message in e. */
-static int check_secret_args(const struct ctl_args *a, const struct source_ops *ops,
-			     struct err *e)
+static int check_secret_args(const struct ctl_args *a, const struct source_ops *ops, struct err *e)
 {
 	if (ops->new_secret && ctl_arg(a, "secret-file"))
 		return err_set(e, ERR_INVALID,

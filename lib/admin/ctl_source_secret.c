@@ -142,9 +142,10 @@ static int check_usage(const struct ctl_args *a, const struct source_ops *ops, c
 		return err_set(e, ERR_INVALID, "a %s source's key is generated: no --secret-file",
 			       kind);
 	if (ops && ops->no_secret)
-		return err_set(e, ERR_INVALID,
-			       "a %s source is signed with the platform's keys: no secret to rotate",
-			       kind);
+		return err_set(
+			e, ERR_INVALID,
+			"a %s source is signed with the platform's keys: no secret to rotate",
+			kind);
 	if (!(ops && ops->new_secret) && file == NULL)
 		return err_set(e, ERR_INVALID, "--secret-file is required");
 	return 0;

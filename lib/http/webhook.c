@@ -183,7 +183,8 @@ static bool take_items(struct evhttp_request *req, const struct source *src,
 	}
 	for (size_t k = 0; k < items->n; k++) {
 		if (items->v[k].key && !text_is_utf8(items->v[k].key)) {
-			http_reply_error(req, 400, "bad_request", "an event key is not valid UTF-8");
+			http_reply_error(req, 400, "bad_request",
+					 "an event key is not valid UTF-8");
 			return false;
 		}
 	}

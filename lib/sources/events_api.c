@@ -72,6 +72,16 @@ static bool present(const cJSON *v)
 	return v != NULL && !cJSON_IsNull(v);
 }
 
+/* One character of a date-time shape: 'd' a digit, 'T' either case. */
+static bool shape_char_ok(char want, char c)
+{
+	if (want == 'd')
+		return c >= '0' && c <= '9';
+	if (want == 'T')
+		return c == 'T' || c == 't';
+	return c == want;
+}
+
 /*
  * RFC 3339's date-time (section 5.6): "2026-11-27T10:00:00Z",
  * "…T10:00:00.5+01:00"; T and Z in either case.  An offset is required:
@@ -83,10 +93,9 @@ static bool rfc3339_ok(const char *s)
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
 	const char *p = s;
 
+	/* Stops at the NUL of a short string: no shape character is NUL. */
 	for (size_t i = 0; i < sizeof(shape) - 1; i++, p++) {
-		if (shape[i] == 'd' ? !(*p >= '0' && *p <= '9')
-		    : shape[i] == 'T' ? (*p != 'T' && *p != 't')
-				      : *p != shape[i])
+		if (!shape_char_ok(shape[i], *p))
 			return false;
 	}
 	if (*p == '.') {
@@ -193,9 +202,8 @@ static int check_rules(const cJSON *item, int64_t now_us, struct err *e)
 	if (present(v) && (!cJSON_IsString(v) || !text_is_decimal(v->valuestring)))
 		return err_set(e, ERR_INVALID, "value must be a decimal string, e.g. \"199.00\"");
 	v = cJSON_GetObjectItemCaseSensitive(item, "currency");
-	if (present(v) &&
-	    (!cJSON_IsString(v) || strlen(v->valuestring) != 3 ||
-	     strspn(v->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+	if (present(v) && (!cJSON_IsString(v) || strlen(v->valuestring) != 3 ||
+			   strspn(v->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
 		return err_set(e, ERR_INVALID, "currency must be ISO 4217 (3 upper-case letters)");
 	return check_time(item, now_us, e);
 }
@@ -263,7 +271,8 @@ static int find_user(cJSON *item, cJSON **user, int *at, struct err *e)
 	cJSON_ArrayForEach (v, item) {
 		if (v->string && strcmp(v->string, "user") == 0) {
 			if (*user)
-				return err_set(e, ERR_INVALID, "conversion: duplicate key \"user\"");
+				return err_set(e, ERR_INVALID,
+					       "conversion: duplicate key \"user\"");
 			*user = v;
 			*at = i;
 		}
@@ -339,8 +348,8 @@ int events_body_parse(const uint8_t *body, size_t len, cJSON **out, struct err *
 	if (body == NULL || len == 0)
 		return err_set(e, ERR_INVALID, "empty body: send a JSON array of conversions");
 	root = cJSON_ParseWithLengthOpts((const char *)body, len, &end, false);
-	while (root && end && (size_t)(end - (const char *)body) < len &&
-	       strchr(" \t\r\n", *end) && *end)
+	while (root && end && (size_t)(end - (const char *)body) < len && *end != '\0' &&
+	       strchr(" \t\r\n", *end))
 		end++;
 	if (root == NULL || end == NULL || (size_t)(end - (const char *)body) != len) {
 		cJSON_Delete(root);

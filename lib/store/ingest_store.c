@@ -116,7 +116,7 @@ static void read_items_new(struct ingest_row *r, const char *list)
 
 int ingest_store_insert(PGconn *conn, struct ingest_row *rows, size_t n, struct err *e)
 {
-	static const uint32_t oids[9] = { PGOID_UUID,  PGOID_TEXT, PGOID_TEXT,
+	static const uint32_t oids[9] = { PGOID_UUID,  PGOID_TEXT,  PGOID_TEXT,
 					  PGOID_JSONB, PGOID_BYTEA, PGOID_BOOL,
 					  PGOID_INT8,  PGOID_INT4,  PGOID_TEXT };
 	struct pgarr a[9];
