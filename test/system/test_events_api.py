@@ -240,6 +240,15 @@ def test_concurrent_requests_with_one_event_id_give_one_accepted(api_stack, meta
 
 def test_rotate_key_keeps_the_old_one_for_the_overlap(api_stack, meta):
     stack, api = api_stack
+    # the key is generated, never given, and never listed
+    p = stack.ctl("source", "add", "--tenant", "acme", "--kind", "api", "--name", "server2",
+                  "--secret-file", "/dev/null", check=False)
+    assert p.returncode == 2 and "generates its key" in p.stderr
+    listed = [s for s in stack.ctl("source", "list", json_out=True) if s["id"] == api.id]
+    assert listed[0]["webhook_url"] == api.url
+    assert api.key not in json.dumps(listed)
+    audit = stack.scalar("SELECT string_agg(details::text, ' ') FROM audit_log")
+    assert api.key not in audit
     out = stack.ctl("source", "rotate-secret", api.id, "--overlap", "1h", json_out=True)
     new_key = out["api_key"]
     assert new_key.startswith("ak_") and new_key != api.key
