@@ -17,6 +17,7 @@
 #include "destinations/dest.h"
 #include "http/server.h"
 #include "pipeline/control.h"
+#include "pipeline/platform_jobs.h"
 #include "pipeline/runtime.h"
 #include "pipeline/worker.h"
 
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct vault *vault = NULL;
 	struct control *control = NULL;
+	struct platform_jobs *platform = NULL;
 	struct worker_pool *workers = NULL;
 	struct event *sigs[3] = { NULL };
 	const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -208,6 +210,7 @@ int main(int argc, char **argv)
 	}
 	if (http_server_start(d.base, &d.rt, &d.http, &e) != 0 ||
 	    control_start(&d.rt, d.base, sources_cb, &d, &control, &e) != 0 ||
+	    platform_jobs_start(&d.rt, &platform, &e) != 0 ||
 	    worker_pool_start(&d.rt, &workers, &e) != 0) {
 		log_error("could not start", "err=\"%s\"", e.msg);
 		goto out;
@@ -227,6 +230,7 @@ out:
 	 * are written, all by the deadline begun at the signal. */
 	begin_stop(&d); /* no-op after a signal; a failed start had none */
 	worker_pool_stop(workers);
+	platform_jobs_stop(platform);
 	control_stop(control);
 	http_server_free(d.http);
 	if (atomic_load(&d.rt.stuck) > 0) {

@@ -1013,7 +1013,9 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  "Page through the shop's REST API (GET {store_url}/wp-json/wc/v3/orders, orders\n"
 	  "modified since --since) with the source's REST credentials, and store every paid\n"
 	  "order that has no conversion yet as a raw event marked X-Adseng-Reconciled; a\n"
-	  "running adsengd converts and delivers it like a webhook.  Safe to repeat.",
+	  "running adsengd converts and delivers it like a webhook.  Safe to repeat.\n"
+	  "With --interval instead, the daemon does it every D, each run from where the last\n"
+	  "good one started (less 10 minutes).  Every run is audited.",
 	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
 	{ "source", "rotate-secret", "ID",
 	  "replace a source's signing secret, keeping the old one a while",

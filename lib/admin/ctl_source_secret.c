@@ -131,8 +131,8 @@ static int print_result(struct ctl *c, const struct admin_obj *src,
 	return ctl_emit_json(c, j);
 }
 
-/* Whether --secret-file fits a source of kind `kind`: 0, or ERR_INVALID
- * with the usage error. */
+/* Whether --secret-file fits a source of kind `kind` (one with a secret):
+ * 0, or ERR_INVALID with the usage error. */
 static int check_usage(const struct ctl_args *a, const struct source_ops *ops, const char *kind,
 		       struct err *e)
 {
@@ -141,11 +141,6 @@ static int check_usage(const struct ctl_args *a, const struct source_ops *ops, c
 	if (ops && ops->new_secret && file)
 		return err_set(e, ERR_INVALID, "a %s source's key is generated: no --secret-file",
 			       kind);
-	if (ops && ops->no_secret)
-		return err_set(
-			e, ERR_INVALID,
-			"a %s source is signed with the platform's keys: no secret to rotate",
-			kind);
 	if (!(ops && ops->new_secret) && file == NULL)
 		return err_set(e, ERR_INVALID, "--secret-file is required");
 	return 0;
@@ -172,8 +167,8 @@ int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
 	struct source_secret_rotation r = { .overlap_ms = OVERLAP_DEFAULT_MS };
 	const char *overlap = ctl_arg(a, "overlap");
 	struct err e = { 0 };
-	struct admin_obj src;
 	const struct source_ops *ops;
+	struct admin_obj src;
 	char *secret = NULL;
 	size_t secret_len = 0;
 	PGconn *conn;
@@ -187,8 +182,15 @@ int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
 				       overlap);
 	if (ctl_db(c, &conn, &e) != 0 || ctl_find_source(conn, a->pos[0], &src, &e) != 0)
 		return ctl_fail(c, &e);
-	r.id = src.id;
 	ops = source_ops_find(src.kind);
+	if (ops != NULL && ops->no_secret) {
+		err_set(&e, ERR_INVALID,
+			"source \"%s\" is a %s source: it has no secret of its own (the "
+			"platform signs with its own keys, from the configuration)",
+			src.name, src.kind);
+		return ctl_fail(c, &e);
+	}
+	r.id = src.id;
 	if (check_usage(a, ops, src.kind, &e) != 0)
 		return ctl_usage_error(c, "%s", e.msg);
 	rc = new_secret(a, ops, &secret, &secret_len, &e);

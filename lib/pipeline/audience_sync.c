@@ -6,13 +6,15 @@
  * (store query, one platform member per customer) → the diff with what was
  * sent → additions, then removals, each in chunks, each chunk recorded
  * after its 2xx → last_sync_at / last_error.  The access token comes from
- * one blocking refresh of the destination's grant when there is something
- * to send; a 401 refreshes once more and resends the chunk.
+ * the daemon's token cache (net/oauth.h, shared with the workers) when
+ * there is something to send; a 401 drops it there, refreshes once more
+ * and resends the chunk.
  */
 #include "pipeline/audience_sync.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/oauth_grant.h"
+#include "net/oauth.h"
 #include "destinations/audience.h"
 #include "net/fetch.h"
 #include "pipeline/dest_cache.h"
@@ -32,7 +34,8 @@ struct sync {
 	struct dest_cache cache;
 	struct dest_entry *dest;
 	const struct audience_ops *ops;
-	char *token; /* access token, NULL until needed; wiped */
+	char token[OAUTH_TOKEN_MAX + 1]; /* access token, "" until needed; wiped */
+	struct oauth_cache *own_oauth;	 /* without ctx->oauth (the CLI) */
 	struct audience_member *m;
 	size_t n, cap;
 	size_t skipped;
@@ -40,58 +43,66 @@ struct sync {
 
 /* ---- the access token ---------------------------------------------------------- */
 
+/* How long a sync waits for a token refresh (its own or a worker's). */
+#define TOKEN_WAIT_MS 30000
+
 static void token_drop(struct sync *s)
 {
-	if (s->token) {
-		sodium_memzero(s->token, strlen(s->token));
-		free(s->token);
-	}
-	s->token = NULL;
+	sodium_memzero(s->token, sizeof(s->token));
 }
 
-/* A fresh access token from the destination's refresh token.  ERR_AUTH
- * ("reauthorize: …") when the grant is refused or missing, ERR_IO when the
- * token endpoint could not answer. */
-static int token_refresh(struct sync *s, struct err *e)
+/* The cache the sync's tokens come from: the daemon's (shared with the
+ * workers, so a sync joins their refresh and they reuse its token), or,
+ * for the CLI, one of its own. */
+static int token_cache(struct sync *s, struct oauth_cache **out, struct err *e)
+{
+	if (s->ctx->oauth) {
+		*out = s->ctx->oauth;
+		return 0;
+	}
+	if (s->own_oauth == NULL && oauth_cache_new(&s->own_oauth, e) != 0)
+		return ERR_NOMEM;
+	*out = s->own_oauth;
+	return 0;
+}
+
+/* An access token from the destination's grant through the token cache.
+ * ERR_AUTH ("reauthorize: …") when the grant is refused or incomplete,
+ * ERR_IO when the token endpoint could not answer. */
+static int token_get(struct sync *s, struct err *e)
 {
 	const struct destination *d = &s->dest->d;
-	struct oauth_grant g;
-	struct oauth_token tok = { 0 };
-	struct upload_req req;
-	struct fetch_result res;
+	struct oauth_cache *cache;
+	struct oauth_grant g = { 0 };
 	int rc;
 
-	token_drop(s);
 	if (d->ops->auth_grant == NULL)
 		return err_set(e, ERR_CONFIG, "destination kind %s has no OAuth grant", d->kind);
-	rc = d->ops->auth_grant(d, s->ctx->cfg, &g, e);
-	if (rc != 0)
-		return rc;
-	if (g.refresh_token == NULL) {
-		oauth_grant_cleanup(&g);
+	rc = token_cache(s, &cache, e);
+	if (rc == 0)
+		rc = d->ops->auth_grant(d, s->ctx->cfg, &g, e);
+	if (rc == 0)
+		rc = oauth_cache_get_wait(cache, d->id, &g, TOKEN_WAIT_MS, s->token, e);
+	oauth_grant_cleanup(&g);
+	if (rc == ERR_CONFIG)
 		return err_set(e, ERR_AUTH,
 			       "reauthorize: destination \"%s\" has no refresh token (adsengctl "
 			       "destination authorize)",
 			       d->name);
-	}
-	upload_req_init(&req);
-	rc = oauth_refresh_request(&g, &req, e);
-	oauth_grant_cleanup(&g);
-	if (rc != 0) {
-		upload_req_cleanup(&req);
-		return rc;
-	}
-	rc = net_fetch(&req, &res, e);
-	if (rc != 0)
-		return rc;
-	rc = oauth_token_parse(&res.resp, &tok, e);
-	fetch_result_cleanup(&res);
 	if (rc == ERR_AUTH)
 		err_wrap(e, "reauthorize");
-	if (rc == 0)
-		s->token = xstrdup(tok.access_token);
-	oauth_token_cleanup(&tok);
 	return rc;
+}
+
+/* The platform refused the token: drop it from the cache too, so the next
+ * get refreshes it (for the workers as well). */
+static void token_refused(struct sync *s)
+{
+	struct oauth_cache *cache = s->ctx->oauth ? s->ctx->oauth : s->own_oauth;
+
+	if (cache)
+		oauth_cache_invalidate(cache, s->dest->d.id, s->token);
+	token_drop(s);
 }
 
 /* ---- sending ------------------------------------------------------------------- */
@@ -118,7 +129,7 @@ static int send_request(struct sync *s, build_fn build, const void *arg,
 		struct fetch_result res;
 		enum audience_result r;
 
-		if (s->token == NULL && (rc = token_refresh(s, e)) != 0)
+		if (s->token[0] == '\0' && (rc = token_get(s, e)) != 0)
 			return rc;
 		upload_req_init(&req);
 		rc = build(s, arg, &req, e);
@@ -140,7 +151,7 @@ static int send_request(struct sync *s, build_fn build, const void *arg,
 		fetch_result_cleanup(&res);
 		if (r != AUDIENCE_REAUTH)
 			return rc;
-		token_drop(s); /* refused: one fresh token, one more try */
+		token_refused(s); /* one fresh token, one more try */
 	}
 	return rc;
 }
@@ -270,6 +281,7 @@ static int load_members(struct sync *s, struct err *e)
 static void sync_cleanup(struct sync *s)
 {
 	token_drop(s);
+	oauth_cache_free(s->own_oauth);
 	for (size_t i = 0; i < s->n; i++)
 		audience_member_cleanup(&s->m[i]);
 	free(s->m);

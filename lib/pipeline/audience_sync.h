@@ -23,10 +23,15 @@
 #include "core/vault.h"
 
 /* What a sync runs with; everything borrowed. */
+struct oauth_cache;
+
 struct audience_sync_ctx {
 	PGconn *conn;
 	const struct config *cfg;
 	const struct vault *vault;
+	/* The daemon's token cache (shared with its workers); NULL = one of
+	 * the sync's own (the CLI). */
+	struct oauth_cache *oauth;
 	/* Asked between requests; true stops the sync where it is (what was
 	 * accepted so far is recorded; the rest goes next time).  NULL = never. */
 	bool (*should_stop)(void *arg);

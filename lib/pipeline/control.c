@@ -8,16 +8,12 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
-#include "pipeline/audience_sync.h"
 #include "store/db.h"
-#include "pipeline/dest_cache.h"
-#include "pipeline/request_poll.h"
 #include "store/delivery_store.h"
 
 #include <event2/event.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -25,9 +21,6 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
-/* How often due audiences are looked for, at most (a shorter
- * [audiences] sync_interval looks that often). */
-#define AUDIENCES_CHECK_MS 60000
 
 struct control {
 	struct runtime *rt;
@@ -41,9 +34,7 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_status_ms,
-		next_audiences_ms;
-	struct dest_cache dests; /* for status queries */
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -158,49 +149,6 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
-/* Whether a stop was asked for (the eventfd is readable). */
-static bool stop_asked(void *arg)
-{
-	struct control *c = arg;
-	struct pollfd p = { .fd = c->stop_fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
-}
-
-static void query_statuses(struct control *c, const struct config *cfg)
-{
-	struct err e = { 0 };
-
-	if (request_poll_run(c->conn, c->rt, cfg, &c->dests, stop_asked, c, &e) != 0)
-		fail(c, "could not query platform request statuses", &e);
-	c->next_status_ms = clock_mono_ms() + cfg->status_check_ms;
-}
-
-/*
- * Customer-list audiences whose last sync is [audiences] sync_interval
- * old (pipeline/audience_sync.c; one daemon at a time by an advisory
- * lock).  Blocks the thread while it sends: leases and the source
- * snapshot wait for it, which the lease length easily covers.
- */
-static void sync_audiences(struct control *c, const struct config *cfg)
-{
-	int64_t every = cfg->audience_sync_interval_ms;
-	struct audience_sync_ctx ctx = { .conn = c->conn,
-					 .cfg = cfg,
-					 .vault = c->rt->vault,
-					 .should_stop = stop_asked,
-					 .stop_arg = c };
-	struct err e = { 0 };
-
-	c->next_audiences_ms =
-		clock_mono_ms() +
-		(every > 0 && every < AUDIENCES_CHECK_MS ? every : AUDIENCES_CHECK_MS);
-	if (every == 0)
-		return;
-	if (audience_sync_due(&ctx, every, &e) != 0)
-		fail(c, "could not sync audiences", &e);
-}
-
 static bool drain_notifies(struct control *c)
 {
 	PGnotify *n;
@@ -238,10 +186,6 @@ static void *control_main(void *arg)
 				sweep_leases(c, cfg);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
-			if (c->conn && now >= c->next_status_ms)
-				query_statuses(c, cfg);
-			if (c->conn && now >= c->next_audiences_ms)
-				sync_audiences(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {
@@ -253,10 +197,8 @@ static void *control_main(void *arg)
 			continue;
 		if (pfd[0].revents)
 			break;
-		if (nfds == 2 && pfd[1].revents && drain_notifies(c)) {
+		if (nfds == 2 && pfd[1].revents && drain_notifies(c))
 			c->next_reload_ms = 0;
-			dest_cache_clear(&c->dests);
-		}
 	}
 	db_link_drop(&c->link);
 	c->conn = NULL;
@@ -273,7 +215,6 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 	c->cb = cb;
 	c->cb_arg = arg;
 	db_link_init(&c->link, "adsengd-control");
-	dest_cache_init(&c->dests);
 	pthread_mutex_init(&c->mu, NULL);
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	c->publish_ev = event_new(loop, -1, 0, publish_cb, c);
@@ -300,22 +241,15 @@ int control_start(struct runtime *rt, struct event_base *loop, control_sources_c
 
 void control_stop(struct control *c)
 {
-	struct db_link *link;
 	uint64_t one = 1;
 
 	if (c == NULL)
 		return;
-	link = &c->link;
 	if (write(c->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_error("could not signal the control thread", NULL);
-	if (!db_link_join(c->thread, &link, 1, atomic_load(&c->rt->stop_cancel_at_ms),
-			  atomic_load(&c->rt->stop_deadline_ms))) {
-		log_warn("control thread did not stop in time; leaving it", NULL);
-		runtime_note_stuck(c->rt);
+	if (!runtime_join_thread(c->rt, c->thread, &c->link, "control"))
 		return; /* it still uses c */
-	}
 	db_link_cleanup(&c->link);
-	dest_cache_cleanup(&c->dests);
 	close(c->stop_fd);
 	event_free(c->publish_ev);
 	source_set_unref(c->pending);

@@ -5,10 +5,10 @@
  *    NOTIFY adseng_catalog (sent by triggers when sources change) and every
  *    30 s as a safety net, and hands each new snapshot to the loop;
  *  - returns expired leases (a worker that crashed or hung) to pending;
- *  - creates upcoming monthly partitions of raw_events every hour;
- *  - syncs customer-list audiences every [audiences] sync_interval
- *    (pipeline/audience_sync.h; one daemon at a time by advisory lock).
- * The periodic jobs are safe to run from several daemons at once.
+ *  - creates upcoming monthly partitions of raw_events every hour.
+ * Nothing here waits on a platform: that work is the platform thread's
+ * (pipeline/platform_jobs.h).  The periodic jobs are safe to run from
+ * several daemons at once.
  */
 #ifndef ADSENG_PIPELINE_CONTROL_H
 #define ADSENG_PIPELINE_CONTROL_H

@@ -481,16 +481,9 @@ void ingest_stop(struct ingest *in)
 	pthread_cond_broadcast(&in->cv);
 	pthread_mutex_unlock(&in->mu);
 	for (int i = 0; i < in->n_writers; i++) {
-		struct db_link *link = &in->writers[i].link;
-		struct runtime *rt = in->opts.rt;
-
-		if (db_link_join(in->writers[i].thread, &link, 1,
-				 rt ? atomic_load(&rt->stop_cancel_at_ms) : 0,
-				 rt ? atomic_load(&rt->stop_deadline_ms) : 0))
-			continue;
-		log_warn("ingest writer did not stop in time; leaving it", "writer=%d", i);
-		runtime_note_stuck(rt);
-		in->stuck = true;
+		if (!runtime_join_thread(in->opts.rt, in->writers[i].thread, &in->writers[i].link,
+					 "ingest writer"))
+			in->stuck = true;
 	}
 }
 

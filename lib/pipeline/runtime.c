@@ -4,6 +4,7 @@
 #include "pipeline/runtime.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/db.h"
 
 #include <stdlib.h>
 
@@ -75,4 +76,16 @@ void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms)
 void runtime_note_stuck(struct runtime *rt)
 {
 	atomic_fetch_add(&rt->stuck, 1);
+}
+
+bool runtime_join_thread(struct runtime *rt, pthread_t thread, struct db_link *link,
+			 const char *what)
+{
+	if (db_link_join(thread, &link, 1, rt ? atomic_load(&rt->stop_cancel_at_ms) : 0,
+			 rt ? atomic_load(&rt->stop_deadline_ms) : 0))
+		return true;
+	log_warn("thread did not stop in time; leaving it", "thread=\"%s\"", what);
+	if (rt)
+		runtime_note_stuck(rt);
+	return false;
 }

@@ -9,6 +9,7 @@
 #define ADSENG_PIPELINE_RUNTIME_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -46,5 +47,17 @@ void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms);
 /* Note a thread that did not stop by the deadline and was left behind:
  * the process must exit without freeing what threads share. */
 void runtime_note_stuck(struct runtime *rt);
+
+struct db_link;
+
+/*
+ * Join a thread whose database work goes through link, by the stop's
+ * deadline: its statement is canceled at the cancel time, and at the
+ * deadline it is left behind (logged as `what`, noted stuck).  true when
+ * it was joined and what it uses may be freed.  rt may be NULL (no
+ * deadline: wait).
+ */
+bool runtime_join_thread(struct runtime *rt, pthread_t thread, struct db_link *link,
+			 const char *what);
 
 #endif

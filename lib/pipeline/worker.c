@@ -386,7 +386,7 @@ fail:
 void worker_pool_stop(struct worker_pool *p)
 {
 	struct runtime *rt;
-	int64_t cancel_at, deadline, grace;
+	int64_t cancel_at, grace;
 	int stuck = 0;
 
 	if (p == NULL)
@@ -395,7 +395,6 @@ void worker_pool_stop(struct worker_pool *p)
 		goto out;
 	rt = p->w[0].rt;
 	cancel_at = atomic_load(&rt->stop_cancel_at_ms);
-	deadline = atomic_load(&rt->stop_deadline_ms);
 	grace = cancel_at - RELEASE_MARGIN_MS - clock_mono_ms();
 	for (int i = 0; i < p->n; i++) {
 		struct timeval tv;
@@ -407,13 +406,9 @@ void worker_pool_stop(struct worker_pool *p)
 		event_active(p->w[i].stop_ev, EV_READ, 0);
 	}
 	for (int i = 0; i < p->n; i++) {
-		struct db_link *link = &p->w[i].link;
-
 		/* A worker stuck in a statement is canceled at cancel_at and
 		 * left behind at the deadline: its leases bring the work back. */
-		if (!db_link_join(p->w[i].thread, &link, 1, cancel_at, deadline)) {
-			log_warn("worker did not stop in time; leaving it", "worker=%d", i);
-			runtime_note_stuck(rt);
+		if (!runtime_join_thread(rt, p->w[i].thread, &p->w[i].link, "worker")) {
 			stuck++;
 			continue;
 		}

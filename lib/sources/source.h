@@ -130,6 +130,27 @@ enum source_action {
 	SOURCE_ACTION_DISABLE,
 };
 
+/*
+ * How a sender's own API is asked for the events its webhooks may have
+ * missed (reconcile; WooCommerce never retries a failed delivery).  The
+ * caller (pipeline/reconcile.c) pages through the list, stores each item
+ * that its parser turns into a conversion not yet known, as a raw event
+ * under `topic`, with the dedup key dedup_key() gives a request carrying
+ * the item as body and `topic_header: topic`.
+ */
+struct source_rest {
+	const char *topic;
+	const char *topic_header;
+	int per_page; /* a page shorter than this is the last one */
+	/* Page `page` (from 1) of the items modified since since_gmt
+	 * ("2026-11-27T10:00:00", UTC), from base_url (the source's
+	 * settings.store_url); malloc'd. */
+	char *(*page_url)(const char *base_url, const char *since_gmt, int page);
+	/* The Authorization header's value from the source's opened REST
+	 * credentials (JSON), into sodium_malloc'd *out. */
+	int (*auth_header)(const char *creds_json, char **out, struct err *e);
+};
+
 struct source_ops {
 	const char *kind; /* "shopify" */
 	/* Signed with the platform's own keys (from the configuration), not a
@@ -215,6 +236,8 @@ struct source_ops {
 	 * is stored.
 	 */
 	void (*new_secret)(char out[SOURCE_SECRET_NEW_MAX]);
+	/* Optional: the sender's API for reconcile; NULL = not reconcilable. */
+	const struct source_rest *rest;
 };
 
 /* The ops for a kind ("shopify"), or NULL. */

@@ -433,6 +433,77 @@ out:
 	return result;
 }
 
+/* ---- reconcile through the REST API ------------------------------------------------ */
+
+#define WOO_PER_PAGE 100 /* the API's maximum */
+
+/* https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders:
+ * modified_after, dates_are_gmt, orderby, per_page at most 100, page. */
+static char *woo_page_url(const char *base_url, const char *since_gmt, int page)
+{
+	return xasprintf("%s/wp-json/wc/v3/orders?modified_after=%s&dates_are_gmt=true"
+			 "&orderby=modified&order=asc&per_page=%d&page=%d",
+			 base_url, since_gmt, WOO_PER_PAGE, page);
+}
+
+/* Wipe every string of a parsed credentials object before it is freed. */
+static void wipe_strings(cJSON *j)
+{
+	for (cJSON *v = j ? j->child : NULL; v; v = v->next) {
+		if (cJSON_IsString(v))
+			sodium_memzero(v->valuestring, strlen(v->valuestring));
+	}
+}
+
+/* "Basic base64(consumer_key:consumer_secret)" (HTTP Basic over TLS is
+ * the API's documented scheme for https shops). */
+static int woo_auth_header(const char *creds_json, char **out, struct err *e)
+{
+	cJSON *j = cJSON_Parse(creds_json);
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "consumer_key");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "consumer_secret");
+	char *pair = NULL;
+	size_t plen, b64len;
+	int rc = 0;
+
+	*out = NULL;
+	if (!cJSON_IsString(k) || !cJSON_IsString(s)) {
+		rc = err_set(e, ERR_INVALID,
+			     "the source's REST credentials lack consumer_key or consumer_secret");
+		goto out;
+	}
+	plen = strlen(k->valuestring) + 1 + strlen(s->valuestring);
+	b64len = sodium_base64_ENCODED_LEN(plen, sodium_base64_VARIANT_ORIGINAL);
+	pair = sodium_malloc(plen + 1);
+	*out = sodium_malloc(b64len + 6);
+	if (pair == NULL || *out == NULL) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(pair, plen + 1, "%s:%s", k->valuestring, s->valuestring);
+	memcpy(*out, "Basic ", 6);
+	sodium_bin2base64(*out + 6, b64len, (const unsigned char *)pair, plen,
+			  sodium_base64_VARIANT_ORIGINAL);
+out:
+	if (pair)
+		sodium_free(pair);
+	wipe_strings(j);
+	cJSON_Delete(j);
+	if (rc != 0 && *out) {
+		sodium_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static const struct source_rest woo_rest = {
+	.topic = "order.updated",
+	.topic_header = "X-WC-Webhook-Topic",
+	.per_page = WOO_PER_PAGE,
+	.page_url = woo_page_url,
+	.auth_header = woo_auth_header,
+};
+
 const struct source_ops woocommerce_source_ops = {
 	.kind = "woocommerce",
 	.answer_unstored = woo_answer_unstored,
@@ -442,4 +513,5 @@ const struct source_ops woocommerce_source_ops = {
 	.stored_headers = woo_stored_headers,
 	.unavailable_status = 503, /* a refused delivery counts towards disabling */
 	.parse = woo_parse,
+	.rest = &woo_rest,
 };

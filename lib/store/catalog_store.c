@@ -134,7 +134,7 @@ int catalog_load_source_rest(PGconn *conn, const char *id, struct source_rest_ro
 	const char *params[1] = { id };
 	/* Binary: settings::text as raw text, rest_credentials raw bytea. */
 	PGresult *res = PQexecParams(conn,
-				     "SELECT settings::text, rest_credentials FROM sources "
+				     "SELECT settings::text, rest_credentials, kind FROM sources "
 				     "WHERE id = $1::uuid",
 				     1, NULL, params, NULL, NULL, 1);
 	int rc = db_check(conn, res, "could not load the source", e);
@@ -148,6 +148,8 @@ int catalog_load_source_rest(PGconn *conn, const char *id, struct source_rest_ro
 	}
 	out->settings_json = xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	out->sealed = copy_bytes(res, 0, 1, &out->sealed_len);
+	snprintf(out->kind, sizeof(out->kind), "%.*s", PQgetlength(res, 0, 2),
+		 PQgetvalue(res, 0, 2));
 out:
 	PQclear(res);
 	return rc;

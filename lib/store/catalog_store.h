@@ -43,6 +43,7 @@ void catalog_free_sources(struct source_row *rows, size_t n);
 
 /* What calling a source's platform back needs (reconcile). */
 struct source_rest_row {
+	char kind[32];
 	char *settings_json; /* malloc'd */
 	uint8_t *sealed;     /* sources.rest_credentials, malloc'd; NULL when none */
 	size_t sealed_len;

@@ -193,6 +193,10 @@ def test_source_add_takes_no_secret(make_stack):
                                        % src["id"]))
     assert settings == {"location_id": LOCATION, "currency": "USD",
                         "stage_map": {"abc": "qualified_lead"}}
+    # Nor can one be rotated in: HighLevel signs with its own keys.
+    p = stack.ctl("source", "rotate-secret", src["id"], "--secret-file", stack.key_file,
+                  check=False)
+    assert p.returncode != 0 and "no secret of its own" in p.stderr
 
 
 def test_database_unavailable_is_429_with_retry_after(make_stack, meta):

@@ -260,15 +260,19 @@ class FakeWooREST(harness.FakeServer):
         super().__init__()
         self.config(consumer_key=self.KEY, consumer_secret=self.SECRET)
 
+    def source(self, stack, store_url=None):
+        """A woocommerce source of stack with this shop's REST access."""
+        creds = os.path.join(stack.dir, "rest.json")
+        with open(creds, "w") as f:
+            json.dump({"consumer_key": self.KEY, "consumer_secret": self.SECRET}, f)
+        return Woo(stack, store_url=store_url or self.url, rest_credentials_file=creds)
+
 
 def test_reconcile_stores_missed_paid_orders_once(make_stack, meta):
     shop = FakeWooREST()
     try:
         stack = make_stack().setup_demo()
-        creds = os.path.join(stack.dir, "rest.json")
-        with open(creds, "w") as f:
-            json.dump({"consumer_key": shop.KEY, "consumer_secret": shop.SECRET}, f)
-        woo = Woo(stack, store_url=shop.url + "/", rest_credentials_file=creds)
+        woo = shop.source(stack, store_url=shop.url + "/")
         stack.start()
         delivered = woo_order(8001)
         assert woo.post(delivered)[0] == 200  # this one's webhook arrived
@@ -279,6 +283,7 @@ def test_reconcile_stores_missed_paid_orders_once(make_stack, meta):
         shop.config(orders=[delivered, unpaid, old] + missed)
 
         out = stack.ctl("source", "reconcile", "woo1", "--since", "1h", json_out=True)
+        assert len(out.pop("since")) == 19  # "2026-11-28T13:00:00"
         assert out == {"source_id": woo.id, "pages": 2, "orders": 102, "not_conversions": 1,
                        "present": 1, "stored": 100, "already_stored": 0}, out
         reqs = shop.requests()
@@ -307,5 +312,49 @@ def test_reconcile_stores_missed_paid_orders_once(make_stack, meta):
         assert p.returncode == 1 and "woocommerce" in p.stderr
         time.sleep(0.5)
         assert stack.count("conversions") == 101
+        # Every run is audited, the failed one with its error.
+        runs = json.loads(stack.scalar("SELECT json_agg(details ORDER BY id) FROM audit_log"
+                                       " WHERE action = 'source.reconcile'"))
+        assert [r["stored"] for r in runs] == [100, 0, 0], runs
+        assert "401" in runs[2]["error"] and "error" not in runs[0]
+    finally:
+        shop.stop()
+
+
+def test_periodic_reconcile_runs_in_the_daemon_from_the_last_good_run(make_stack, meta):
+    shop = FakeWooREST()
+    try:
+        stack = make_stack().setup_demo()
+        woo = shop.source(stack)
+        p = stack.ctl("source", "reconcile", "woo1", "--interval", "30s", check=False)
+        assert p.returncode == 2 and "1m to 7d" in p.stderr
+        p = stack.ctl("source", "reconcile", "woo1", "--interval", "1h", "--since", "1h",
+                      check=False)
+        assert p.returncode == 2
+        stack.ctl("source", "reconcile", "woo1", "--interval", "1h")
+        assert stack.scalar("SELECT settings->>'reconcile_interval_s' FROM sources"
+                            " WHERE id = '%s'" % woo.id) == "3600"
+        # The last good run started two hours ago: it is due, and the
+        # daemon asks for what changed since then (less 10 minutes).
+        stack.sql("UPDATE sources SET reconciled_at = now() - interval '2 hours',"
+                   " reconciled_from = now() - interval '2 hours' WHERE id = '%s'" % woo.id)
+        shop.config(orders=[woo_order(8200)])
+        stack.start()
+        stack.wait_states({"delivered": 1}, timeout=60)
+        assert set(meta.accepted()) == {"woocommerce:order:8200"}
+        since = shop.requests()[0]["query"]["modified_after"]
+        assert stack.scalar("SELECT abs(extract(epoch FROM now() - interval '130 minutes'"
+                            " - '%s'::timestamp AT TIME ZONE 'UTC')) < 120" % since) == "t", since
+        row = json.loads(stack.scalar("SELECT json_build_object('actor', actor, 'd', details)"
+                                      " FROM audit_log WHERE action = 'source.reconcile'"))
+        assert row["actor"] == "adsengd" and row["d"]["stored"] == 1, row
+        assert stack.scalar("SELECT reconciled_from > now() - interval '5 minutes'"
+                            " FROM sources WHERE id = '%s'" % woo.id) == "t"
+        # Not due again for an hour: no second run.
+        time.sleep(1)
+        assert len(shop.requests()) == 1
+        stack.ctl("source", "reconcile", "woo1", "--interval", "off")
+        assert stack.scalar("SELECT settings ? 'reconcile_interval_s' FROM sources"
+                            " WHERE id = '%s'" % woo.id) == "f"
     finally:
         shop.stop()
