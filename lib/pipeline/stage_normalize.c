@@ -359,7 +359,10 @@ static int parse_batch(PGconn *conn, const struct raw_batch *b, struct prepared 
 					.body = r->body,
 					.body_len = r->body_len,
 					.received_us = r->received_us,
-					.settings_json = r->settings_json };
+					.settings_json = r->settings_json,
+					.has_items = r->has_items,
+					.items_new = r->items_new,
+					.n_items_new = r->n_items_new };
 		struct err pe = { 0 };
 		size_t before = p->convs.n;
 		int rc;

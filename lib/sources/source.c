@@ -1,21 +1,25 @@
 /*
- * source.c - the registry of inbound platforms, and the HMAC-over-raw-body
- * check that Shopify and WooCommerce share.
+ * source.c - the registry of inbound platforms (by kind and by own route),
+ * the HMAC-over-raw-body check that Shopify and WooCommerce share, and the
+ * per-item verdicts of requests that carry several events.
  */
 #include "sources/source.h"
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct source_ops shopify_source_ops;
 extern const struct source_ops woocommerce_source_ops;
 extern const struct source_ops ghl_source_ops;
+extern const struct source_ops events_api_source_ops;
 
 static const struct source_ops *const registry[] = {
 	&shopify_source_ops,
 	&woocommerce_source_ops,
 	&ghl_source_ops,
+	&events_api_source_ops,
 };
 
 const struct source_ops *source_ops_find(const char *kind)
@@ -73,6 +77,30 @@ bool source_disabled_topics_literal(char *out, size_t outlen)
 	}
 	memcpy(out + at, "}", 2);
 	return true;
+}
+
+const struct source_ops *source_ops_find_route(const char *path, const char **rest)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		const char *route = registry[i]->route;
+
+		if (route && strncmp(path, route, strlen(route)) == 0) {
+			*rest = path + strlen(route);
+			return registry[i];
+		}
+	}
+	return NULL;
+}
+
+void source_items_cleanup(struct source_items *items)
+{
+	for (size_t i = 0; i < items->n; i++) {
+		free(items->v[i].key);
+		free(items->v[i].error);
+	}
+	free(items->v);
+	items->v = NULL;
+	items->n = 0;
 }
 
 int source_unavailable_status(const struct source_ops *ops)

@@ -3,7 +3,9 @@
  * provides: an optional answer to requests that are not events (a ping),
  * signature verification over the raw request, the dedup key and topic the
  * ingest path stores, the status that tells the sender to retry, and a
- * parser from a stored raw event to canonical conversions.
+ * parser from a stored raw event to canonical conversions.  A kind may
+ * also have a route of its own and carry several events per request, each
+ * answered and deduplicated on its own (the server-side events API).
  *
  * All of them are pure functions (no database, no network, no globals):
  * what they may depend on beyond the request (the configuration, the time)
@@ -32,6 +34,7 @@
 #define SOURCE_TOPIC_MAX   128
 
 #define SOURCE_CONTACT_KEY_MAX 129 /* with the NUL */
+#define SOURCE_SECRET_NEW_MAX  128 /* a generated secret, with the NUL */
 
 struct config;
 
@@ -80,6 +83,37 @@ struct raw_event {
 	/* The source's settings as JSON text (the source's, now: a reprocess
 	 * reads today's settings); may be NULL. */
 	const char *settings_json;
+	/* Kinds whose requests carry several events (source_ops.items): the
+	 * positions (0-based, ascending) of the body's items that were new
+	 * when the request was stored, i.e. the only ones to convert; the
+	 * others were answered duplicate or invalid.  has_items is false for
+	 * a raw event stored without that verdict (any other kind). */
+	bool has_items;
+	const int32_t *items_new;
+	size_t n_items_new;
+};
+
+/* The verdict on one event of a request that carries several. */
+enum source_item_status {
+	/* Refused by the kind's checks: never keyed, never converted. */
+	SOURCE_ITEM_INVALID,
+	/* The first time this source sends the item's key: converted. */
+	SOURCE_ITEM_NEW,
+	/* The source sent this key before (or earlier in the same request):
+	 * not converted again. */
+	SOURCE_ITEM_DUPLICATE,
+};
+
+struct source_item {
+	char *key;   /* the per-source dedup key (heap); NULL when invalid */
+	char *error; /* why it is invalid (heap); NULL when valid */
+	enum source_item_status status;
+};
+
+/* The events of one request, in body order; owns everything in it. */
+struct source_items {
+	struct source_item *v;
+	size_t n;
 };
 
 /* What one raw event says about a person the sender names by its own id
@@ -256,6 +290,36 @@ struct source_ops {
 	 * source is refused.
 	 */
 	const char *const *disabled_topics;
+	/*
+	 * Optional.  The URL path prefix this kind is served under, followed
+	 * by the source id, instead of /v1/webhooks/{kind}/{id} (where it is
+	 * then not served): "/v1/events/".
+	 */
+	const char *route;
+	/*
+	 * Optional, for requests that carry several events, each answered
+	 * and deduplicated on its own.  Checks the body (after verify) and
+	 * fills *out with one entry per event, in body order: its key, which
+	 * the ingest path claims for the source in the transaction that
+	 * stores the request (so the verdict new/duplicate is atomic with
+	 * the COMMIT), or the reason it is invalid.  parse then sees the
+	 * positions that were new (raw_event.items_new) and must convert
+	 * exactly those.  ERR_INVALID when the body as a whole is unusable
+	 * (answered 400, nothing stored); *out is then empty.
+	 */
+	int (*items)(const struct source_ctx *ctx, const struct http_req *req,
+		     struct source_items *out, struct err *e);
+	/* With items: the 200 answer once every item's status is set, as
+	 * malloc'd JSON text; NULL when memory is short. */
+	char *(*items_answer)(const struct source_items *items);
+	/*
+	 * Optional.  The kind's secret is made here rather than given (an API
+	 * key that the sender presents as it is): writes a fresh random one,
+	 * NUL-terminated, into out (SOURCE_SECRET_NEW_MAX bytes).  `source
+	 * add` and `source rotate-secret` print it once; only its sealed form
+	 * is stored.
+	 */
+	void (*new_secret)(char out[SOURCE_SECRET_NEW_MAX]);
 	/* Optional: the sender's API for reconcile; NULL = not reconcilable. */
 	const struct source_rest *rest;
 };
@@ -273,6 +337,13 @@ bool source_takes_when_disabled(const struct source_ops *ops, const struct http_
  * (out "{}") if they do not fit in outlen.
  */
 bool source_disabled_topics_literal(char *out, size_t outlen);
+
+/* The ops of the kind whose own route (source_ops.route) path starts
+ * with, and in *rest what follows that prefix; NULL when none. */
+const struct source_ops *source_ops_find_route(const char *path, const char **rest);
+
+/* Free what items holds and empty it (an empty one is a no-op). */
+void source_items_cleanup(struct source_items *items);
 
 /* The status for "not stored, retry later" of ops (NULL: an unknown
  * kind): ops->unavailable_status, or 503. */

@@ -39,7 +39,8 @@ static const char claim_sql[] =
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
-	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body, s.settings::text "
+	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body, s.settings::text,"
+	"       r.items_new IS NOT NULL, array_to_string(r.items_new, ',') "
 	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
 	"LEFT JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
@@ -122,6 +123,25 @@ static int64_t be64(const char *p)
 	return (int64_t)v;
 }
 
+/* "0,2,5" (a row's new event positions) into r's own array. */
+static void read_items_new(struct raw_row *r, const char *list)
+{
+	size_t cap = 1;
+
+	for (const char *p = list; *p; p++)
+		cap += *p == ',';
+	r->items_new = xcalloc(cap, sizeof(*r->items_new));
+	for (const char *p = list; *p && r->n_items_new < cap;) {
+		char *end;
+		long k = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		r->items_new[r->n_items_new++] = (int32_t)k;
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
 int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
 			  struct raw_batch *batch, struct err *e)
 {
@@ -163,6 +183,9 @@ int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
 		r->body = (const uint8_t *)PQgetvalue(res, i, 7);
 		r->body_len = (size_t)PQgetlength(res, i, 7);
 		r->settings_json = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
+		r->has_items = PQgetvalue(res, i, 9)[0] != 0;
+		if (r->has_items && !PQgetisnull(res, i, 10))
+			read_items_new(r, PQgetvalue(res, i, 10));
 	}
 	return 0;
 }
@@ -291,6 +314,8 @@ void normalize_store_rollback(PGconn *conn)
 
 void raw_batch_cleanup(struct raw_batch *b)
 {
+	for (size_t i = 0; b->rows && i < b->n; i++)
+		free(b->rows[i].items_new);
 	PQclear(b->res);
 	free(b->rows);
 	memset(b, 0, sizeof(*b));

@@ -27,6 +27,11 @@ struct raw_row {
 	const uint8_t *body;
 	size_t body_len;
 	const char *settings_json; /* the source's settings; NULL when it is gone */
+	/* raw_events.items_new (source.h, raw_event.items_new): has_items
+	 * when the column is set; the positions are owned by the batch. */
+	bool has_items;
+	int32_t *items_new;
+	size_t n_items_new;
 };
 
 struct raw_batch {
