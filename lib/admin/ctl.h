@@ -205,6 +205,7 @@ extern const struct ctl_cmd ctl_oauth_cmds[];
 extern const struct ctl_cmd ctl_raw_cmds[];
 extern const struct ctl_cmd ctl_google_cmds[];
 extern const struct ctl_cmd ctl_audience_cmds[];
+extern const struct ctl_cmd ctl_destination_cmds[];
 
 /* Print "adsengctl: <msg>" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_fail(struct ctl *c, const struct err *e);
