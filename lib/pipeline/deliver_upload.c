@@ -623,6 +623,7 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 {
 	struct upload_ctx *c = arg;
 	struct worker *w = c->w;
+	struct dest_slot *slot = c->slot; /* outlives c */
 	struct outcome *out;
 	bool split = false;
 	int suppressed;
@@ -669,7 +670,9 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 		return;
 	}
 	stage_deliver_start_queued(w);
-	if (w->more_due && stage_deliver_has_room(w))
+	/* A destination the last claim skipped for being full has room now:
+	 * its due deliveries wait in the database, claim them. */
+	if (stage_deliver_has_room(w) && (w->more_due || dest_slot_take_skipped(slot)))
 		worker_kick(w);
 }
 

@@ -142,13 +142,23 @@ void *dest_slots_pop_any(struct dest_slots *t)
 	return NULL;
 }
 
-size_t dest_slots_full_ids(const struct dest_slots *t, const char **ids, size_t max)
+size_t dest_slots_full_ids(struct dest_slots *t, const char **ids, size_t max)
 {
 	size_t n = 0;
 
-	for (const struct dest_slot *s = t->list; s && n < max; s = s->next) {
-		if (s->inflight + s->q_len >= s->limit)
+	for (struct dest_slot *s = t->list; s && n < max; s = s->next) {
+		if (s->inflight + s->q_len >= s->limit) {
+			s->skipped = true;
 			ids[n++] = s->id;
+		}
 	}
 	return n;
+}
+
+bool dest_slot_take_skipped(struct dest_slot *s)
+{
+	if (!s->skipped || s->inflight + s->q_len >= s->limit)
+		return false;
+	s->skipped = false;
+	return true;
 }

@@ -28,6 +28,7 @@ struct dest_slot {
 	char id[37];		/* destination uuid as text */
 	size_t limit;		/* requests in flight allowed (>= 1) */
 	size_t inflight;	/* started, not answered yet */
+	bool skipped;		/* a claim left it out (dest_slots_full_ids) */
 	/* Waiting requests, oldest first: a ring of cap pointers. */
 	void **q;
 	size_t q_head, q_len, q_cap;
@@ -72,8 +73,15 @@ void *dest_slots_pop_any(struct dest_slots *t);
 /*
  * Ids of destinations with no room for more work: in flight plus waiting
  * at least their limit.  Up to max pointers into the records (valid until
- * cleanup) in ids; returns how many.
+ * cleanup) in ids; returns how many.  Each one named is marked skipped.
  */
-size_t dest_slots_full_ids(const struct dest_slots *t, const char **ids, size_t max);
+size_t dest_slots_full_ids(struct dest_slots *t, const char **ids, size_t max);
+
+/*
+ * Whether s was left out of a claim and has room again (its due
+ * deliveries may be waiting in the database: time to claim); clears the
+ * mark when it answers true.
+ */
+bool dest_slot_take_skipped(struct dest_slot *s);
 
 #endif

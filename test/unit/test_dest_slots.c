@@ -166,6 +166,11 @@ static void test_full_ids(void **state)
 	dest_slot_started(fast);
 	assert_int_equal(dest_slots_full_ids(&t, ids, 4), 2);
 	assert_int_equal(dest_slots_full_ids(&t, ids, 1), 1); /* bounded by max */
+	/* Skipped by the claim: once it has room, it asks for a claim, once. */
+	assert_false(dest_slot_take_skipped(fast)); /* still full */
+	dest_slot_finished(fast);
+	assert_true(dest_slot_take_skipped(fast));
+	assert_false(dest_slot_take_skipped(fast));
 	/* pop_any drains regardless of room (shutdown). */
 	assert_ptr_equal(dest_slots_pop_any(&t), &items[0]);
 	assert_null(dest_slots_pop_any(&t));
