@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from harness import shopify_order, wait_until
+from harness import ROOT, shopify_order, wait_until
 from test_db_stall import TableLock, daemon_lock_waits
 
 WATCHDOG_USEC = 3000000  # 3 s: pings every 1.5 s
@@ -179,3 +179,45 @@ def test_wedged_worker_stops_the_watchdog_pings(make_stack, meta):
         if lock:
             lock.release()
         notify.close()
+
+
+def unit_settings():
+    """LoadCredential= (name, path) and Environment= pairs of the unit."""
+    unit = os.path.join(ROOT, "systemd", "adsengd.service")
+    creds, env = [], {}
+    with open(unit) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("LoadCredential="):
+                name, path = line[len("LoadCredential="):].split(":", 1)
+                creds.append((name, path))
+            elif line.startswith("Environment="):
+                k, v = line[len("Environment="):].split("=", 1)
+                env[k] = v
+    return creds, env
+
+
+def test_master_key_from_the_units_credential(make_stack, meta, tmp_path):
+    """Started as the unit starts it (systemd copies LoadCredential= files
+    into $CREDENTIALS_DIRECTORY), adsengd takes the master key from there,
+    whatever [security] master_key_file says."""
+    creds, env = unit_settings()
+    assert [name for name, _ in creds] == ["master.key"], creds
+    assert creds[0][1] == "/etc/adsengd/master.key"
+    stack = make_stack().setup_demo()  # sealed with stack.key_file
+    credsdir = tmp_path / "credentials"
+    credsdir.mkdir()
+    with open(stack.key_file, "rb") as src, open(credsdir / "master.key", "wb") as dst:
+        dst.write(src.read())
+    os.chmod(credsdir / "master.key", 0o400)
+    stack.settings[("security", "master_key_file")] = str(tmp_path / "missing.key")
+    stack.write_conf(stack.settings)
+    # Without $CREDENTIALS_DIRECTORY there is no key to read: no start.
+    stack.start(wait_ready=False, env=env)
+    assert stack.proc.wait(20) != 0
+    stack.proc = None
+    stack.log.close()
+    stack.start(env=dict(env, CREDENTIALS_DIRECTORY=str(credsdir)))
+    # The sealed source secret opens: the webhook verifies and is delivered.
+    assert stack.post_shopify(shopify_order(9400))[0] == 200
+    stack.wait_states({"delivered": 1})
