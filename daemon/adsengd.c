@@ -344,6 +344,7 @@ out:
 	 * are written, all by the deadline begun at the signal. */
 	begin_stop(&d); /* no-op after a signal; a failed start had none */
 	worker_pool_stop(d.workers);
+	d.workers = NULL; /* a signal handled by http_server_free's last loop run */
 	platform_jobs_stop(platform);
 	control_stop(control);
 	http_server_free(d.http);
