@@ -25,7 +25,6 @@ void runtime_init(struct runtime *rt, struct config *cfg, struct vault *vault)
 	atomic_init(&rt->stop_cancel_at_ms, 0);
 	atomic_init(&rt->stop_deadline_ms, 0);
 	atomic_init(&rt->stuck, 0);
-	atomic_init(&rt->hurried, false);
 	heartbeats_init(&rt->beats);
 	atomic_init(&rt->delivered, 0);
 	pthread_mutex_init(&rt->status_mu, NULL);
@@ -103,7 +102,6 @@ void runtime_hurry(struct runtime *rt)
 	int64_t deadline;
 
 	runtime_begin_stop(rt, RUNTIME_HURRY_MS);
-	atomic_store(&rt->hurried, true);
 	deadline = atomic_load(&rt->stop_deadline_ms);
 	if (deadline > now + RUNTIME_HURRY_MS)
 		atomic_store(&rt->stop_deadline_ms, now + RUNTIME_HURRY_MS);
@@ -111,11 +109,6 @@ void runtime_hurry(struct runtime *rt)
 	 * canceling what still runs. */
 	if (atomic_load(&rt->stop_cancel_at_ms) > now + RUNTIME_HURRY_MS / 2)
 		atomic_store(&rt->stop_cancel_at_ms, now + RUNTIME_HURRY_MS / 2);
-}
-
-bool runtime_is_hurried(struct runtime *rt)
-{
-	return atomic_load(&rt->hurried);
 }
 
 void runtime_set_counts(struct runtime *rt, const struct svc_counts *c)

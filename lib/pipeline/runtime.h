@@ -32,7 +32,6 @@ struct runtime {
 	 * cancel_at, then cancel their statements; give up at deadline. */
 	_Atomic int64_t stop_cancel_at_ms;
 	_Atomic int64_t stop_deadline_ms;
-	atomic_bool hurried;
 	atomic_int stuck; /* threads left running at the deadline */
 	/* Loop, ingest writers and workers stamp their progress here. */
 	struct heartbeats beats;
@@ -64,9 +63,6 @@ void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms);
  * its sender retries it (the dedup key makes that safe).  Begins the stop if none was begun. */
 #define RUNTIME_HURRY_MS 2000
 void runtime_hurry(struct runtime *rt);
-
-/* Whether runtime_hurry() was called. */
-bool runtime_is_hurried(struct runtime *rt);
 
 /* Control thread: publish fresh status numbers. */
 void runtime_set_counts(struct runtime *rt, const struct svc_counts *c);
