@@ -40,28 +40,42 @@ struct params {
 	char scratch[MAX_PARAMS][40];
 };
 
-bool adm_add(cJSON *obj, const char *key, cJSON *item);
-int adm_audit(PGconn *conn, const char *actor, const char *action, cJSON *details, bool ok,
-	      struct err *e);
-int adm_check(PGconn *conn, const PGresult *res, const char *what, struct err *e);
-void adm_p_binary(struct params *p, const void *data, int len, Oid type);
-void adm_p_bool(struct params *p, bool v);
-PGresult *adm_p_exec(PGconn *conn, const char *sql, const struct params *p);
+/* Bind one more parameter: text (NULL binds NULL; s must outlive the
+ * exec), integers, optional ones (absent binds NULL), bool, bytea or an
+ * array (binary, of type oid); then run the statement. */
+void adm_p_text(struct params *p, const char *s);
 void adm_p_int64(struct params *p, int64_t v);
 void adm_p_int64_opt(struct params *p, int64_t v);
-void adm_p_text(struct params *p, const char *s);
 void adm_p_time_opt(struct params *p, bool has, int64_t us);
-void adm_put(cJSON *obj, const char *key, cJSON *item, bool *ok);
-void adm_put_num(cJSON *obj, const char *key, double v, bool *ok);
-void adm_put_str(cJSON *obj, const char *key, const char *s, bool *ok);
-int adm_query_rows(PGconn *conn, const char *sql, const struct params *p, const char *what,
-		   cJSON **out, struct err *e);
+void adm_p_bool(struct params *p, bool v);
+void adm_p_binary(struct params *p, const void *data, int len, Oid type);
+PGresult *adm_p_exec(PGconn *conn, const char *sql, const struct params *p);
+
+/* Results (admin_core.c says what each returns): check a result, run and
+ * keep it, run and count the rows changed, or every row as a JSON array
+ * of objects. */
+int adm_check(PGconn *conn, const PGresult *res, const char *what, struct err *e);
 int adm_run(PGconn *conn, const char *sql, const struct params *p, const char *what, PGresult **out,
 	    struct err *e);
 int adm_run_cmd(PGconn *conn, const char *sql, const struct params *p, const char *what,
 		int64_t *count, struct err *e);
+int adm_query_rows(PGconn *conn, const char *sql, const struct params *p, const char *what,
+		   cJSON **out, struct err *e);
+
+/* JSON building: add returns false on allocation failure; the put_*
+ * variants clear *ok instead, checked once at the end. */
+bool adm_add(cJSON *obj, const char *key, cJSON *item);
+void adm_put(cJSON *obj, const char *key, cJSON *item, bool *ok);
+void adm_put_str(cJSON *obj, const char *key, const char *s, bool *ok);
+void adm_put_num(cJSON *obj, const char *key, double v, bool *ok);
+
+/* Transactions: tx_end commits when rc is 0, else rolls back, and returns
+ * the final result; audit writes the audit_log row of a mutation from
+ * details built with put_* (freed; ok false = ERR_NOMEM). */
 int adm_tx_begin(PGconn *conn, struct err *e);
 int adm_tx_begin_snapshot(PGconn *conn, struct err *e);
 int adm_tx_end(PGconn *conn, int rc, struct err *e);
+int adm_audit(PGconn *conn, const char *actor, const char *action, cJSON *details, bool ok,
+	      struct err *e);
 
 #endif
