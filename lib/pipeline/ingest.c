@@ -177,8 +177,9 @@ static int store_rows(struct writer *w, struct ingest_row *rows, struct ingest_j
 		return ERR_DB;
 	}
 	if (n == 1) {
-		log_warn("webhook refused by the database", "writer=%d source=%s err=\"%s\"",
-			 w->index, rows[0].source_id, e.msg);
+		log_warn("webhook refused by the database",
+			 "writer=%d source=%s request_id=%s err=\"%s\"", w->index,
+			 rows[0].source_id, map[0]->request_id, e.msg);
 		map[0]->status = INGEST_REJECTED;
 		return 0;
 	}
