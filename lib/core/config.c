@@ -15,9 +15,11 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/secret_file.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <ini.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -163,6 +165,18 @@ static const struct cfg_key keys[] = {
 	{ "ghl", "max_age", T_DURATION, OFF(ghl_max_age_ms), "5m", true, false, 1000, DAY_MS,
 	  "GoHighLevel webhooks whose body timestamp is older (or further in the future) are "
 	  "refused with 401" },
+	{ "stripe", "webhook_secret_file", T_STRING, OFF(stripe_webhook_secret_file), "", true,
+	  false, 0, 0,
+	  "file holding the Stripe endpoint's signing secret (whsec_...), for "
+	  "/v1/webhooks/stripe/{source}; may be relative to $CREDENTIALS_DIRECTORY; empty = "
+	  "Stripe webhooks refused; read at start and on reload" },
+	{ "stripe", "tolerance", T_DURATION, OFF(stripe_tolerance_ms), "5m", true, false, 1000,
+	  DAY_MS,
+	  "Stripe webhooks whose signed timestamp (t=) is further from now are refused (replay "
+	  "window)" },
+	{ "stripe", "plans", T_STRING, OFF(stripe_plans), "", true, false, 0, 0,
+	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
+	  "price_b:professional\"" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
@@ -177,7 +191,7 @@ static const struct cfg_key keys[] = {
 	{ "endpoints", "ga4", T_URL, OFF(ep_ga4), "https://www.google-analytics.com", false, false,
 	  0, 0, "GA4 Measurement Protocol base URL" },
 	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
-	  0, "Stripe API base URL (not yet used)" },
+	  0, "Stripe API base URL" },
 	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
 	  DAY_MS,
 	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
@@ -640,6 +654,36 @@ static int read_key_file(const char *path, int type, char **out, struct err *e)
 	return 0;
 }
 
+/*
+ * The Stripe signing secret, read once per load (the HTTP loop never
+ * touches the disk) into sodium_malloc memory.  A relative name is taken
+ * under $CREDENTIALS_DIRECTORY when that is set (systemd LoadCredential=).
+ * An empty name leaves it NULL: Stripe webhooks are then refused.
+ */
+static int read_stripe_secret(struct config *c, struct err *e)
+{
+	const char *name = c->stripe_webhook_secret_file;
+	const char *credsdir = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+	int rc;
+
+	if (name == NULL || name[0] == '\0')
+		return 0;
+	if (name[0] != '/' && credsdir && credsdir[0])
+		snprintf(path, sizeof(path), "%s/%s", credsdir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	rc = secret_file_read(path, 1024, &c->stripe_webhook_secret, &c->stripe_webhook_secret_len,
+			      e);
+	if (rc != 0) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return err_set(e, ERR_CONFIG, "[stripe] webhook_secret_file: %s", why);
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct config **out, struct err *e)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
@@ -666,6 +710,8 @@ int config_load(const char *path, struct config **out, struct err *e)
 				   &c->ghl_ed25519_key_pem, e);
 	if (rc == 0)
 		rc = read_key_file(c->ghl_rsa_key_file, EVP_PKEY_RSA, &c->ghl_rsa_key_pem, e);
+	if (rc == 0)
+		rc = read_stripe_secret(c, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;
@@ -698,6 +744,8 @@ void config_unref(struct config *c)
 		free(c->listen[i]);
 	free(c->ghl_ed25519_key_pem);
 	free(c->ghl_rsa_key_pem);
+	if (c->stripe_webhook_secret)
+		sodium_free(c->stripe_webhook_secret);
 	free(c->path);
 	free(c);
 }

@@ -99,6 +99,13 @@ struct config {
 	char *ghl_ed25519_key_pem;
 	char *ghl_rsa_key_pem;
 	int64_t ghl_max_age_ms;
+	/* [stripe]: the daemon's own billing webhooks.  The secret's text is
+	 * read at load into sodium_malloc memory (NULL = none configured). */
+	char *stripe_webhook_secret_file;
+	char *stripe_webhook_secret;
+	size_t stripe_webhook_secret_len;
+	int64_t stripe_tolerance_ms;
+	char *stripe_plans;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
 	/* [shopify] */

@@ -38,6 +38,7 @@
 #include "pipeline/worker_int.h"
 #include "sources/source.h"
 #include "store/adjustment_store.h"
+#include "store/billing_store.h"
 #include "store/db.h"
 #include "store/normalize_store.h"
 #include "store/source_action_store.h"
@@ -164,15 +165,57 @@ static bool wants_action(const struct source_ops *ops, const struct raw_event *e
 	return true;
 }
 
+/* A billing change the raw event r reports (source_ops.billing), applied
+ * to its tenant.  A body that cannot be read any more, or a change no
+ * tenant is linked to, is logged and changes nothing: the event is still
+ * marked, since retrying it would not make it apply. */
+static int apply_billing(PGconn *conn, const struct config *cfg, const struct raw_row *r,
+			 struct err *e)
+{
+	const struct source_ops *ops = r->kind ? source_ops_find(r->kind) : NULL;
+	struct raw_event ev = { .id = r->id,
+				.source_id = r->source_id,
+				.topic = r->topic,
+				.headers_json = r->headers_json,
+				.body = r->body,
+				.body_len = r->body_len,
+				.received_us = r->received_us,
+				.settings_json = r->settings_json };
+	struct billing_change c = { 0 };
+	struct err pe = { 0 };
+	enum billing_outcome o;
+	int64_t tenant;
+	int rc;
+
+	if (ops == NULL || ops->billing == NULL || ops->billing(&ev, cfg, &c, &pe) != 0) {
+		log_warn("could not read a billing event", "raw_event=%lld reason=\"%s\"",
+			 (long long)r->id, pe.msg);
+		return 0;
+	}
+	rc = billing_store_apply(conn, &c, r->id, &o, &tenant, e);
+	if (rc != 0)
+		return rc;
+	if (o == BILLING_UNMATCHED)
+		log_warn("a billing event names no tenant we know",
+			 "raw_event=%lld event=%s type=%s", (long long)r->id, c.event_id, c.type);
+	else
+		log_info("billing event", "raw_event=%lld event=%s type=%s tenant=%lld outcome=%s",
+			 (long long)r->id, c.event_id, c.type, (long long)tenant,
+			 billing_outcome_name(o));
+	return 0;
+}
+
 /* One noted action.  The privacy ones are the sender's: the audit rows
  * name "<kind>-webhook" as the actor. */
-static int apply_one(PGconn *conn, const struct raw_row *r, const struct noted_action *a,
-		     struct err *e)
+static int apply_one(PGconn *conn, const struct config *cfg, const struct raw_row *r,
+		     const struct noted_action *a, struct err *e)
 {
 	char actor[48];
 
 	if (a->action == SOURCE_ACTION_DISABLE)
 		return source_action_disable(conn, r->source_id, r->id, r->topic, e);
+	if (a->action == SOURCE_ACTION_BILLING)
+		return apply_billing(conn, cfg, r, e);
 	snprintf(actor, sizeof(actor), "%s-webhook", r->kind ? r->kind : "source");
 	return privacy_apply(conn, source_ops_find(r->kind), a->action, r->source_id, a->key, r->id,
 			     actor, e);
@@ -189,18 +232,20 @@ static const char *action_name(enum source_action a)
 		return "redact_source";
 	case SOURCE_ACTION_DATA_REQUEST:
 		return "data_request";
+	case SOURCE_ACTION_BILLING:
+		return "billing";
 	default:
 		return "none";
 	}
 }
 
 /* Carry out the noted source actions in the open transaction. */
-static int apply_actions(PGconn *conn, const struct raw_batch *b, const struct prepared *p,
-			 struct err *e)
+static int apply_actions(PGconn *conn, const struct config *cfg, const struct raw_batch *b,
+			 const struct prepared *p, struct err *e)
 {
 	for (size_t k = 0; k < p->n_acts; k++) {
 		const struct raw_row *r = &b->rows[p->acts[k].index];
-		int rc = apply_one(conn, r, &p->acts[k], e);
+		int rc = apply_one(conn, cfg, r, &p->acts[k], e);
 
 		if (rc != 0)
 			return rc;
@@ -503,7 +548,7 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 		goto out;
 	}
 	t3 = clock_mono_us();
-	rc = apply_actions(w->conn, &b, &p, &e);
+	rc = apply_actions(w->conn, w->cfg, &b, &p, &e);
 	if (rc != 0) {
 		normalize_store_rollback(w->conn);
 		worker_db_error(w, "could not apply a source action", &e);

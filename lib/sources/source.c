@@ -14,12 +14,11 @@ extern const struct source_ops shopify_source_ops;
 extern const struct source_ops woocommerce_source_ops;
 extern const struct source_ops ghl_source_ops;
 extern const struct source_ops events_api_source_ops;
+extern const struct source_ops stripe_source_ops;
 
 static const struct source_ops *const registry[] = {
-	&shopify_source_ops,
-	&woocommerce_source_ops,
-	&ghl_source_ops,
-	&events_api_source_ops,
+	&shopify_source_ops,	&woocommerce_source_ops, &ghl_source_ops,
+	&events_api_source_ops, &stripe_source_ops,
 };
 
 const struct source_ops *source_ops_find(const char *kind)

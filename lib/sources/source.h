@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/billing.h"
 #include "core/conversion.h"
 #include "core/err.h"
 #include "core/httpreq.h"
@@ -142,6 +143,10 @@ enum source_action {
 	/* Privacy: the person (key) asked what is held about them; recorded
 	 * in the audit log for the operator (`adsengctl privacy export`). */
 	SOURCE_ACTION_DATA_REQUEST,
+	/* The event changes a tenant's billing state (the daemon's own
+	 * billing provider): stage 1 asks source_ops.billing what, and
+	 * applies it (store/billing_store.c). */
+	SOURCE_ACTION_BILLING,
 };
 
 /* What an event says changed about a conversion the same source sent
@@ -320,6 +325,14 @@ struct source_ops {
 	 * is stored.
 	 */
 	void (*new_secret)(char out[SOURCE_SECRET_NEW_MAX]);
+	/*
+	 * Optional, with action answering SOURCE_ACTION_BILLING: the billing
+	 * change the stored event reports, into *out (zeroed by the caller),
+	 * with cfg for what maps the provider's ids to ours (prices to plans).
+	 * 0, or ERR_INVALID with a message (the raw event is marked error).
+	 */
+	int (*billing)(const struct raw_event *ev, const struct config *cfg,
+		       struct billing_change *out, struct err *e);
 	/* Optional: the sender's API for reconcile; NULL = not reconcilable. */
 	const struct source_rest *rest;
 };
