@@ -182,15 +182,18 @@ bool stripe_plan_for_price(const char *plans, const char *price, char *plan, siz
 		return false;
 	while (*p) {
 		const char *end = strchr(p, ','), *colon;
-		size_t len;
+		size_t len, klen;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
 		len = end ? (size_t)(end - p) : strlen(p);
 		colon = memchr(p, ':', len);
-		if (colon && (size_t)(colon - p) == plen && memcmp(p, price, plen) == 0) {
+		klen = colon ? (size_t)(colon - p) : 0;
+		while (klen && (p[klen - 1] == ' ' || p[klen - 1] == '\t'))
+			klen--;
+		if (colon && klen == plen && memcmp(p, price, plen) == 0) {
 			const char *v = colon + 1;
-			size_t vlen = len - plen - 1;
+			size_t vlen = len - (size_t)(colon - p) - 1;
 
 			while (vlen && (*v == ' ' || *v == '\t')) {
 				v++;
