@@ -669,6 +669,10 @@ static int read_stripe_secret(struct config *c, struct err *e)
 
 	if (name == NULL || name[0] == '\0')
 		return 0;
+	/* The daemon loads its config before it initialises libsodium, and
+	 * sodium_malloc needs it; a second call is a no-op. */
+	if (sodium_init() < 0)
+		return err_set(e, ERR_CONFIG, "could not initialise libsodium");
 	if (name[0] != '/' && credsdir && credsdir[0])
 		snprintf(path, sizeof(path), "%s/%s", credsdir, name);
 	else
