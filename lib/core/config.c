@@ -167,9 +167,8 @@ static const struct cfg_key keys[] = {
 	  "refused with 401" },
 	{ "stripe", "webhook_secret_file", T_STRING, OFF(stripe_webhook_secret_file), "", true,
 	  false, 0, 0,
-	  "file holding the Stripe endpoint's signing secret (whsec_...), for "
-	  "/v1/webhooks/stripe/{source}; may be relative to $CREDENTIALS_DIRECTORY; empty = "
-	  "Stripe webhooks refused; read at start and on reload" },
+	  "file holding the Stripe endpoint's signing secret (whsec_...), may be relative to "
+	  "$CREDENTIALS_DIRECTORY; empty = Stripe webhooks refused" },
 	{ "stripe", "tolerance", T_DURATION, OFF(stripe_tolerance_ms), "5m", true, false, 1000,
 	  DAY_MS,
 	  "Stripe webhooks whose signed timestamp (t=) is further from now are refused (replay "

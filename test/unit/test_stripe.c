@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "sources/source.h"
@@ -324,6 +325,42 @@ static void test_parse_and_action(void **state)
 	free(body);
 }
 
+/* [stripe] webhook_secret_file is read at load, under
+ * $CREDENTIALS_DIRECTORY when relative; a missing file fails the load. */
+static void test_config_secret(void **state)
+{
+	char *secret_path = test_write_temp(SECRET "\n");
+	const char *slash = strrchr(secret_path, '/');
+	char dir[256], conf[512];
+	char *conf_path;
+	struct config *c = NULL;
+	struct err e = { 0 };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - secret_path), secret_path);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	snprintf(conf, sizeof(conf), "[stripe]\nwebhook_secret_file = %s\ntolerance = 2m\n",
+		 slash + 1);
+	conf_path = test_write_temp(conf);
+	if (config_load(conf_path, &c, &e) != 0)
+		fail_msg("config_load: %s", e.msg);
+	assert_int_equal(c->stripe_webhook_secret_len, strlen(SECRET));
+	assert_memory_equal(c->stripe_webhook_secret, SECRET, strlen(SECRET));
+	assert_int_equal(c->stripe_tolerance_ms, 120000);
+	config_unref(c);
+	unlink(conf_path);
+	free(conf_path);
+	snprintf(conf, sizeof(conf), "[stripe]\nwebhook_secret_file = %s.missing\n", slash + 1);
+	conf_path = test_write_temp(conf);
+	assert_int_equal(config_load(conf_path, &c, &e), ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "webhook_secret_file"));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(conf_path);
+	free(conf_path);
+	unlink(secret_path);
+	free(secret_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_source_ops),	    cmocka_unit_test(test_plan_map),
 		cmocka_unit_test(test_read_fixture_update), cmocka_unit_test(test_read_types),
 		cmocka_unit_test(test_read_invalid),	    cmocka_unit_test(test_parse_and_action),
+		cmocka_unit_test(test_config_secret),
 	};
 
 	if (sodium_init() < 0)
