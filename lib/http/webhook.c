@@ -20,6 +20,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "http/server_int.h"
+#include "pipeline/telemetry.h"
 #include "sources/source.h"
 
 #include <cjson/cJSON.h>
@@ -28,11 +29,20 @@
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define MAX_HEADERS 64
+
+/* Refuse a webhook, counted by kind (NULL: not known yet). */
+static void refuse(struct evhttp_request *req, const char *kind, int code, const char *error,
+		   const char *detail)
+{
+	telemetry_ingest_answered(kind, code);
+	http_reply_error(req, code, error, detail);
+}
 
 /* "shopify/9b2c…" → kind and lowercased uuid; false if malformed. */
 static bool split_route(const char *rest, char *kind, size_t kindlen, char *id)
@@ -124,6 +134,7 @@ static struct ingest_job *make_job(const struct source *src, const struct http_r
 		return NULL;
 	}
 	memcpy(job->source_id, src->id, sizeof(job->source_id));
+	snprintf(job->kind, sizeof(job->kind), "%s", src->kind);
 	job->dedup_key = xstrdup(dedup);
 	job->topic = xstrdup(topic);
 	job->body = body;
@@ -174,37 +185,37 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 			log_info("webhook refused",
 				 "source=%s status=401 reason=\"%s\" suppressed=%d", src->id, e.msg,
 				 suppressed);
-		http_reply_error(req, 401, "unauthorized", e.msg);
+		refuse(req, src->kind, 401, "unauthorized", e.msg);
 		goto out;
 	}
 	if (src->ops->dedup_key(hr, dedup, sizeof(dedup), &e) != 0) {
-		http_reply_error(req, 400, "bad_request", e.msg);
+		refuse(req, src->kind, 400, "bad_request", e.msg);
 		goto out;
 	}
 	src->ops->topic(hr, topic, sizeof(topic));
 	/* Both go into text columns, which refuse malformed UTF-8. */
 	if (!text_is_utf8(dedup) || !text_is_utf8(topic)) {
-		http_reply_error(req, 400, "bad_request",
-				 "webhook id or topic header is not valid UTF-8");
+		refuse(req, src->kind, 400, "bad_request",
+		       "webhook id or topic header is not valid UTF-8");
 		goto out;
 	}
 	job = make_job(src, hr, body, dedup, topic);
 	if (job == NULL) {
-		http_reply_error(req, unavailable, "overloaded", "out of memory; retry later");
+		refuse(req, src->kind, unavailable, "overloaded", "out of memory; retry later");
 		goto out;
 	}
 	body = NULL; /* the job's now */
 	if (http_slot_take(s, req, &slot, &gen) != 0) {
-		http_reply_error(req, unavailable, "overloaded",
-				 "too many requests in flight; retry later");
+		refuse(req, src->kind, unavailable, "overloaded",
+		       "too many requests in flight; retry later");
 		goto out;
 	}
 	job->slot = slot;
 	job->gen = gen;
 	if (ingest_submit(s->ingest, job) != 0) {
 		http_slot_abandon(s, slot, gen);
-		http_reply_error(req, unavailable, "overloaded",
-				 "ingest queue is full; retry later");
+		refuse(req, src->kind, unavailable, "overloaded",
+		       "ingest queue is full; retry later");
 		goto out;
 	}
 	job = NULL; /* the writers' now */
@@ -224,22 +235,22 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	uint8_t *body;
 
 	if (!split_route(rest, kind, sizeof(kind), id)) {
-		http_reply_error(req, 404, "not_found", "no such webhook route");
+		refuse(req, NULL, 404, "not_found", "no such webhook route");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		http_reply_error(req, 405, "method_not_allowed", "webhooks are POSTed");
+		refuse(req, kind, 405, "method_not_allowed", "webhooks are POSTed");
 		return;
 	}
 	if (s->sources == NULL) {
-		http_reply_error(req, source_unavailable_status(source_ops_find(kind)),
-				 "unavailable", "sources not loaded yet; retry later");
+		refuse(req, kind, source_unavailable_status(source_ops_find(kind)), "unavailable",
+		       "sources not loaded yet; retry later");
 		return;
 	}
 	src = source_set_find(s->sources, id);
 	if (src == NULL || !src->enabled || strcmp(src->kind, kind) != 0) {
-		http_reply_error(req, 404, "not_found", "unknown or disabled source");
+		refuse(req, kind, 404, "not_found", "unknown or disabled source");
 		return;
 	}
 	TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
@@ -251,14 +262,15 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	}
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
-		http_reply_error(req, source_unavailable_status(src->ops), "overloaded",
-				 "out of memory; retry later");
+		refuse(req, kind, source_unavailable_status(src->ops), "overloaded",
+		       "out of memory; retry later");
 		return;
 	}
 	hr.method = "POST";
 	hr.headers = headers;
 	hr.body = body;
 	if (src->ops->answer_unstored && src->ops->answer_unstored(src, &hr, &ans)) {
+		telemetry_ingest_answered(kind, ans.status);
 		http_reply_json(req, ans.status, ans.body);
 		free(body);
 		return;

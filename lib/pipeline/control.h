@@ -5,7 +5,9 @@
  *    NOTIFY adseng_catalog (sent by triggers when sources change) and every
  *    30 s as a safety net, and hands each new snapshot to the loop;
  *  - returns expired leases (a worker that crashed or hung) to pending;
- *  - creates upcoming monthly partitions of raw_events every hour.
+ *  - creates upcoming monthly partitions of raw_events every hour;
+ *  - runs the metrics snapshot query every [server] metrics_interval
+ *    (pipeline/telemetry.h).
  * Nothing here waits on a platform: that work is the platform thread's
  * (pipeline/platform_jobs.h).  The periodic jobs are safe to run from
  * several daemons at once.

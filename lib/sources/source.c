@@ -26,6 +26,11 @@ const struct source_ops *source_ops_find(const char *kind)
 	return NULL;
 }
 
+const struct source_ops *source_ops_at(size_t i)
+{
+	return i < sizeof(registry) / sizeof(registry[0]) ? registry[i] : NULL;
+}
+
 int source_unavailable_status(const struct source_ops *ops)
 {
 	if (ops == NULL || ops->unavailable_status == 0)

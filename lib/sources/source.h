@@ -179,6 +179,10 @@ struct source_ops {
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
 
+/* The i-th registered kind, or NULL past the last (metrics declare a
+ * series per kind). */
+const struct source_ops *source_ops_at(size_t i);
+
 /* The status for "not stored, retry later" of ops (NULL: an unknown
  * kind): ops->unavailable_status, or 503. */
 int source_unavailable_status(const struct source_ops *ops);
