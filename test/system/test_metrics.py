@@ -252,7 +252,8 @@ def test_alert_rules_pass_promtool():
     assert os.path.exists(RULES)
     r = subprocess.run([promtool(), "check", "rules", RULES], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
-    text = open(RULES).read()
+    with open(RULES) as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("#"))
     # Every alert uses families the daemon exports.
     for name in re.findall(r"adsengd_[a-z_]+", text):
         base = re.sub(r"_(bucket|sum|count)$", "", name)
