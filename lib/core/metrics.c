@@ -45,7 +45,7 @@ struct metric {
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct metric *families[MAX_FAMILIES];
 static atomic_size_t n_families;
-static struct metric *dropped;
+static struct metric *_Atomic dropped; /* read by lookup() on any thread */
 
 static const struct metric_def dropped_def = {
 	.name = "adsengd_metrics_series_dropped_total",
@@ -177,8 +177,8 @@ struct metric *metric_register(const struct metric_def *def)
 	struct metric *m;
 
 	pthread_mutex_lock(&reg_mu);
-	if (dropped == NULL)
-		dropped = register_locked(&dropped_def);
+	if (atomic_load(&dropped) == NULL)
+		atomic_store(&dropped, register_locked(&dropped_def));
 	m = register_locked(def);
 	pthread_mutex_unlock(&reg_mu);
 	/* A family without labels has exactly one series: make it exist. */
@@ -222,8 +222,8 @@ static struct series *lookup(struct metric *m, const char *const *values, bool c
 			return s;
 	}
 drop:
-	if (create && m != dropped && dropped)
-		metric_add(dropped, NULL, 1);
+	if (create && m != atomic_load(&dropped) && atomic_load(&dropped))
+		metric_add(atomic_load(&dropped), NULL, 1);
 	return NULL;
 }
 
@@ -357,30 +357,46 @@ static void render_histogram(FILE *f, const struct metric *m, const struct serie
 		s->key[0] ? "}" : "", (unsigned long long)cum);
 }
 
+static int cmp_series(const void *a, const void *b)
+{
+	return strcmp((*(const struct series *const *)a)->key,
+		      (*(const struct series *const *)b)->key);
+}
+
+static void render_series(FILE *f, const struct metric *m, const struct series *s)
+{
+	uint64_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+
+	if (m->def->type == METRIC_HISTOGRAM) {
+		render_histogram(f, m, s);
+		return;
+	}
+	if (s->key[0])
+		fprintf(f, "%s{%s} ", m->def->name, s->key);
+	else
+		fprintf(f, "%s ", m->def->name);
+	if (m->def->type == METRIC_GAUGE)
+		put_value(f, bitsd(v));
+	else
+		fprintf(f, "%llu", (unsigned long long)v);
+	fputc('\n', f);
+}
+
+/* The family's series in label order (the table's is the hash's), so a
+ * scrape reads like a listing. */
 static void render_family(FILE *f, const struct metric *m)
 {
+	const struct series *ready[METRICS_MAX_SERIES];
+	size_t n = 0;
+
 	metrics_write_header(f, m->def->name, m->def->help, m->def->type);
 	for (size_t i = 0; i < METRICS_MAX_SERIES; i++) {
-		const struct series *s = &m->series[i];
-		uint64_t v;
-
-		if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_READY)
-			continue;
-		if (m->def->type == METRIC_HISTOGRAM) {
-			render_histogram(f, m, s);
-			continue;
-		}
-		v = atomic_load_explicit(&s->value, memory_order_relaxed);
-		if (s->key[0])
-			fprintf(f, "%s{%s} ", m->def->name, s->key);
-		else
-			fprintf(f, "%s ", m->def->name);
-		if (m->def->type == METRIC_GAUGE)
-			put_value(f, bitsd(v));
-		else
-			fprintf(f, "%llu", (unsigned long long)v);
-		fputc('\n', f);
+		if (atomic_load_explicit(&m->series[i].state, memory_order_acquire) == SLOT_READY)
+			ready[n++] = &m->series[i];
 	}
+	qsort(ready, n, sizeof(ready[0]), cmp_series);
+	for (size_t i = 0; i < n; i++)
+		render_series(f, m, ready[i]);
 }
 
 void metrics_render(FILE *f)

@@ -41,6 +41,7 @@ struct metrics_rows {
  * Any thread with its own connection. */
 int metrics_store_load(PGconn *conn, struct metrics_rows *out, struct err *e) WUR;
 
+/* Free what metrics_store_load() filled in; r is then empty. */
 void metrics_rows_cleanup(struct metrics_rows *r);
 
 #endif
