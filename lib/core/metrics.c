@@ -302,7 +302,7 @@ static void put_value(FILE *f, double v)
 		fputs("NaN", f);
 	else if (isinf(v))
 		fputs(v > 0 ? "+Inf" : "-Inf", f);
-	else if (v == floor(v) && fabs(v) < 1e15)
+	else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) /* no libm */
 		fprintf(f, "%.0f", v);
 	else
 		fprintf(f, "%.9g", v);
