@@ -205,6 +205,12 @@ extern const struct ctl_cmd ctl_oauth_cmds[];
 extern const struct ctl_cmd ctl_raw_cmds[];
 extern const struct ctl_cmd ctl_google_cmds[];
 extern const struct ctl_cmd ctl_audience_cmds[];
+extern const struct ctl_cmd ctl_privacy_cmds[];
+extern const struct ctl_cmd ctl_adjust_cmds[];
+extern const struct ctl_cmd ctl_man_cmds[];
+
+/* Table i of every command table, in help order; NULL past the last. */
+const struct ctl_cmd *ctl_cmd_table(size_t i);
 
 /* Print "adsengctl: <msg>" on stderr; returns CTL_EXIT_FAIL. */
 int ctl_fail(struct ctl *c, const struct err *e);

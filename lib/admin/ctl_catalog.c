@@ -170,8 +170,13 @@ static int run_tenant_list(struct ctl *c, const struct ctl_args *a)
 
 /* ---- source ----------------------------------------------------------------------- */
 
+/* Where the platform sends: the kind's own route, or the webhook one. */
 static char *webhook_url(const struct config *cfg, const char *kind, const char *id)
 {
+	const struct source_ops *ops = source_ops_find(kind);
+
+	if (ops && ops->route)
+		return xasprintf("%s%s%s", cfg->public_url, ops->route, id);
 	return xasprintf("%s/v1/webhooks/%s/%s", cfg->public_url, kind, id);
 }
 
@@ -409,9 +414,10 @@ static int read_rest_credentials(const char *path, char **rest, size_t *len, str
 	return rc;
 }
 
-/* Everything after the argument checks: read, seal, insert. */
+/* Everything after the argument checks: read (or take the generated
+ * secret, when given), seal, insert. */
 static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_source_new *s,
-		      bool no_secret, struct err *e)
+		      bool no_secret, const char *generated, struct err *e)
 {
 	char *secret = NULL, *rest = NULL;
 	size_t secret_len = 0, rest_len = 0;
@@ -420,11 +426,15 @@ static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_sour
 
 	/* A kind signed with the platform's own keys stores an empty secret
 	 * (the column holds a sealed value for every source). */
-	if (no_secret)
+	if (no_secret || generated)
 		rc = 0;
 	else
 		rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len,
 				      e);
+	if (generated) {
+		secret = (char *)generated;
+		secret_len = strlen(generated);
+	}
 	if (rc == 0)
 		rc = read_rest_credentials(ctl_arg(a, "rest-credentials-file"), &rest, &rest_len,
 					   e);
@@ -434,11 +444,40 @@ static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_sour
 		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s->tenant_id, e);
 	if (rc == 0)
 		rc = source_store(c, conn, s, secret ? secret : "", secret_len, rest, rest_len, e);
-	if (secret)
+	if (secret && !generated)
 		sodium_free(secret); /* wipes it */
 	if (rest)
 		sodium_free(rest);
 	return rc;
+}
+
+/* The usage checks of `source add` that depend on the kind; 0 or a
+ * message in e. */
+static int check_secret_args(const struct ctl_args *a, const struct source_ops *ops, struct err *e)
+{
+	if (ops->new_secret && ctl_arg(a, "secret-file"))
+		return err_set(e, ERR_INVALID,
+			       "--kind %s generates its key (printed once): no --secret-file",
+			       ops->kind);
+	if (ops->no_secret && ctl_arg(a, "secret-file"))
+		return err_set(e, ERR_INVALID,
+			       "--kind %s is signed with the platform's keys: no --secret-file",
+			       ops->kind);
+	if (!ops->no_secret && !ops->new_secret && ctl_arg(a, "secret-file") == NULL)
+		return err_set(e, ERR_INVALID, "--kind %s needs --secret-file", ops->kind);
+	return 0;
+}
+
+/* Print the new source: id and URL, and a generated key, which is shown
+ * this once and never again. */
+static int print_source(struct ctl *c, const char *id, const char *url, const char *key)
+{
+	if (key == NULL)
+		return emit_pairs(c, (const char *const[]){ "id", id, "webhook_url", url }, 4);
+	if (!c->json)
+		ctl_warn(c, "the API key is shown only now; store it, it cannot be read back");
+	return emit_pairs(c, (const char *const[]){ "id", id, "webhook_url", url, "api_key", key },
+			  6);
 }
 
 static int run_source_add(struct ctl *c, const struct ctl_args *a)
@@ -447,7 +486,7 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 	struct admin_source_new s = { 0 };
 	const struct source_ops *ops;
 	struct config *cfg;
-	char *url, *settings = NULL;
+	char *url, *settings = NULL, *key = NULL;
 	char id[37];
 	int rc;
 
@@ -456,13 +495,8 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 	ops = source_ops_find(s.kind);
 	if (ops == NULL)
 		return ctl_usage_error(c, "unknown source kind \"%s\"", s.kind);
-	if (ops->no_secret && ctl_arg(a, "secret-file"))
-		return ctl_usage_error(c,
-				       "--kind %s is signed with the platform's keys: no "
-				       "--secret-file",
-				       s.kind);
-	if (!ops->no_secret && ctl_arg(a, "secret-file") == NULL)
-		return ctl_usage_error(c, "--kind %s needs --secret-file", s.kind);
+	if (check_secret_args(a, ops, &e) != 0)
+		return ctl_usage_error(c, "%s", e.msg);
 	if (!name_ok(s.name))
 		return ctl_usage_error(c,
 				       "invalid source name: 1 to %d characters, no control "
@@ -476,15 +510,25 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 	uuid_generate(id);
 	s.id = id;
 	s.settings_json = settings;
+	if (ops->new_secret) {
+		key = sodium_malloc(SOURCE_SECRET_NEW_MAX);
+		if (key == NULL)
+			abort();
+		ops->new_secret(key);
+	}
 	rc = ctl_config(c, &cfg, &e);
 	if (rc == 0)
-		rc = source_add(c, a, &s, ops->no_secret, &e);
+		rc = source_add(c, a, &s, ops->no_secret, key, &e);
 	cJSON_free(settings);
-	if (rc != 0)
-		return ctl_fail(c, &e);
-	url = webhook_url(cfg, s.kind, id);
-	rc = emit_pairs(c, (const char *const[]){ "id", id, "webhook_url", url }, 4);
-	free(url);
+	if (rc == 0) {
+		url = webhook_url(cfg, s.kind, id);
+		rc = print_source(c, id, url, key);
+		free(url);
+	} else {
+		rc = ctl_fail(c, &e);
+	}
+	if (key)
+		sodium_free(key); /* wipes it */
 	return rc;
 }
 
@@ -881,11 +925,13 @@ static const struct ctl_optspec tenant_filter_opts[] = {
 
 static const struct ctl_optspec source_add_opts[] = {
 	{ "tenant", CTL_OPT_VALUE, "T", true, "the tenant (id or name)" },
-	{ "kind", CTL_OPT_VALUE, "K", true, "the platform: shopify, woocommerce, ghl, ..." },
+	{ "kind", CTL_OPT_VALUE, "K", true,
+	  "the platform: shopify, woocommerce, ghl, or api (the server-side events API)" },
 	{ "name", CTL_OPT_VALUE, "N", true, "a name unique within the tenant" },
 	{ "secret-file", CTL_OPT_VALUE, "F", false,
 	  "file holding the webhook signing secret (trailing whitespace ignored); required "
-	  "except for kinds signed with the platform's keys (ghl)" },
+	  "except for kinds signed with the platform's keys (ghl) and api, whose key is "
+	  "generated" },
 	{ "location-id", CTL_OPT_VALUE, "L", false,
 	  "ghl: the HighLevel location (sub-account) id; events of other locations are "
 	  "refused" },
@@ -954,7 +1000,8 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  "Add an inbound source.  The secret is read from the file, sealed with the master\n"
 	  "key and stored; it is never printed.  Prints the id and the webhook URL to give\n"
 	  "the platform ([server] public_url/v1/webhooks/KIND/ID).  A ghl source takes no\n"
-	  "secret: HighLevel signs with its own keys ([ghl] in the configuration).",
+	  "secret: HighLevel signs with its own keys ([ghl] in the configuration).  An api\n"
+	  "source (POST /v1/events/ID) gets a generated API key, printed this once.",
 	  source_add_opts, 0, 0, true, run_source_add },
 	{ "source", "list", NULL, "list sources (never their secrets)", NULL, tenant_filter_opts, 0,
 	  0, true, run_source_list },

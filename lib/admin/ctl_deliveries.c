@@ -466,6 +466,30 @@ static void stats_humanize(cJSON *dests)
 	}
 }
 
+/* Adjustment deliveries by state (adjustment_store_stats): one total line,
+ * then one line per destination that has any. */
+static void adjustments_print(struct ctl *c, const cJSON *adj)
+{
+	static const char *const states[] = { "pending", "in_flight", "delivered",
+					      "failed",	 "dead",      "not_supported" };
+	const cJSON *d, *dests = cJSON_GetObjectItemCaseSensitive(adj, "destinations");
+
+	if (!cJSON_IsObject(adj))
+		return;
+	fprintf(c->out, "adjustments:");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		fprintf(c->out, "%s %lld %s", i ? "," : "", (long long)num_of(adj, states[i]),
+			states[i]);
+	fprintf(c->out, "\n");
+	cJSON_ArrayForEach (d, dests) {
+		fprintf(c->out, "  %s (%s):", str_of(d, "name"), str_of(d, "kind"));
+		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			fprintf(c->out, "%s %lld %s", i ? "," : "", (long long)num_of(d, states[i]),
+				states[i]);
+		fprintf(c->out, "\n");
+	}
+}
+
 static void stats_print(struct ctl *c, cJSON *st)
 {
 	static const struct ctl_col cols[] = {
@@ -501,6 +525,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		"%s\n",
 		(long long)num_of(raw, "pending"), (long long)num_of(raw, "done"),
 		(long long)num_of(raw, "ignored"), (long long)num_of(raw, "error"), age);
+	adjustments_print(c, cJSON_GetObjectItemCaseSensitive(st, "adjustments"));
 }
 
 static int run_stats(struct ctl *c, const struct ctl_args *a)
@@ -563,7 +588,8 @@ const struct ctl_cmd ctl_deliveries_cmds[] = {
 	  "not sent to a destination outside test mode), the age of the oldest pending\n"
 	  "delivery and how long the oldest due one has waited (growing while workers run\n"
 	  "= stuck).\n"
-	  "Then the raw events per state.",
+	  "Then the raw events per state, and adjustments (refunds, order edits) per state,\n"
+	  "in total and per destination (not_supported: the platform has no adjustment API).",
 	  NULL, 0, 0, true, run_stats },
 	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL },
 };

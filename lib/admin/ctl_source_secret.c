@@ -10,6 +10,10 @@
  * the CLI does it because it holds the master key, and the database only
  * ever sees sealed bytes.  The UPDATE fires the catalog NOTIFY: running
  * daemons reload their sources within moments.
+ *
+ * A kind whose secret is generated (the events API's key, source_ops
+ * new_secret) takes no --secret-file: a new key is made, printed once, and
+ * the old key stays valid for the overlap like a signing secret.
  */
 #include "admin/ctl_source_secret.h"
 #include "core/config.h"
@@ -30,8 +34,9 @@
 #define OVERLAP_MAX_MS	   (30LL * 24 * 3600 * 1000)
 
 const struct ctl_optspec ctl_rotate_secret_opts[] = {
-	{ "secret-file", CTL_OPT_VALUE, "F", true,
-	  "file holding the new webhook signing secret (trailing whitespace ignored)" },
+	{ "secret-file", CTL_OPT_VALUE, "F", false,
+	  "file holding the new webhook signing secret (trailing whitespace ignored); not "
+	  "for api sources, whose new key is generated and printed once" },
 	{ "overlap", CTL_OPT_VALUE, "DURATION", false,
 	  "how long the old secret is still accepted (default 24h, at most 30d; 0 = not at all)" },
 	{ NULL, 0, NULL, false, NULL },
@@ -99,7 +104,7 @@ out:
 }
 
 static int print_result(struct ctl *c, const struct admin_obj *src,
-			const struct source_secret_rotation *r)
+			const struct source_secret_rotation *r, const char *key)
 {
 	cJSON *j;
 
@@ -108,16 +113,53 @@ static int print_result(struct ctl *c, const struct admin_obj *src,
 			"rotated the secret of source \"%s\" (%s); the previous one is accepted "
 			"until %s\n",
 			src->name, src->id, r->until);
+		if (key) {
+			fprintf(c->out, "api_key %s\n", key);
+			ctl_warn(c, "the API key is shown only now; store it, it cannot be read "
+				    "back");
+		}
 		return CTL_EXIT_OK;
 	}
 	j = cJSON_CreateObject();
 	if (j && (!cJSON_AddStringToObject(j, "id", src->id) ||
 		  !cJSON_AddStringToObject(j, "name", src->name) ||
-		  !cJSON_AddStringToObject(j, "previous_valid_until", r->until))) {
+		  !cJSON_AddStringToObject(j, "previous_valid_until", r->until) ||
+		  (key && !cJSON_AddStringToObject(j, "api_key", key)))) {
 		cJSON_Delete(j);
 		j = NULL;
 	}
 	return ctl_emit_json(c, j);
+}
+
+/* Whether --secret-file fits a source of kind `kind` (one with a secret):
+ * 0, or ERR_INVALID with the usage error. */
+static int check_usage(const struct ctl_args *a, const struct source_ops *ops, const char *kind,
+		       struct err *e)
+{
+	const char *file = ctl_arg(a, "secret-file");
+
+	if (ops && ops->new_secret && file)
+		return err_set(e, ERR_INVALID, "a %s source's key is generated: no --secret-file",
+			       kind);
+	if (!(ops && ops->new_secret) && file == NULL)
+		return err_set(e, ERR_INVALID, "--secret-file is required");
+	return 0;
+}
+
+/* The new secret into *secret (sodium_malloc'd): generated when the kind
+ * makes its own, else read from --secret-file. */
+static int new_secret(const struct ctl_args *a, const struct source_ops *ops, char **secret,
+		      size_t *len, struct err *e)
+{
+	if (ops && ops->new_secret) {
+		*secret = sodium_malloc(SOURCE_SECRET_NEW_MAX);
+		if (*secret == NULL)
+			return err_set(e, ERR_NOMEM, "could not allocate secure memory");
+		ops->new_secret(*secret);
+		*len = strlen(*secret);
+		return 0;
+	}
+	return secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, secret, len, e);
 }
 
 int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
@@ -149,12 +191,16 @@ int ctl_run_source_rotate_secret(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(c, &e);
 	}
 	r.id = src.id;
-	rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len, &e);
+	if (check_usage(a, ops, src.kind, &e) != 0)
+		return ctl_usage_error(c, "%s", e.msg);
+	rc = new_secret(a, ops, &secret, &secret_len, &e);
 	if (rc == 0)
 		rc = rotate(c, conn, secret, secret_len, &r, &e);
+	if (rc == 0)
+		rc = print_result(c, &src, &r, ops && ops->new_secret ? secret : NULL);
+	else
+		rc = ctl_fail(c, &e);
 	if (secret)
 		sodium_free(secret); /* wipes it */
-	if (rc != 0)
-		return ctl_fail(c, &e);
-	return print_result(c, &src, &r);
+	return rc;
 }

@@ -155,3 +155,12 @@ void clock_format_utc(int64_t us, char *out, size_t outlen)
 		snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, (int)(rem / 3600),
 			 (int)(rem / 60 % 60), (int)(rem % 60));
 }
+
+int64_t clock_us_to_s(int64_t us)
+{
+	int64_t s = us / 1000000;
+
+	if (us % 1000000 < 0)
+		s--;
+	return s;
+}

@@ -12,6 +12,9 @@
 int64_t clock_mono_ms(void);
 int64_t clock_mono_us(void);
 int64_t clock_wall_ms(void);
+/* Unix microseconds as whole unix seconds, rounded down (also before
+ * 1970: -1 µs is second -1). */
+int64_t clock_us_to_s(int64_t us);
 
 /*
  * Parse an ISO-8601 / RFC 3339 timestamp into unix microseconds (UTC).

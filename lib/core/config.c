@@ -798,6 +798,23 @@ void config_print(const struct config *c, FILE *f, bool show_secrets)
 	}
 }
 
+size_t config_key_count(void)
+{
+	return n_keys();
+}
+
+void config_key_doc(size_t i, struct config_key_doc *out)
+{
+	const struct cfg_key *k = key_at(i);
+
+	*out = (struct config_key_doc){ .section = k->section,
+					.name = k->name,
+					.def = k->def,
+					.help = k->help,
+					.reloadable = k->reloadable,
+					.secret = k->secret };
+}
+
 void config_print_example(FILE *f)
 {
 	const char *section = "";

@@ -153,6 +153,17 @@ void config_print(const struct config *c, FILE *f, bool show_secrets);
 /* Print the documented example (all keys, defaults, help). */
 void config_print_example(FILE *f);
 
+/* One key as documentation (adsengd.conf(5) is generated from these). */
+struct config_key_doc {
+	const char *section, *name, *def, *help;
+	bool reloadable, secret;
+};
+
+/* The number of keys (core, then platform keys in registration order),
+ * and key i of them. */
+size_t config_key_count(void);
+void config_key_doc(size_t i, struct config_key_doc *out);
+
 /* Parse "10s", "250ms", "5m", "6h", "30d" (bare number = seconds). */
 int config_parse_duration_ms(const char *s, int64_t *out_ms) WUR;
 /* Parse "2MiB", "512KiB", "1GiB", "100kB", bare bytes. */

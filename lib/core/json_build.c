@@ -2,11 +2,13 @@
  * json_build.c - cJSON building and reading helpers (json_build.h).
  */
 #include "core/json_build.h"
+#include "core/text.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void json_add_string(cJSON *obj, const char *key, const char *val, bool *ok)
@@ -58,6 +60,30 @@ void json_attach(cJSON *parent, const char *key, cJSON *item, bool *ok)
 		cJSON_Delete(item);
 		*ok = false;
 	}
+}
+
+void json_add_string_array1(cJSON *obj, const char *key, const char *val, bool *ok)
+{
+	cJSON *arr;
+
+	if (!*ok || val == NULL)
+		return;
+	arr = cJSON_CreateArray();
+	if (arr)
+		json_attach(arr, NULL, cJSON_CreateString(val), ok);
+	json_attach(obj, key, arr, ok);
+}
+
+long json_code(const cJSON *v, long max)
+{
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max)
+		return (long)v->valuedouble;
+	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 9)) {
+		long n = strtol(v->valuestring, NULL, 10);
+
+		return n <= max ? n : -1;
+	}
+	return -1;
 }
 
 const char *json_str(const cJSON *obj, const char *key)

@@ -22,6 +22,9 @@ void json_add_raw(struct cJSON *obj, const char *key, const char *raw, bool *ok)
 /* Integers as text: cJSON's doubles would print large ones as 1e+18. */
 void json_add_int(struct cJSON *obj, const char *key, int64_t v, bool *ok);
 void json_add_bool(struct cJSON *obj, const char *key, bool v, bool *ok);
+/* key: [val], the one-element array form platforms take for customer
+ * identifiers (Meta's user_data, TikTok's user). */
+void json_add_string_array1(struct cJSON *obj, const char *key, const char *val, bool *ok);
 /* Attach item to parent under key (an array element when key is NULL);
  * a NULL item (allocation failed) sets *ok false; frees item if it cannot
  * be attached. */
@@ -29,6 +32,10 @@ void json_attach(struct cJSON *parent, const char *key, struct cJSON *item, bool
 
 /* obj[key] when it is a non-empty string, else NULL. */
 const char *json_str(const struct cJSON *obj, const char *key);
+
+/* An error code sent as a number or as a string of digits (platforms do
+ * both), from 0 to max; -1 when absent or anything else. */
+long json_code(const struct cJSON *v, long max);
 
 /* Wipe (sodium_memzero) every string in a tree, e.g. parsed credentials,
  * before it is freed. */

@@ -42,6 +42,25 @@ const struct dest_ops *dest_ops_find(const char *kind)
 	return NULL;
 }
 
+bool dest_supports_adjustments(const struct dest_ops *ops)
+{
+	return ops != NULL && ops->build_adjustments != NULL && ops->adjustments_result != NULL;
+}
+
+size_t dest_adjustment_kinds(const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		if (!dest_supports_adjustments(registry[i]))
+			continue;
+		if (n < max)
+			out[n] = registry[i]->kind;
+		n++;
+	}
+	return n;
+}
+
 void dest_register_config_keys(void)
 {
 	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {

@@ -95,6 +95,20 @@ struct dest_request_status {
 	char summary[512]; /* one line: error counts by reason, or why */
 };
 
+/* A change to a conversion a destination already has (adjustments table,
+ * sql/0011): the platform should count it as retracted, or at a new
+ * value.  Strings borrowed. */
+enum dest_adjustment_kind { DEST_ADJ_RETRACTION, DEST_ADJ_RESTATEMENT };
+
+struct dest_adjustment {
+	enum dest_adjustment_kind kind;
+	const char *order_id; /* the conversion's order id, or NULL */
+	const char *event_id; /* the conversion's event id */
+	int64_t adjusted_us;  /* when the change happened, unix microseconds */
+	const char *value;    /* RESTATEMENT: the new value, decimal text */
+	const char *currency; /* ISO 4217, or NULL */
+};
+
 struct dest_ops {
 	const char *kind;	  /* "meta_capi" */
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
@@ -188,10 +202,30 @@ struct dest_ops {
 	/* One outcome per conversion, in input order. */
 	void (*result)(const struct destination *d, const struct upload_resp *resp,
 		       struct conversion *const *convs, size_t n, struct outcome *out);
+	/*
+	 * Adjustments (NULL = the platform has no API for them: Meta, TikTok,
+	 * GA4; their adjustment deliveries are 'not_supported' at once).
+	 * build_adjustments builds one request for adj[0..n) (1..
+	 * max_adjustments) like build; adjustments_result reads its answer
+	 * into one outcome per adjustment, in input order.
+	 */
+	int (*build_adjustments)(const struct destination *d, const char *access_token,
+				 const struct dest_adjustment *adj, size_t n,
+				 struct upload_req *req, struct err *e);
+	void (*adjustments_result)(const struct destination *d, const struct upload_resp *resp,
+				   size_t n, struct outcome *out);
+	size_t max_adjustments;
 };
 
 /* The ops for a kind ("meta_capi"), or NULL. */
 const struct dest_ops *dest_ops_find(const char *kind);
+
+/* Whether destinations of ops's kind upload adjustments. */
+bool dest_supports_adjustments(const struct dest_ops *ops);
+
+/* The kinds that upload adjustments, up to max of them into out (static
+ * strings); returns how many there are. */
+size_t dest_adjustment_kinds(const char **out, size_t max);
 
 /* Register every kind's config_keys with core/config (config_add_platform_key),
  * so the config accepts, documents and prints them.  Idempotent.  Main

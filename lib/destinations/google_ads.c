@@ -904,6 +904,43 @@ static void gads_result(const struct destination *d, const struct upload_resp *r
 	cJSON_Delete(tree);
 }
 
+/*
+ * The adjustments hook (dest.h): the generic records as
+ * google_ads_adjustment, found by order id (the orderId click uploads
+ * carry; a conversion without one cannot be adjusted, which the builder
+ * refuses).
+ */
+static int gads_build_adjustments_op(const struct destination *d, const char *access_token,
+				     const struct dest_adjustment *adj, size_t n,
+				     struct upload_req *req, struct err *e)
+{
+	struct google_ads_adjustment *g;
+	int rc;
+
+	if (n == 0 || n > GOOGLE_ADS_MAX_ADJUSTMENTS)
+		return google_ads_build_adjustments(d, access_token, NULL, n, req, e);
+	g = xcalloc(n, sizeof(*g));
+	for (size_t i = 0; i < n; i++) {
+		g[i].type = adj[i].kind == DEST_ADJ_RETRACTION ? GOOGLE_ADS_RETRACTION
+							       : GOOGLE_ADS_RESTATEMENT;
+		g[i].order_id = adj[i].order_id;
+		g[i].adjusted_us = adj[i].adjusted_us;
+		g[i].value = adj[i].value;
+		g[i].currency = adj[i].currency;
+	}
+	rc = google_ads_build_adjustments(d, access_token, g, n, req, e);
+	free(g);
+	return rc;
+}
+
+/* uploadConversionAdjustments answers like uploadClickConversions
+ * (partialFailureError rows under "conversionAdjustments", error_row). */
+static void gads_adjustments_result(const struct destination *d, const struct upload_resp *resp,
+				    size_t n, struct outcome *out)
+{
+	gads_result(d, resp, NULL, n, out);
+}
+
 /* ---- conversion action answer ------------------------------------------------------------------
  */
 
@@ -970,4 +1007,7 @@ const struct dest_ops google_ads_dest_ops = {
 	.load = gads_load,
 	.build = gads_build,
 	.result = gads_result,
+	.build_adjustments = gads_build_adjustments_op,
+	.adjustments_result = gads_adjustments_result,
+	.max_adjustments = GOOGLE_ADS_MAX_ADJUSTMENTS,
 };

@@ -30,10 +30,9 @@ enum google_ads_adjustment_type {
 };
 
 /*
- * One adjustment of an uploaded conversion, found by its order id.  The
- * records come from the Sources issue (refunds stored by the source
- * parsers), which does not exist yet: until then only the unit tests call
- * the builder.  Strings are borrowed.
+ * One adjustment of an uploaded conversion, found by its order id (the
+ * adjustments table, sql/0011, through dest_ops.build_adjustments).
+ * Strings are borrowed.
  */
 struct google_ads_adjustment {
 	enum google_ads_adjustment_type type;

@@ -18,6 +18,7 @@
 #include "destinations/dest.h"
 #include "core/config.h"
 #include "core/form.h"
+#include "core/clock.h"
 #include "core/json_build.h"
 #include "core/text.h"
 
@@ -296,19 +297,6 @@ static void build_form(struct upload_req *req, const char *data_json, const char
 
 /* ---- build: the JSON body ------------------------------------------------ */
 
-/* key: [val], the array form Meta accepts for customer information. */
-static void add_one_string_array(cJSON *obj, const char *key, const char *val, bool *ok)
-{
-	cJSON *arr;
-
-	if (!*ok || val == NULL)
-		return;
-	arr = cJSON_CreateArray();
-	if (arr)
-		json_attach(arr, NULL, cJSON_CreateString(val), ok);
-	json_attach(obj, key, arr, ok);
-}
-
 static void add_user_data(cJSON *ev, const struct conversion *c, bool *ok)
 {
 	cJSON *ud = cJSON_CreateObject();
@@ -317,7 +305,7 @@ static void add_user_data(cJSON *ev, const struct conversion *c, bool *ok)
 		const char *h = c->ids[PII_SCHEME_META][f];
 
 		if (h && text_is_sha256_hex(h))
-			add_one_string_array(ud, user_keys[f], h, ok);
+			json_add_string_array1(ud, user_keys[f], h, ok);
 	}
 	json_add_string(ud, "client_ip_address", c->client_ip, ok);
 	json_add_string(ud, "client_user_agent", c->user_agent, ok);
@@ -411,15 +399,6 @@ static const char *event_action_source(const struct destination *d, const struct
 	return "system_generated";
 }
 
-static int64_t unix_seconds(int64_t us)
-{
-	int64_t s = us / 1000000;
-
-	if (us % 1000000 < 0)
-		s--;
-	return s;
-}
-
 static cJSON *build_event(const struct destination *d, const struct conversion *c, bool *ok)
 {
 	cJSON *ev = cJSON_CreateObject();
@@ -429,7 +408,7 @@ static cJSON *build_event(const struct destination *d, const struct conversion *
 		return NULL;
 	}
 	json_add_string(ev, "event_name", meta_event_name(c->event), ok);
-	json_add_int(ev, "event_time", unix_seconds(c->occurred_us), ok);
+	json_add_int(ev, "event_time", clock_us_to_s(c->occurred_us), ok);
 	json_add_string(ev, "event_id", c->event_id, ok);
 	json_add_string(ev, "action_source", event_action_source(d, c), ok);
 	json_add_string(ev, "event_source_url", c->page_url, ok);
@@ -518,16 +497,6 @@ out:
 
 /* ---- result ------------------------------------------------------------ */
 
-/* A Graph code as a number or a string of digits; -1 when absent/odd. */
-static long json_code(const cJSON *v)
-{
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= META_CODE_MAX)
-		return (long)v->valuedouble;
-	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 9))
-		return strtol(v->valuestring, NULL, 10);
-	return -1;
-}
-
 /* Fill me from {"error": {...}}; *tree receives the parsed body (caller
  * deletes), NULL when the body is not JSON. */
 static void parse_error(const struct upload_resp *resp, struct meta_error *me, cJSON **tree)
@@ -546,8 +515,8 @@ static void parse_error(const struct upload_resp *resp, struct meta_error *me, c
 	if (!cJSON_IsObject(err))
 		return;
 	me->graph = true;
-	me->code = json_code(cJSON_GetObjectItemCaseSensitive(err, "code"));
-	sub = json_code(cJSON_GetObjectItemCaseSensitive(err, "error_subcode"));
+	me->code = json_code(cJSON_GetObjectItemCaseSensitive(err, "code"), META_CODE_MAX);
+	sub = json_code(cJSON_GetObjectItemCaseSensitive(err, "error_subcode"), META_CODE_MAX);
 	if (sub >= 0)
 		me->subcode = sub;
 	me->transient = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(err, "is_transient"));

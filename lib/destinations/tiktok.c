@@ -30,6 +30,7 @@
  * and every copy made here is wiped (upload_req_cleanup wipes the header).
  */
 #include "destinations/dest.h"
+#include "core/clock.h"
 #include "core/json_build.h"
 #include "core/text.h"
 
@@ -292,19 +293,6 @@ static bool tiktok_accepts(const struct destination *d, const struct conversion 
 
 /* ---- build: the body -------------------------------------------------------- */
 
-/* key: [val], the array form TikTok accepts for hashed identifiers. */
-static void add_one_string_array(cJSON *obj, const char *key, const char *val, bool *ok)
-{
-	cJSON *arr;
-
-	if (!*ok)
-		return;
-	arr = cJSON_CreateArray();
-	if (arr)
-		json_attach(arr, NULL, cJSON_CreateString(val), ok);
-	json_attach(obj, key, arr, ok);
-}
-
 /* user: the TikTok scheme's hashes (only 64-hex values leave: anything
  * else was not hashed by us), then the plain click and browser ids. */
 static void add_user(cJSON *ev, const struct conversion *c, bool *ok)
@@ -315,7 +303,7 @@ static void add_user(cJSON *ev, const struct conversion *c, bool *ok)
 		const char *h = c->ids[PII_SCHEME_TIKTOK][user_ids[i].field];
 
 		if (h && text_is_sha256_hex(h))
-			add_one_string_array(user, user_ids[i].key, h, ok);
+			json_add_string_array1(user, user_ids[i].key, h, ok);
 	}
 	json_add_string(user, "ttclid", c->click[CLICK_TTCLID], ok);
 	json_add_string(user, "ttp", c->click[CLICK_TTP], ok);
@@ -371,15 +359,6 @@ static void add_properties(cJSON *ev, const struct conversion *c, bool *ok)
 	json_attach(ev, "properties", props, ok);
 }
 
-static int64_t unix_seconds(int64_t us)
-{
-	int64_t s = us / 1000000;
-
-	if (us % 1000000 < 0)
-		s--;
-	return s;
-}
-
 static cJSON *build_event(const struct destination *d, const struct conversion *c, bool *ok)
 {
 	cJSON *ev = cJSON_CreateObject();
@@ -392,7 +371,7 @@ static cJSON *build_event(const struct destination *d, const struct conversion *
 	 * TikTok rejects (and bisection isolates), never a guess. */
 	json_add_string(ev, "event", tiktok_event_name(d->settings, c->event), ok);
 	json_add_string(ev, "event_id", c->event_id, ok);
-	json_add_int(ev, "event_time", unix_seconds(c->occurred_us), ok);
+	json_add_int(ev, "event_time", clock_us_to_s(c->occurred_us), ok);
 	add_user(ev, c, ok);
 	add_properties(ev, c, ok);
 	if (c->page_url) {
@@ -488,16 +467,6 @@ out:
 
 /* ---- result ------------------------------------------------------------------- */
 
-/* A code as a number or a string of digits; -1 when absent or odd. */
-static long json_code(const cJSON *v)
-{
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= TIKTOK_CODE_MAX)
-		return (long)v->valuedouble;
-	if (cJSON_IsString(v) && text_is_digits(v->valuestring, 9))
-		return strtol(v->valuestring, NULL, 10);
-	return -1;
-}
-
 /* Fill a from the body; *tree receives the parsed body (caller deletes). */
 static void parse_answer(const struct upload_resp *resp, struct tiktok_answer *a, cJSON **tree)
 {
@@ -509,7 +478,7 @@ static void parse_answer(const struct upload_resp *resp, struct tiktok_answer *a
 	*tree = cJSON_ParseWithLength(resp->body, resp->body_len);
 	if (!cJSON_IsObject(*tree))
 		return;
-	a->code = json_code(cJSON_GetObjectItemCaseSensitive(*tree, "code"));
+	a->code = json_code(cJSON_GetObjectItemCaseSensitive(*tree, "code"), TIKTOK_CODE_MAX);
 	a->json = a->code >= 0;
 	a->request_id = json_str(*tree, "request_id");
 	/* A message without a code is not TikTok's answer: quoted raw. */

@@ -143,11 +143,38 @@ static int answer_code(const struct ingest_job *job)
 	return 500;
 }
 
+/* The 200 of a stored (or duplicate) request: its kind's per-event answer
+ * when it carries several events, else the raw event's. */
+static void reply_stored(struct evhttp_request *req, const struct ingest_job *job)
+{
+	char body[128];
+	char *text;
+
+	if (job->items.n > 0 && job->ops && job->ops->items_answer) {
+		text = job->ops->items_answer(&job->items);
+		if (text == NULL) {
+			/* Stored: a retry gets the verdicts (duplicates). */
+			http_reply_error(req, 500, "no_answer",
+					 "stored, but out of memory for the answer; retry");
+			return;
+		}
+		http_reply_json(req, 200, text);
+		free(text);
+		return;
+	}
+	if (job->status == INGEST_DUPLICATE) {
+		http_reply_json(req, 200, "{\"status\":\"duplicate\"}");
+		return;
+	}
+	snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"id\":%lld}",
+		 (long long)job->raw_id);
+	http_reply_json(req, 200, body);
+}
+
 static void job_done_cb(struct ingest_job *job, void *arg)
 {
 	struct http_server *s = arg;
 	struct evhttp_request *req = http_slot_release(s, job->slot, job->gen);
-	char body[128];
 
 	if (req == NULL) {
 		/* The client hung up; what was committed stays committed. */
@@ -157,12 +184,8 @@ static void job_done_cb(struct ingest_job *job, void *arg)
 	telemetry_ingest_answered(job->kind, answer_code(job));
 	switch (job->status) {
 	case INGEST_ACCEPTED:
-		snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"id\":%lld}",
-			 (long long)job->raw_id);
-		http_reply_json(req, 200, body);
-		break;
 	case INGEST_DUPLICATE:
-		http_reply_json(req, 200, "{\"status\":\"duplicate\"}");
+		reply_stored(req, job);
 		break;
 	case INGEST_UNAVAILABLE:
 		http_reply_error(req, job->unavailable_status ? job->unavailable_status : 503,
@@ -211,6 +234,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 	struct http_server *s = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const struct source_ops *ops;
+	const char *rest;
 
 	/* evhttp calls us with the body cut short when it exceeded
 	 * max_body: answer 413 and store nothing. */
@@ -232,6 +257,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 		http_handle_metrics(s, req);
 	else if (str_has_prefix(path, "/oauth/"))
 		http_handle_oauth(s, req, path + strlen("/oauth/"));
+	else if ((ops = source_ops_find_route(path, &rest)) != NULL)
+		http_handle_source_route(s, req, ops, rest);
 	else
 		http_reply_error(req, 404, "not_found", "no such route");
 }

@@ -91,6 +91,9 @@ void http_conn_gone(struct http_server *s);
 
 /* POST /v1/webhooks/{kind}/{source_id}; rest = "{kind}/{source_id}". */
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest);
+/* POST {ops->route}{source_id}, a kind's own route; rest = "{source_id}". */
+void http_handle_source_route(struct http_server *s, struct evhttp_request *req,
+			      const struct source_ops *ops, const char *rest);
 
 /* Bind addr ("host:port", "[v6]:port") on http; key names the config
  * key in messages. */

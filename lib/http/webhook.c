@@ -1,8 +1,11 @@
 /*
- * webhook.c - POST /v1/webhooks/{kind}/{source_id}: find the source in the
- * loop's snapshot, let its kind answer a request that is no event (a
- * ping), verify the signature over the exact raw bytes, take the dedup key
- * and topic, and queue the raw event for the ingest writers.  Every
+ * webhook.c - POST /v1/webhooks/{kind}/{source_id}, and the routes kinds
+ * declare for themselves (source_ops.route, e.g. /v1/events/{source_id}):
+ * find the source in the loop's snapshot, let its kind answer a request
+ * that is no event (a ping), verify the signature over the exact raw
+ * bytes, take the dedup key and topic (and, for a request carrying several
+ * events, each event's key or the reason it is invalid), and queue the
+ * raw event for the ingest writers.  Every
  * refusal happens before anything is queued, so nothing is stored for a
  * non-2xx answer.  Everything platform-specific comes from the kind's
  * source_ops (including the status that makes the sender retry): this
@@ -36,7 +39,7 @@
 
 #define MAX_HEADERS 64
 
-/* Refuse a webhook, counted by kind (NULL: not known yet). */
+/* Refuse a webhook, counted by kind (NULL: not known). */
 static void refuse(struct evhttp_request *req, const char *kind, int code, const char *error,
 		   const char *detail)
 {
@@ -44,22 +47,13 @@ static void refuse(struct evhttp_request *req, const char *kind, int code, const
 	http_reply_error(req, code, error, detail);
 }
 
-/* "shopify/9b2c…" → kind and lowercased uuid; false if malformed. */
-static bool split_route(const char *rest, char *kind, size_t kindlen, char *id)
+/* A uuid of 36 characters into id, lowercased; false if malformed. */
+static bool parse_uuid(const char *s, char *id)
 {
-	const char *slash = strchr(rest, '/');
-	size_t klen, ilen;
-
-	if (slash == NULL)
+	if (strlen(s) != 36)
 		return false;
-	klen = (size_t)(slash - rest);
-	ilen = strlen(slash + 1);
-	if (klen == 0 || klen >= kindlen || ilen != 36)
-		return false;
-	memcpy(kind, rest, klen);
-	kind[klen] = '\0';
 	for (size_t i = 0; i < 36; i++) {
-		char c = slash[1 + i];
+		char c = s[i];
 
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (c != '-')
@@ -71,6 +65,22 @@ static bool split_route(const char *rest, char *kind, size_t kindlen, char *id)
 	}
 	id[36] = '\0';
 	return true;
+}
+
+/* "shopify/9b2c…" → kind and lowercased uuid; false if malformed. */
+static bool split_route(const char *rest, char *kind, size_t kindlen, char *id)
+{
+	const char *slash = strchr(rest, '/');
+	size_t klen;
+
+	if (slash == NULL)
+		return false;
+	klen = (size_t)(slash - rest);
+	if (klen == 0 || klen >= kindlen)
+		return false;
+	memcpy(kind, rest, klen);
+	kind[klen] = '\0';
+	return parse_uuid(slash + 1, id);
 }
 
 static bool wanted(const char *const *list, const char *name)
@@ -121,10 +131,12 @@ out:
 	return text;
 }
 
-/* A job owning body (taken over, malloc'd) and copies of the rest; NULL
- * when memory is short (body is then still the caller's). */
+/* A job owning body (taken over, malloc'd), items (taken over) and
+ * copies of the rest; NULL when memory is short (body and items are then
+ * still the caller's). */
 static struct ingest_job *make_job(const struct source *src, const struct http_req *hr,
-				   uint8_t *body, const char *dedup, const char *topic)
+				   uint8_t *body, const char *dedup, const char *topic,
+				   struct source_items *items)
 {
 	struct ingest_job *job = xcalloc(1, sizeof(*job));
 
@@ -140,6 +152,9 @@ static struct ingest_job *make_job(const struct source *src, const struct http_r
 	job->body = body;
 	job->body_len = hr->body_len;
 	job->unavailable_status = source_unavailable_status(src->ops);
+	job->ops = src->ops;
+	job->items = *items;
+	*items = (struct source_items){ 0 };
 	return job;
 }
 
@@ -162,12 +177,38 @@ static uint8_t *take_body(struct evhttp_request *req, size_t *len)
 	return body;
 }
 
+/* The events of a request that carries several (source_ops.items) into
+ * *items; false after replying 400 when the body is unusable or a key
+ * could not go into a text column. */
+static bool take_items(struct evhttp_request *req, const struct source *src,
+		       const struct source_ctx *ctx, const struct http_req *hr,
+		       struct source_items *items)
+{
+	struct err e = { 0 };
+
+	if (src->ops->items == NULL)
+		return true;
+	if (src->ops->items(ctx, hr, items, &e) != 0) {
+		refuse(req, src->kind, 400, "bad_request", e.msg);
+		return false;
+	}
+	for (size_t k = 0; k < items->n; k++) {
+		if (items->v[k].key && !text_is_utf8(items->v[k].key)) {
+			refuse(req, src->kind, 400, "bad_request",
+			       "an event key is not valid UTF-8");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Verify, take the key and topic, queue.  Replies itself on refusal;
  * takes body over in every case. */
 static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 			  const struct source *src, struct http_req *hr, uint8_t *body)
 {
 	char dedup[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
+	struct source_items items = { 0 };
 	struct ingest_job *job = NULL;
 	struct err e = { 0 };
 	struct config *cfg = runtime_config(s->rt);
@@ -177,7 +218,6 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 	int rc;
 
 	rc = src->ops->verify(src, &ctx, hr, &e);
-	config_unref(cfg);
 	if (rc != 0) {
 		int suppressed;
 
@@ -188,6 +228,8 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 		refuse(req, src->kind, 401, "unauthorized", e.msg);
 		goto out;
 	}
+	if (!take_items(req, src, &ctx, hr, &items))
+		goto out;
 	if (src->ops->dedup_key(hr, dedup, sizeof(dedup), &e) != 0) {
 		refuse(req, src->kind, 400, "bad_request", e.msg);
 		goto out;
@@ -199,7 +241,7 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 		       "webhook id or topic header is not valid UTF-8");
 		goto out;
 	}
-	job = make_job(src, hr, body, dedup, topic);
+	job = make_job(src, hr, body, dedup, topic, &items);
 	if (job == NULL) {
 		refuse(req, src->kind, unavailable, "overloaded", "out of memory; retry later");
 		goto out;
@@ -220,13 +262,16 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 	}
 	job = NULL; /* the writers' now */
 out:
+	config_unref(cfg);
 	ingest_job_free(job);
+	source_items_cleanup(&items);
 	free(body);
 }
 
-void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest)
+/* Serve a request to source id of kind `kind` (from the route). */
+static void serve(struct http_server *s, struct evhttp_request *req, const char *kind,
+		  const char *id)
 {
-	char kind[32], id[37];
 	struct http_header headers[MAX_HEADERS];
 	struct http_req hr = { 0 };
 	struct evkeyval *kv;
@@ -234,10 +279,6 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	struct source_answer ans;
 	uint8_t *body;
 
-	if (!split_route(rest, kind, sizeof(kind), id)) {
-		refuse(req, NULL, 404, "not_found", "no such webhook route");
-		return;
-	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
 		refuse(req, kind, 405, "method_not_allowed", "webhooks are POSTed");
@@ -249,16 +290,20 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		return;
 	}
 	src = source_set_find(s->sources, id);
-	if (src == NULL || !src->enabled || strcmp(src->kind, kind) != 0) {
-		refuse(req, kind, 404, "not_found", "unknown or disabled source");
-		return;
-	}
 	TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
 		if (hr.n_headers == MAX_HEADERS)
 			break;
 		headers[hr.n_headers].name = kv->key;
 		headers[hr.n_headers].value = kv->value;
 		hr.n_headers++;
+	}
+	hr.headers = headers;
+	/* A disabled source still takes the topics its kind owes an answer
+	 * to after the sender let it go (source_ops.disabled_topics). */
+	if (src == NULL || strcmp(src->kind, kind) != 0 ||
+	    (!src->enabled && !source_takes_when_disabled(src->ops, &hr))) {
+		refuse(req, kind, 404, "not_found", "unknown or disabled source");
+		return;
 	}
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
@@ -276,4 +321,30 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 		return;
 	}
 	queue_webhook(s, req, src, &hr, body);
+}
+
+void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest)
+{
+	const struct source_ops *ops;
+	char kind[32], id[37];
+
+	/* A kind with a route of its own is served only there. */
+	if (!split_route(rest, kind, sizeof(kind), id) ||
+	    ((ops = source_ops_find(kind)) != NULL && ops->route != NULL)) {
+		refuse(req, NULL, 404, "not_found", "no such webhook route");
+		return;
+	}
+	serve(s, req, kind, id);
+}
+
+void http_handle_source_route(struct http_server *s, struct evhttp_request *req,
+			      const struct source_ops *ops, const char *rest)
+{
+	char id[37];
+
+	if (!parse_uuid(rest, id)) {
+		refuse(req, ops->kind, 404, "not_found", "no such route");
+		return;
+	}
+	serve(s, req, ops->kind, id);
 }

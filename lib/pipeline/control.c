@@ -10,6 +10,7 @@
 #include "core/thread.h"
 #include "pipeline/telemetry.h"
 #include "store/db.h"
+#include "store/adjustment_store.h"
 #include "store/delivery_store.h"
 
 #include <event2/event.h>
@@ -136,6 +137,13 @@ static void sweep_leases(struct control *c, const struct config *cfg)
 	if (n > 0)
 		log_warn("returned deliveries with expired leases to the queue", "n=%lld",
 			 (long long)n);
+	if (adjustment_store_expire_leases(c->conn, cfg->retry_max_attempts, &n, &e) != 0) {
+		fail(c, "could not expire adjustment leases", &e);
+		return;
+	}
+	if (n > 0)
+		log_warn("returned adjustment deliveries with expired leases to the queue",
+			 "n=%lld", (long long)n);
 	c->next_sweep_ms = clock_mono_ms() +
 			   (cfg->worker_lease_ms / 4 < 5000 ? cfg->worker_lease_ms / 4 : 5000);
 }

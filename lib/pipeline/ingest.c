@@ -65,6 +65,7 @@ void ingest_job_free(struct ingest_job *job)
 	free(job->topic);
 	free(job->headers_json);
 	free(job->body);
+	source_items_cleanup(&job->items);
 	free(job);
 }
 
@@ -198,6 +199,40 @@ static size_t find_row(const struct ingest_row *rows, size_t nr, const struct in
 	return nr;
 }
 
+/* Job j's item keys for its row (NULL entries for invalid items), and
+ * the array the writer reads the verdicts back into; NULL, NULL without
+ * items. */
+static void row_items(struct ingest_job *j, struct ingest_row *row)
+{
+	const char **keys;
+
+	if (j->items.n == 0)
+		return;
+	keys = xcalloc(j->items.n, sizeof(*keys));
+	for (size_t k = 0; k < j->items.n; k++)
+		keys[k] = j->items.v[k].key;
+	row->item_keys = keys;
+	row->n_items = j->items.n;
+	row->item_new = xcalloc(j->items.n, sizeof(*row->item_new));
+}
+
+/* Each keyed item's verdict from its row's: a stored request's items are
+ * new or duplicates as the database said; every keyed item of a request
+ * that was itself a duplicate was keyed when the first copy was stored. */
+static void settle_items(struct ingest_job *j, const struct ingest_row *row)
+{
+	for (size_t k = 0; k < j->items.n; k++) {
+		struct source_item *it = &j->items.v[k];
+
+		if (it->key == NULL)
+			continue;
+		if (j->status == INGEST_ACCEPTED && row && row->item_new && row->item_new[k])
+			it->status = SOURCE_ITEM_NEW;
+		else
+			it->status = SOURCE_ITEM_DUPLICATE;
+	}
+}
+
 /* Write one batch (a linked list of n jobs) and set each job's status. */
 static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 {
@@ -224,6 +259,7 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 						.headers_len = j->headers_len,
 						.body = j->body,
 						.body_len = j->body_len };
+		row_items(j, &rows[nr]);
 		map[nr++] = j;
 	}
 	int64_t t0 = clock_mono_us();
@@ -238,8 +274,10 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 			  (long long)(clock_mono_us() - t0));
 	}
 	for (j = jobs, i = 0; j; j = j->next, i++) {
-		if (map[orig[i]] == j)
+		if (map[orig[i]] == j) {
+			settle_items(j, &rows[orig[i]]);
 			continue;
+		}
 		/* A copy of a stored webhook is a duplicate; a copy of one
 		 * that was not stored is not, and is retried by its sender. */
 		switch (map[orig[i]]->status) {
@@ -250,8 +288,13 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 		default:
 			j->status = INGEST_UNAVAILABLE;
 		}
+		settle_items(j, NULL);
 	}
 out:
+	for (i = 0; i < nr; i++) {
+		free((void *)rows[i].item_keys);
+		free(rows[i].item_new);
+	}
 	free(rows);
 	free(map);
 	free(orig);

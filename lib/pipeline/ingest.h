@@ -21,6 +21,7 @@
 
 #include "core/err.h"
 #include "pipeline/runtime.h"
+#include "sources/source.h"
 
 struct event_base;
 
@@ -50,6 +51,11 @@ struct ingest_job {
 	/* The answer to INGEST_UNAVAILABLE, from the source's kind (503, or
 	 * 429 for senders that retry nothing else). */
 	int unavailable_status;
+	/* A request carrying several events (source_ops.items): their keys
+	 * and verdicts, n 0 otherwise.  A writer sets each keyed item's
+	 * status (new or duplicate) with the job's; ops answers with them. */
+	struct source_items items;
+	const struct source_ops *ops;
 	/* Result, set by a writer. */
 	enum ingest_status status;
 	int64_t raw_id;

@@ -192,6 +192,12 @@ static void run_cycle(struct worker *w)
 			break;
 		w->more_due = true;
 	}
+	/* Adjustments: few and never urgent, so one claim per poll interval. */
+	if (!w->stopping && w->conn && stage_deliver_has_room(w) &&
+	    clock_mono_ms() >= w->next_adjust_ms) {
+		w->next_adjust_ms = clock_mono_ms() + w->cfg->worker_poll_ms;
+		(void)stage_adjust_run(w);
+	}
 	if (w->conn)
 		drain_notifies(w);
 	/* Full batches mean more is waiting: come back after the loop has

@@ -53,6 +53,9 @@ struct worker {
 	bool in_cycle;
 	struct log_ratelimit rl_db;
 	struct log_ratelimit rl_up;
+	/* When stage_adjust may claim again (clock_mono_ms): once per poll
+	 * interval, not on every cycle of the conversion path. */
+	int64_t next_adjust_ms;
 };
 
 /* Ask for a cycle on the next loop iteration (coalesced). */
@@ -88,6 +91,11 @@ void stage_deliver_items(struct worker *w, struct deliver_item *items, size_t n)
 /* Stage 2: claim one batch and start its uploads.  Returns the number of
  * deliveries claimed, or a negative error. */
 int stage_deliver_run(struct worker *w);
+
+/* Stage 2 for adjustments (stage_adjust.c): claim one batch of due
+ * adjustment deliveries and start their uploads.  Returns how many were
+ * claimed, or a negative error. */
+int stage_adjust_run(struct worker *w);
 
 /* Whether another upload may start now: a free slot under max_inflight
  * and nothing already waiting for one.  Claim only while this is true. */

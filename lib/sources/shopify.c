@@ -6,7 +6,13 @@
  * orders/create and orders/paid both become one "purchase" whose event_id
  * is derived from the order id only, so whichever arrives second dedups
  * against the first in the conversions table; checkouts/create becomes a
- * "begin_checkout".  Other topics are not conversions.
+ * "begin_checkout".  Other topics are not conversions; the customer and
+ * privacy topics are shopify_customer.c's.
+ *
+ * orders/updated and refunds/create are no new conversion: the adjust hook
+ * reports them as changes to the order's purchase (the order's new total;
+ * the money a refund returned), and stage 1 decides against what is stored
+ * whether that updates the purchase, becomes an adjustment, or is nothing.
  *
  * The body is outside input even after its HMAC checks out (a shop's own
  * apps write most of it, and unapproved apps get PII as null), so every
@@ -15,7 +21,7 @@
  * the same rules conv_from_json enforces, so what this parser produces
  * survives the JSON round trip through the database.
  */
-#include "sources/source.h"
+#include "sources/shopify_int.h"
 #include "sources/source_json.h"
 #include "core/text.h"
 #include "core/clickid.h"
@@ -155,7 +161,7 @@ static const char *const shopify_stored_headers[] = {
  * "id" member used only when exact_id() trusts it.  ERR_NOTFOUND when there
  * is no id at all, ERR_INVALID when there is one that cannot be trusted.
  */
-static int shopify_id(const cJSON *obj, const char *gid_prefix, char out[24])
+int shopify_id(const cJSON *obj, const char *gid_prefix, char out[24])
 {
 	const char *gid = source_json_str(obj, "admin_graphql_api_id");
 	const cJSON *v;
@@ -346,7 +352,7 @@ static int shopify_parse(const struct raw_event *ev, struct conv_list *out, stru
 	int result = 0;
 
 	if (kind == KIND_NONE)
-		return 0;
+		return shopify_parse_other(ev, e);
 	result = ERR_INVALID;
 	if (ev->body == NULL || ev->body_len == 0) {
 		err_set(e, ERR_INVALID, "empty body");
@@ -392,15 +398,232 @@ out:
 	return result;
 }
 
+/* ---- adjust: order edits and refunds ------------------------------------------- */
+
+/* Money in millionths: enough for every ISO 4217 exponent (at most 4) and,
+ * in an int64, for totals up to 10^12. */
+#define MONEY_SCALE	 1000000LL
+#define MONEY_INT_DIGITS 12
+#define MONEY_FRAC_MAX	 6
+
+/* s (a non-negative decimal string) in millionths; false when it is not one
+ * or does not fit. */
+static bool money_parse(const char *s, int64_t *out)
+{
+	int64_t whole = 0, frac = 0, scale = MONEY_SCALE;
+	const char *p = s;
+	int n = 0;
+
+	if (s == NULL || !text_is_decimal(s) || s[0] == '-')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (++n > MONEY_INT_DIGITS)
+			return false;
+		whole = whole * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		for (p++, n = 0; *p; p++) {
+			if (++n > MONEY_FRAC_MAX)
+				return false;
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	*out = whole * MONEY_SCALE + frac;
+	return true;
+}
+
+/* Millionths as decimal text with at least two decimals ("41.5" → "41.50"). */
+static char *money_format(int64_t v)
+{
+	char frac[8];
+	int len;
+
+	snprintf(frac, sizeof(frac), "%06lld", (long long)(v % MONEY_SCALE));
+	for (len = 6; len > 2 && frac[len - 1] == '0'; len--)
+		frac[len - 1] = '\0';
+	return xasprintf("%lld.%s", (long long)(v / MONEY_SCALE), frac);
+}
+
+/* An ISO 4217 code in upper case, or NULL when s is none. */
+static char *currency_code(const char *s)
+{
+	char *c;
+
+	if (s == NULL || strlen(s) != 3 ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != 3)
+		return NULL;
+	c = xstrdup(s);
+	for (char *p = c; *p; p++) {
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	}
+	return c;
+}
+
+/* When the change happened: the first usable time of keys, else receipt. */
+static int64_t change_time(const cJSON *root, const char *const *keys, int64_t received_us)
+{
+	int64_t at;
+
+	for (; *keys; keys++) {
+		const char *v = source_json_str(root, *keys);
+
+		if (v && clock_parse_iso8601(v, &at, NULL) == 0)
+			return at;
+	}
+	return received_us;
+}
+
+/*
+ * orders/updated: the order's total_price as its new value.  Not
+ * current_total_price: the Order resource documents that one as moving with
+ * edits, returns and refunds alike
+ * (https://shopify.dev/docs/api/admin-rest/latest/resources/order), and refunds/create
+ * reports each refund already; total_price is what the purchase was
+ * recorded with.  The key names the update (updated_at + total), so a
+ * reprocessed event does not restate twice.
+ */
+static int adjust_order(const cJSON *root, const struct raw_event *ev,
+			struct source_adjust_list *out, struct err *e)
+{
+	static const char *const when[] = { "updated_at", NULL };
+	const cJSON *tp = cJSON_GetObjectItemCaseSensitive(root, "total_price");
+	const char *updated = source_json_str(root, "updated_at");
+	struct source_adjustment *a;
+	int64_t total;
+	char id[24];
+	int r = shopify_id(root, "gid://shopify/Order/", id);
+
+	if (r < 0)
+		return err_set(e, ERR_INVALID, "order has %s id",
+			       r == ERR_NOTFOUND ? "no" : "an unusable (inexact or non-numeric)");
+	if (tp == NULL || cJSON_IsNull(tp))
+		return 0; /* nothing said about the value */
+	if (!cJSON_IsString(tp) || !money_parse(tp->valuestring, &total))
+		return err_set(e, ERR_INVALID, "total_price is not a non-negative decimal string");
+	a = source_adjust_list_add(out);
+	a->op = SOURCE_ADJUST_TOTAL;
+	a->event_id = xasprintf("shopify:order:%s", id);
+	a->amount = money_format(total);
+	a->currency = currency_code(source_json_str(root, "currency"));
+	a->reason = xstrdup("order updated");
+	if (updated && text_is_printable_ascii(updated, false) && strlen(updated) <= 64)
+		a->key = xasprintf("shopify:order_update:%s:%s", updated, a->amount);
+	a->occurred_us = change_time(root, when, ev->received_us);
+	return 0;
+}
+
+/*
+ * The money a refund returned: the sum of its successful "refund"
+ * transactions (a refund that only restocks moves none), in their one
+ * currency.  Refund resource:
+ * https://shopify.dev/docs/api/admin-rest/latest/resources/refund
+ * (transactions[] with kind, status, amount as a decimal string, currency).
+ */
+static int refund_money(const cJSON *root, int64_t *sum, char **currency, struct err *e)
+{
+	const cJSON *txs = cJSON_GetObjectItemCaseSensitive(root, "transactions");
+	const cJSON *t;
+	size_t n = 0;
+
+	*sum = 0;
+	*currency = NULL;
+	if (!cJSON_IsArray(txs))
+		return 0;
+	cJSON_ArrayForEach (t, txs) {
+		const char *kind = source_json_str(t, "kind");
+		const char *status = source_json_str(t, "status");
+		char *cur;
+		int64_t amt;
+
+		if (n++ == SHOPIFY_MAX_ATTRS)
+			return err_set(e, ERR_INVALID, "refund has too many transactions");
+		if (kind == NULL || strcmp(kind, "refund") != 0 || status == NULL ||
+		    strcmp(status, "success") != 0)
+			continue;
+		if (!money_parse(source_json_str(t, "amount"), &amt) || *sum > INT64_MAX - amt)
+			return err_set(e, ERR_INVALID,
+				       "refund transaction amount is not a usable decimal string");
+		*sum += amt;
+		cur = currency_code(source_json_str(t, "currency"));
+		if (*currency && cur && strcmp(*currency, cur) != 0) {
+			free(cur);
+			return err_set(e, ERR_INVALID, "refund transactions in several currencies");
+		}
+		if (*currency == NULL)
+			*currency = cur;
+		else
+			free(cur);
+	}
+	return 0;
+}
+
+/* refunds/create: the money returned, keyed by the refund's id (the same
+ * refund under two webhook ids is one change). */
+static int adjust_refund(const cJSON *root, const struct raw_event *ev,
+			 struct source_adjust_list *out, struct err *e)
+{
+	static const char *const when[] = { "processed_at", "created_at", NULL };
+	const char *note = source_json_str(root, "note");
+	struct source_adjustment *a;
+	char order[24], refund[24];
+	char *currency = NULL;
+	int64_t sum;
+	int r;
+
+	if (!source_json_exact_id(cJSON_GetObjectItemCaseSensitive(root, "order_id"), true, 1,
+				  order))
+		return err_set(e, ERR_INVALID, "refund has no usable order_id");
+	r = shopify_id(root, "gid://shopify/Refund/", refund);
+	if (r < 0)
+		return err_set(e, ERR_INVALID, "refund has %s id",
+			       r == ERR_NOTFOUND ? "no" : "an unusable (inexact or non-numeric)");
+	r = refund_money(root, &sum, &currency, e);
+	if (r < 0 || sum == 0) {
+		free(currency);
+		return r; /* an error, or a refund that moved no money */
+	}
+	a = source_adjust_list_add(out);
+	a->op = SOURCE_ADJUST_REFUND;
+	a->event_id = xasprintf("shopify:order:%s", order);
+	a->amount = money_format(sum);
+	a->currency = currency;
+	a->reason = note && note[0] && text_is_clean(note, 200) ? xasprintf("refund: %s", note)
+								: xstrdup("refund");
+	a->key = xasprintf("shopify:refund:%s", refund);
+	a->occurred_us = change_time(root, when, ev->received_us);
+	return 0;
+}
+
+static int shopify_adjust(const struct raw_event *ev, struct source_adjust_list *out, struct err *e)
+{
+	bool order = ev->topic && strcmp(ev->topic, "orders/updated") == 0;
+	bool refund = ev->topic && strcmp(ev->topic, "refunds/create") == 0;
+	cJSON *root;
+	int rc;
+
+	if (!order && !refund)
+		return 0;
+	root = ev->body ? source_json_parse_object(ev->body, ev->body_len) : NULL;
+	if (root == NULL)
+		return err_set(e, ERR_INVALID, "body is not a JSON object");
+	rc = order ? adjust_order(root, ev, out, e) : adjust_refund(root, ev, out, e);
+	cJSON_Delete(root);
+	return rc; /* on error nothing was added: each step fails before adding */
+}
+
 /* app/uninstalled: the shop removed the app, so its webhooks stop and
  * its secret is void; the source is disabled, and its data kept for the
  * operator (and for shop/redact, which Shopify sends 48 h after the
  * uninstall: PLATFORMS.md "Shopify"). */
-static enum source_action shopify_action(const struct raw_event *ev)
+static enum source_action shopify_action(const struct raw_event *ev, char *key)
 {
+	key[0] = '\0';
 	if (ev->topic != NULL && strcmp(ev->topic, "app/uninstalled") == 0)
 		return SOURCE_ACTION_DISABLE;
-	return SOURCE_ACTION_NONE;
+	/* customers/redact, shop/redact, customers/data_request */
+	return shopify_privacy_action(ev, key);
 }
 
 const struct source_ops shopify_source_ops = {
@@ -411,5 +634,9 @@ const struct source_ops shopify_source_ops = {
 	.stored_headers = shopify_stored_headers,
 	.unavailable_status = 503, /* Shopify retries any non-2xx */
 	.parse = shopify_parse,
+	.adjust = shopify_adjust,
 	.action = shopify_action,
+	.contact = shopify_contact,
+	.names = shopify_names,
+	.disabled_topics = shopify_privacy_topics,
 };

@@ -1,20 +1,25 @@
 /*
- * source.c - the registry of inbound platforms, and the HMAC-over-raw-body
- * check that Shopify and WooCommerce share.
+ * source.c - the registry of inbound platforms (by kind and by own route),
+ * the HMAC-over-raw-body check that Shopify and WooCommerce share, and the
+ * per-item verdicts of requests that carry several events.
  */
 #include "sources/source.h"
 
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct source_ops shopify_source_ops;
 extern const struct source_ops woocommerce_source_ops;
 extern const struct source_ops ghl_source_ops;
+extern const struct source_ops events_api_source_ops;
 
 static const struct source_ops *const registry[] = {
 	&shopify_source_ops,
 	&woocommerce_source_ops,
 	&ghl_source_ops,
+	&events_api_source_ops,
 };
 
 const struct source_ops *source_ops_find(const char *kind)
@@ -29,6 +34,78 @@ const struct source_ops *source_ops_find(const char *kind)
 const struct source_ops *source_ops_at(size_t i)
 {
 	return i < sizeof(registry) / sizeof(registry[0]) ? registry[i] : NULL;
+}
+
+static bool topic_listed(const char *const *list, const char *topic)
+{
+	for (size_t i = 0; list && list[i]; i++) {
+		if (strcmp(list[i], topic) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool source_takes_when_disabled(const struct source_ops *ops, const struct http_req *req)
+{
+	char topic[SOURCE_TOPIC_MAX];
+
+	if (ops == NULL || ops->disabled_topics == NULL || ops->topic == NULL)
+		return false;
+	ops->topic(req, topic, sizeof(topic));
+	return topic[0] != '\0' && topic_listed(ops->disabled_topics, topic);
+}
+
+bool source_disabled_topics_literal(char *out, size_t outlen)
+{
+	size_t at = 0;
+	int n;
+
+	n = snprintf(out, outlen, "{");
+	at = (size_t)n;
+	for (size_t k = 0; k < sizeof(registry) / sizeof(registry[0]); k++) {
+		const char *const *t = registry[k]->disabled_topics;
+
+		for (size_t i = 0; t && t[i]; i++) {
+			/* Topics are plain tokens (no quote, backslash or
+			 * comma): quoting them is enough. */
+			n = snprintf(out + at, outlen - at, "%s\"%s\"", at > 1 ? "," : "", t[i]);
+			if (n < 0 || (size_t)n >= outlen - at) {
+				snprintf(out, outlen, "{}");
+				return false;
+			}
+			at += (size_t)n;
+		}
+	}
+	if (at + 2 > outlen) {
+		snprintf(out, outlen, "{}");
+		return false;
+	}
+	memcpy(out + at, "}", 2);
+	return true;
+}
+
+const struct source_ops *source_ops_find_route(const char *path, const char **rest)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		const char *route = registry[i]->route;
+
+		if (route && strncmp(path, route, strlen(route)) == 0) {
+			*rest = path + strlen(route);
+			return registry[i];
+		}
+	}
+	return NULL;
+}
+
+void source_items_cleanup(struct source_items *items)
+{
+	for (size_t i = 0; i < items->n; i++) {
+		free(items->v[i].key);
+		free(items->v[i].error);
+	}
+	free(items->v);
+	items->v = NULL;
+	items->n = 0;
 }
 
 int source_unavailable_status(const struct source_ops *ops)

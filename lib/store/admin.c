@@ -10,6 +10,7 @@
  */
 #include "store/admin.h"
 #include "core/clock.h"
+#include "store/adjustment_store.h"
 #include "store/admin_breaker.h"
 #include "store/db.h"
 #include "store/pgarr.h"
@@ -1246,7 +1247,7 @@ static const char stats_raw_sql[] =
 int admin_stats(PGconn *conn, cJSON **out, struct err *e)
 {
 	struct params p = { 0 };
-	cJSON *o = cJSON_CreateObject(), *dests = NULL, *raw = NULL;
+	cJSON *o = cJSON_CreateObject(), *dests = NULL, *raw = NULL, *adj = NULL;
 	bool ok = o != NULL;
 	int rc;
 
@@ -1258,9 +1259,12 @@ int admin_stats(PGconn *conn, cJSON **out, struct err *e)
 		rc = admin_breaker_annotate(conn, dests, e);
 	if (rc == 0)
 		rc = query_one(conn, stats_raw_sql, &p, "could not count raw events", &raw, e);
+	if (rc == 0)
+		rc = adjustment_store_stats(conn, &adj, e);
 	rc = tx_end(conn, rc, e);
 	put(o, "destinations", dests, &ok);
 	put(o, "raw_events", raw, &ok);
+	put(o, "adjustments", adj, &ok);
 	if (rc == 0 && !ok)
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 	if (rc == 0)

@@ -180,7 +180,8 @@ int admin_replay(PGconn *conn, const char *actor, const struct admin_replay_filt
 /* {"destinations":[{id, name, kind, tenant, enabled, paused_reason, pending,
  *  in_flight, delivered, failed, dead, held, skipped, oldest_pending_s,
  *  oldest_due_s, breaker (store/admin_breaker.h)}],
- *  "raw_events":{pending, done, ignored, error, oldest_pending_s}} */
+ *  "raw_events":{pending, done, ignored, error, oldest_pending_s},
+ *  "adjustments": adjustment_store_stats (by state, and per destination)} */
 int admin_stats(PGconn *conn, struct cJSON **out, struct err *e) WUR;
 
 #endif

@@ -237,25 +237,39 @@ int audience_store_list(PGconn *conn, int64_t tenant_id, cJSON **out, struct err
 /* ---- members --------------------------------------------------------------------------- */
 
 /*
- * Customers grouped by their primary identifier, the latest conversion
- * winning (google_audience.c keys members with the same precedence).
- * Shopify customer records and GHL contacts (the Sources issue) become one
- * more UNION ALL branch of `m` with the same five columns.
+ * Customers grouped by their primary identifier (google_audience.c keys
+ * members with the same precedence).  Two kinds of rows feed `m`:
+ *  - the conversions of the audience's sources, except test ones and
+ *    those erased at a privacy request (redacted_at: the person asked to
+ *    be forgotten, so the next sync removes them from the list);
+ *  - the people those sources' senders described without converting
+ *    (source_contacts: Shopify customer records, GHL contacts), stored
+ *    flat ({"ids.google.email": …}) and unflattened here to the scheme's
+ *    object.  They carry no consent (NULL: the destination's default).
+ * Per person, a conversion wins over a stored record (it carries the
+ * consent given at checkout), then the latest.
  */
 static const char candidates_sql[] =
 	"SELECT ids::text, aud, aper FROM ("
 	" SELECT DISTINCT ON (ident) ident, ids, aud, aper FROM ("
-	"  SELECT c.payload->'ids'->$3 AS ids,"
+	"  SELECT (c.payload->'ids'->$3::text)::jsonb AS ids,"
 	"   c.payload->'consent'->>'ad_user_data' AS aud,"
 	"   c.payload->'consent'->>'ad_personalization' AS aper,"
-	"   c.occurred_at AS at, c.id AS ord"
+	"   c.occurred_at AS at, 1 AS pri, c.id AS ord"
 	"  FROM conversions c"
 	"  WHERE c.tenant_id = $1::bigint AND c.source_id = ANY ($2::uuid[]) AND NOT c.test"
+	"   AND c.redacted_at IS NULL"
+	"  UNION ALL"
+	"  SELECT (SELECT jsonb_object_agg(substr(f.key, length($3::text) + 6), f.value)"
+	"     FROM jsonb_each(sc.ids) f WHERE starts_with(f.key, 'ids.' || $3::text || '.')),"
+	"   NULL, NULL, sc.updated_at, 0, 0"
+	"  FROM source_contacts sc JOIN sources s ON s.id = sc.source_id"
+	"  WHERE s.tenant_id = $1::bigint AND sc.source_id = ANY ($2::uuid[])"
 	" ) m CROSS JOIN LATERAL (SELECT coalesce('email:' || (m.ids->>$4),"
 	"   'phone:' || (m.ids->>$5), 'address:' || (m.ids->>$6) || '|' || (m.ids->>$7)"
 	"   || '|' || lower(m.ids->>$8) || '|' || (m.ids->>$9)) AS ident) k"
 	" WHERE k.ident IS NOT NULL"
-	" ORDER BY ident, at DESC, ord DESC) x";
+	" ORDER BY ident, pri DESC, at DESC, ord DESC) x";
 
 int audience_store_candidates(PGconn *conn, const struct audience_row *a, enum pii_scheme scheme,
 			      audience_candidate_cb cb, void *arg, struct err *e)

@@ -19,18 +19,19 @@
  * Take the oldest queued raw events: the DELETE is the claim (SKIP LOCKED
  * lets workers share the queue; a rollback puts them back).  Events of a
  * disabled source are passed over and stay queued until it is enabled
- * again.  Events whose source no longer exists are claimed with a NULL
- * kind (the caller marks them 'ignored' with a reason), so nothing leaves
- * the queue without a recorded fate.  A queue row whose raw event is gone
- * (purged) is simply dropped.  The source check is a correlated subquery
- * and the DELETE takes an array so that both stay index probes per queued
- * row whatever the planner thinks of the sizes (a merge or hash join here
- * would read all of raw_events or raw_queue on every claim).
+ * again, except those whose topic is in $2 (the topics a disabled source
+ * still takes: source_ops.disabled_topics).  Events whose source no longer exists are claimed with
+ * a NULL kind (the caller marks them 'ignored' with a reason), so nothing leaves the queue without
+ * a recorded fate.  A queue row whose raw event is gone (purged) is simply dropped.  The source
+ * check is a correlated subquery and the DELETE takes an array so that both stay index probes per
+ * queued row whatever the planner thinks of the sizes (a merge or hash join here would read all of
+ * raw_events or raw_queue on every claim).
  */
 static const char claim_sql[] =
 	"WITH c AS ("
 	"  SELECT q.raw_event_id FROM raw_queue q"
-	"  WHERE (SELECT s.enabled FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
+	"  WHERE (SELECT s.enabled OR r.topic = ANY ($2::text[])"
+	"         FROM raw_events r LEFT JOIN sources s ON s.id = r.source_id"
 	"         WHERE r.id = q.raw_event_id AND r.received_at = q.received_at) IS NOT FALSE"
 	"  ORDER BY q.raw_event_id LIMIT $1 FOR UPDATE SKIP LOCKED"
 	"), q AS ("
@@ -38,7 +39,8 @@ static const char claim_sql[] =
 	"  RETURNING raw_event_id, received_at"
 	") "
 	"SELECT r.id, (extract(epoch FROM r.received_at) * 1000000)::int8, r.source_id::text, "
-	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body, s.settings::text "
+	"       s.tenant_id, s.kind, r.topic, r.headers::text, r.body, s.settings::text,"
+	"       r.items_new IS NOT NULL, array_to_string(r.items_new, ',') "
 	"FROM q JOIN raw_events r ON r.id = q.raw_event_id AND r.received_at = q.received_at "
 	"LEFT JOIN sources s ON s.id = r.source_id ORDER BY r.id";
 
@@ -121,10 +123,30 @@ static int64_t be64(const char *p)
 	return (int64_t)v;
 }
 
-int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e)
+/* "0,2,5" (a row's new event positions) into r's own array. */
+static void read_items_new(struct raw_row *r, const char *list)
+{
+	size_t cap = 1;
+
+	for (const char *p = list; *p; p++)
+		cap += *p == ',';
+	r->items_new = xcalloc(cap, sizeof(*r->items_new));
+	for (const char *p = list; *p && r->n_items_new < cap;) {
+		char *end;
+		long k = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		r->items_new[r->n_items_new++] = (int32_t)k;
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
+int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
+			  struct raw_batch *batch, struct err *e)
 {
 	char lim[16];
-	const char *params[1] = { lim };
+	const char *params[2] = { lim, disabled_topics ? disabled_topics : "{}" };
 	PGresult *res;
 	int rc, n;
 
@@ -133,7 +155,7 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 	if (rc != 0)
 		return rc;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	res = PQexecPrepared(conn, "adseng_n_claim", 1, params, NULL, NULL, 1);
+	res = PQexecPrepared(conn, "adseng_n_claim", 2, params, NULL, NULL, 1);
 	rc = db_check(conn, res, "could not claim raw events", e);
 	if (rc != 0) {
 		PQclear(res);
@@ -161,6 +183,9 @@ int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, stru
 		r->body = (const uint8_t *)PQgetvalue(res, i, 7);
 		r->body_len = (size_t)PQgetlength(res, i, 7);
 		r->settings_json = PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8);
+		r->has_items = PQgetvalue(res, i, 9)[0] != 0;
+		if (r->has_items && !PQgetisnull(res, i, 10))
+			read_items_new(r, PQgetvalue(res, i, 10));
 	}
 	return 0;
 }
@@ -289,6 +314,8 @@ void normalize_store_rollback(PGconn *conn)
 
 void raw_batch_cleanup(struct raw_batch *b)
 {
+	for (size_t i = 0; b->rows && i < b->n; i++)
+		free(b->rows[i].items_new);
 	PQclear(b->res);
 	free(b->rows);
 	memset(b, 0, sizeof(*b));

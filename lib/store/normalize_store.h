@@ -27,6 +27,11 @@ struct raw_row {
 	const uint8_t *body;
 	size_t body_len;
 	const char *settings_json; /* the source's settings; NULL when it is gone */
+	/* raw_events.items_new (source.h, raw_event.items_new): has_items
+	 * when the column is set; the positions are owned by the batch. */
+	bool has_items;
+	int32_t *items_new;
+	size_t n_items_new;
 };
 
 struct raw_batch {
@@ -77,10 +82,12 @@ struct fresh_batch {
 int normalize_store_prepare(PGconn *conn, struct err *e) WUR;
 
 /* BEGIN, then lock up to `limit` pending raw events (oldest first,
- * SKIP LOCKED), passing over those of disabled sources (they stay queued).
- * Events of a deleted source come back with kind NULL: the caller must
- * mark them.  batch->n may be 0. */
-int normalize_store_begin(PGconn *conn, int limit, struct raw_batch *batch, struct err *e) WUR;
+ * SKIP LOCKED), passing over those of disabled sources (they stay queued)
+ * unless their topic is in disabled_topics (a text[] literal, NULL = none:
+ * source_disabled_topics_literal).  Events of a deleted source come back
+ * with kind NULL: the caller must mark them.  batch->n may be 0. */
+int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
+			  struct raw_batch *batch, struct err *e) WUR;
 
 /*
  * Insert conversions (duplicates of (source_id, event_id) are skipped: the

@@ -1,6 +1,6 @@
 /*
  * reconcile_store.h - which sources are due for a periodic reconcile, and
- * the claim that makes one daemon, not several, run each (sql/0015).
+ * the claim that makes one daemon, not several, run each (sql/0014).
  */
 #ifndef ADSENG_STORE_RECONCILE_STORE_H
 #define ADSENG_STORE_RECONCILE_STORE_H

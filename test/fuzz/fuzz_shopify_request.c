@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct config *cfg;
 	static int ready;
 	char hmac[256], id[512], topic[256], at_hdr[256], dedup[SOURCE_DEDUP_MAX],
-		t[SOURCE_TOPIC_MAX];
+		t[SOURCE_TOPIC_MAX], key[SOURCE_CONTACT_KEY_MAX];
 	struct http_header headers[4];
 	struct source_ctx ctx = { .now_us = NOW_US };
 	struct raw_event ev = { 0 };
@@ -84,7 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev.topic = topic;
 	ev.body = req.body;
 	ev.body_len = req.body_len;
-	(void)shopify_source_ops.action(&ev);
+	if (shopify_source_ops.action(&ev, key) != SOURCE_ACTION_NONE &&
+	    strnlen(key, sizeof(key)) >= sizeof(key))
+		__builtin_trap();
+	(void)shopify_source_ops.names(&ev, "5551234567890");
 	if (shopify_source_ops.dedup_key(&req, dedup, sizeof(dedup), &e) == 0 &&
 	    strlen(dedup) >= sizeof(dedup))
 		__builtin_trap();

@@ -24,6 +24,20 @@ and https://developers.google.com/google-ads/api/reference/rpc/v26/MutateConvers
     before (per conversion action) is answered
     ``CLICK_CONVERSION_ALREADY_EXISTS``.  ``validateOnly`` requests are
     checked but neither stored nor answered with results.
+``POST /{version}/customers/{cid}:uploadConversionAdjustments``
+    ``{"conversionAdjustments": [...], "partialFailure": true}``
+    (https://developers.google.com/google-ads/api/reference/rpc/v26/UploadConversionAdjustmentsRequest):
+    ``partialFailure`` must be true, 1..2000 adjustments; per adjustment a
+    known ``conversionAction`` of that customer, ``orderId`` of a conversion
+    this fake accepted (else ``CONVERSION_NOT_FOUND``), ``adjustmentType``
+    RETRACTION or RESTATEMENT, ``adjustmentDateTime`` as
+    ``yyyy-mm-dd hh:mm:ss+hh:mm``, a RESTATEMENT with a number
+    ``restatementValue.adjustedValue``; a conversion retracted before is
+    answered ``CONVERSION_ALREADY_RETRACTED``
+    (https://developers.google.com/google-ads/api/reference/rpc/v26/ConversionAdjustmentUploadErrorEnum.ConversionAdjustmentUploadError).
+    Row errors as for click conversions, located at
+    ``conversionAdjustments[i]``; ``row_errors`` match the orderId too.
+    Accepted adjustments are listed by ``GET /_control/adjustments``.
 ``POST /{version}/customers/{cid}/conversionActions:mutate``
     ``{"operations": [{"create": {...}}]}`` with name, type UPLOAD_CLICKS,
     category, status, countingType, clickThroughLookbackWindowDays: creates
@@ -79,6 +93,7 @@ MAX_CONVERSIONS = 2000
 FAILURE_TYPE = "type.googleapis.com/google.ads.googleads.%s.errors.GoogleAdsFailure"
 
 UPLOAD_RE = re.compile(r"^/(v\d+)/customers/(\d{10}):uploadClickConversions$")
+ADJUST_RE = re.compile(r"^/(v\d+)/customers/(\d{10}):uploadConversionAdjustments$")
 MUTATE_RE = re.compile(r"^/(v\d+)/customers/(\d{10})/conversionActions:mutate$")
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -124,6 +139,8 @@ class State:
             self.requests = []
             self.by_status = {}
             self.accepted = 0
+            self.adjustments = []  # accepted, in order
+            self.retracted = set()  # (action resource name, orderId)
 
     def update(self, changes):
         unknown = set(changes) - CONFIG_KEYS
@@ -154,10 +171,10 @@ def google_status(http, status, message, errors, version="v26", request_id=None)
                          "requestId": request_id or "fake-%d" % int(time.time() * 1000)}]}
 
 
-def google_error(error_code, message, index=None, field=None):
+def google_error(error_code, message, index=None, field=None, rows="conversions"):
     err = {"errorCode": error_code, "message": message}
     if index is not None:
-        path = [{"fieldName": "conversions", "index": index}]
+        path = [{"fieldName": rows, "index": index}]
         if field:
             path.append({"fieldName": field})
         err["location"] = {"fieldPathElements": path}
@@ -196,6 +213,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/requests":
             with self.st.lock:
                 return self.send_json(200, list(self.st.requests))
+        if url.path == "/_control/adjustments":
+            with self.st.lock:
+                return self.send_json(200, {"adjustments": list(self.st.adjustments)})
         if url.path == "/_control/stats":
             with self.st.lock:
                 return self.send_json(200, {
@@ -218,11 +238,13 @@ class Handler(BaseHTTPRequestHandler):
             self.st.reset()
             return self.send_json(200, {})
         m_up, m_mut = UPLOAD_RE.match(url.path), MUTATE_RE.match(url.path)
-        if not (m_up or m_mut):
+        m_adj = ADJUST_RE.match(url.path)
+        if not (m_up or m_mut or m_adj):
             return self.send_json(404, {"error": {"code": 404, "message": "Not Found",
                                                   "status": "NOT_FOUND"}})
-        version, cid = (m_up or m_mut).groups()
-        status, obj, headers = self.api(version, cid, body, upload=bool(m_up))
+        version, cid = (m_up or m_mut or m_adj).groups()
+        status, obj, headers = self.api(version, cid, body,
+                                        upload="adjust" if m_adj else bool(m_up))
         self.record(url.path, status, body, obj)
         self.send_json(status, obj, headers)
 
@@ -306,6 +328,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return 400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
                                    "message": "Invalid JSON payload received."}}, {}
+        if upload == "adjust":
+            return self.adjust(version, cid, req)
         if upload:
             return self.upload(version, cid, req)
         return self.mutate(version, cid, req)
@@ -401,6 +425,92 @@ class Handler(BaseHTTPRequestHandler):
             first = errors[0]
             out["partialFailureError"] = google_status(
                 3, None, "%s, at conversions[%d]" % (
+                    first["message"], first["location"]["fieldPathElements"][0]["index"]),
+                errors, version)
+            del out["partialFailureError"]["status"]
+        return 200, out, {}
+
+    # -- uploadConversionAdjustments --------------------------------------------
+
+    def adjustment_problem(self, cid, adj):
+        """(error code dict, message, field) for an adjustment Google would refuse."""
+        if not isinstance(adj, dict):
+            return {"requestError": "INVALID_INPUT"}, "fake: not an object", None
+        m = re.match(r"^customers/(\d{10})/conversionActions/(\d+)$",
+                     str(adj.get("conversionAction", "")))
+        if not m:
+            return ({"requestError": "RESOURCE_NAME_MALFORMED"},
+                    "The resource name is malformed.", "conversion_action")
+        with self.st.lock:
+            known = self.st.known_action(cid, m.group(2))
+        if m.group(1) != cid or not known:
+            return ({"conversionAdjustmentUploadError": "CONVERSION_ACTION_NOT_ELIGIBLE"},
+                    "fake: the conversion action is unknown", "conversion_action")
+        if adj.get("adjustmentType") not in ("RETRACTION", "RESTATEMENT"):
+            return ({"fieldError": "INVALID_VALUE"}, "fake: adjustmentType",
+                    "adjustment_type")
+        if not DATETIME_RE.match(str(adj.get("adjustmentDateTime", ""))):
+            return ({"dateError": "INVALID_FIELD_VALUES_IN_DATE_TIME"},
+                    "fake: adjustmentDateTime must be yyyy-mm-dd hh:mm:ss+|-hh:mm",
+                    "adjustment_date_time")
+        if adj.get("adjustmentType") == "RESTATEMENT":
+            rv = adj.get("restatementValue")
+            if not isinstance(rv, dict) or not isinstance(rv.get("adjustedValue"),
+                                                          (int, float)):
+                return ({"fieldError": "REQUIRED"},
+                        "fake: a RESTATEMENT needs restatementValue.adjustedValue",
+                        "restatement_value")
+        key = (adj["conversionAction"], str(adj.get("orderId")))
+        with self.st.lock:
+            for sub, code in self.st.config["row_errors"].items():
+                if sub in str(adj.get("orderId", "")):
+                    return ({"conversionAdjustmentUploadError": code},
+                            "Injected error %s." % code, None)
+            if not adj.get("orderId") or key not in self.st.orders:
+                return ({"conversionAdjustmentUploadError": "CONVERSION_NOT_FOUND"},
+                        "The conversion for this adjustment was not found.", None)
+            if key in self.st.retracted:
+                return ({"conversionAdjustmentUploadError": "CONVERSION_ALREADY_RETRACTED"},
+                        "The conversion was already retracted.", None)
+        return None
+
+    def adjust(self, version, cid, req):
+        if req.get("partialFailure") is not True:
+            return 400, {"error": google_status(
+                400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
+                [google_error({"partialFailureError": "PARTIAL_FAILURE_MODE_REQUIRED"},
+                              "The partial failure field was false in the request. This "
+                              "method requires this field be set to true.")], version)}, {}
+        adjs = req.get("conversionAdjustments")
+        if not isinstance(adjs, list) or not adjs or len(adjs) > MAX_CONVERSIONS:
+            return 400, {"error": google_status(
+                400, "INVALID_ARGUMENT", "Request contains an invalid argument.",
+                [google_error({"conversionAdjustmentUploadError":
+                               "TOO_MANY_ADJUSTMENTS_IN_REQUEST"},
+                              "fake: 1 to 2000 adjustments per request")], version)}, {}
+        validate_only = req.get("validateOnly") is True
+        results, errors = [], []
+        for i, adj in enumerate(adjs):
+            problem = self.adjustment_problem(cid, adj)
+            if problem:
+                errors.append(google_error(problem[0], problem[1], i, problem[2],
+                                           rows="conversionAdjustments"))
+                results.append({})
+                continue
+            if not validate_only:
+                with self.st.lock:
+                    self.st.adjustments.append(adj)
+                    if adj["adjustmentType"] == "RETRACTION":
+                        self.st.retracted.add((adj["conversionAction"], str(adj["orderId"])))
+            results.append({k: adj[k] for k in ("conversionAction", "orderId",
+                                                 "adjustmentType", "adjustmentDateTime")})
+        out = {}
+        if not validate_only:
+            out["results"] = results
+        if errors:
+            first = errors[0]
+            out["partialFailureError"] = google_status(
+                3, None, "%s, at conversionAdjustments[%d]" % (
                     first["message"], first["location"]["fieldPathElements"][0]["index"]),
                 errors, version)
             del out["partialFailureError"]["status"]

@@ -465,6 +465,56 @@ static void test_adjustments(void **state)
 	dest_cleanup(&d);
 }
 
+/* The generic adjustments hook (dest.h) builds the same request, and
+ * reads a partial failure located at conversionAdjustments[i]; google_ads
+ * is the one kind that uploads adjustments. */
+static void test_adjustments_hook(void **state)
+{
+	static const char pfe[] =
+		"{\"results\":[{},{}],\"partialFailureError\":{\"code\":3,\"message\":\"x\","
+		"\"details\":[{\"@type\":\"type.googleapis.com/google.ads.googleads.v26.errors."
+		"GoogleAdsFailure\",\"errors\":[{\"errorCode\":{"
+		"\"conversionAdjustmentUploadError\":"
+		"\"CONVERSION_ALREADY_RETRACTED\"},\"message\":\"The conversion was already "
+		"retracted.\",\"location\":{\"fieldPathElements\":[{\"fieldName\":"
+		"\"conversionAdjustments\",\"index\":1}]}}]}]}}";
+	struct destination d;
+	struct upload_req req;
+	struct upload_resp resp = { .status = 200, .body = pfe, .body_len = sizeof(pfe) - 1 };
+	struct outcome out[2];
+	struct err e = { 0 };
+	const int64_t at = INT64_C(1795771800) * 1000000;
+	const struct dest_adjustment adj[2] = {
+		{ DEST_ADJ_RETRACTION, "1042", "shopify:order:1042", at, NULL, NULL },
+		{ DEST_ADJ_RESTATEMENT, "1043", "shopify:order:1043", at, "79.95", "EUR" },
+	};
+	const char *kinds[4];
+
+	(void)state;
+	assert_true(dest_supports_adjustments(&google_ads_dest_ops));
+	assert_false(dest_supports_adjustments(dest_ops_find("meta_capi")));
+	assert_false(dest_supports_adjustments(dest_ops_find("tiktok")));
+	assert_false(dest_supports_adjustments(dest_ops_find("ga4")));
+	assert_false(dest_supports_adjustments(dest_ops_find("google_datamanager")));
+	assert_int_equal(dest_adjustment_kinds(kinds, 4), 1);
+	assert_string_equal(kinds[0], "google_ads");
+	assert_int_equal(google_ads_dest_ops.max_adjustments, GOOGLE_ADS_MAX_ADJUSTMENTS);
+	dest_init(&d, STD_SETTINGS, STD_CREDS);
+	upload_req_init(&req);
+	assert_int_equal(google_ads_dest_ops.build_adjustments(&d, ACCESS, adj, 2, &req, &e), 0);
+	assert_body_is(&req, "google/ads_adjustments_expected.json");
+	upload_req_cleanup(&req);
+	upload_req_init(&req);
+	assert_int_equal(google_ads_dest_ops.build_adjustments(&d, ACCESS, adj, 0, &req, &e),
+			 ERR_INVALID);
+	upload_req_cleanup(&req);
+	google_ads_dest_ops.adjustments_result(&d, &resp, 2, out);
+	assert_int_equal(out[0].kind, OUTCOME_DELIVERED);
+	assert_int_equal(out[1].kind, OUTCOME_FAILED);
+	assert_string_equal(out[1].platform_code, "CONVERSION_ALREADY_RETRACTED");
+	dest_cleanup(&d);
+}
+
 /* ---- conversion actions ------------------------------------------------------ */
 
 static void test_conversion_action_request(void **state)
@@ -564,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_result_whole_request),
 		cmocka_unit_test(test_result_too_many_and_allowlist_row),
 		cmocka_unit_test(test_adjustments),
+		cmocka_unit_test(test_adjustments_hook),
 		cmocka_unit_test(test_conversion_action_request),
 		cmocka_unit_test(test_conversion_action_answer),
 	};

@@ -543,8 +543,9 @@ static void test_parse_ignored_topics(void **state)
 	}
 }
 
-/* Only app/uninstalled asks anything of the source, whatever its body;
- * its parse gives no conversion (above). */
+/* app/uninstalled asks to disable the source, whatever its body; its
+ * parse gives no conversion (above).  shop/redact needs no body either;
+ * the customer privacy topics need one (test_shopify_privacy.c). */
 static void test_action(void **state)
 {
 	const struct {
@@ -553,7 +554,8 @@ static void test_action(void **state)
 	} cases[] = {
 		{ "app/uninstalled", SOURCE_ACTION_DISABLE },
 		{ "orders/create", SOURCE_ACTION_NONE },
-		{ "shop/redact", SOURCE_ACTION_NONE },
+		{ "shop/redact", SOURCE_ACTION_REDACT_SOURCE },
+		{ "customers/redact", SOURCE_ACTION_NONE },
 		{ "APP/UNINSTALLED", SOURCE_ACTION_NONE },
 		{ "app/uninstalled ", SOURCE_ACTION_NONE },
 		{ "", SOURCE_ACTION_NONE },
@@ -568,8 +570,9 @@ static void test_action(void **state)
 					.topic = cases[i].topic,
 					.body = (const uint8_t *)"not json",
 					.body_len = 8 };
+		char key[SOURCE_CONTACT_KEY_MAX];
 
-		if (shopify_source_ops.action(&ev) != cases[i].want)
+		if (shopify_source_ops.action(&ev, key) != cases[i].want || key[0] != '\0')
 			fail_msg("topic \"%s\"", cases[i].topic ? cases[i].topic : "(null)");
 	}
 }
