@@ -82,6 +82,7 @@ static void reload(struct daemon_state *d)
 	config_keep_restart_keys(newc, old);
 	config_unref(old);
 	log_set_level((enum log_level)log_parse_level(newc->log_level));
+	log_set_format(strcmp(newc->log_format, "json") == 0);
 	runtime_set_config(&d->rt, newc);
 	log_info("configuration reloaded", NULL);
 	sd_notify(0, "READY=1");
@@ -176,7 +177,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "adsengd: %s\n", e.msg);
 		return 1;
 	}
+	log_detect_journal();
 	log_set_level((enum log_level)log_parse_level(cfg->log_level));
+	log_set_format(strcmp(cfg->log_format, "json") == 0);
 	/* Library initialization, on this thread, before any other starts. */
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    evthread_use_pthreads() != 0) {

@@ -207,6 +207,7 @@ extern const struct ctl_cmd ctl_google_cmds[];
 extern const struct ctl_cmd ctl_audience_cmds[];
 extern const struct ctl_cmd ctl_privacy_cmds[];
 extern const struct ctl_cmd ctl_adjust_cmds[];
+extern const struct ctl_cmd ctl_destination_cmds[];
 extern const struct ctl_cmd ctl_man_cmds[];
 
 /* Table i of every command table, in help order; NULL past the last. */

@@ -611,6 +611,7 @@ static const char *const settings_map[][2] = {
 	{ "validate-sample", "validate_sample" },
 	{ "consent", "consent" },
 	{ "event-map", "event_map" },
+	{ "max-inflight", "max_inflight" },
 };
 
 static cJSON *build_settings(const struct ctl_args *a)
@@ -678,7 +679,9 @@ static int destination_add(struct ctl *c, const struct ctl_args *a, const struct
 		return err_set(e, ERR_NOMEM, "out of memory");
 	/* Normalized first (Google customer ids lose their hyphens): what is
 	 * validated and stored is the normalized form. */
-	rc = ops->prepare_settings ? ops->prepare_settings(settings, e) : 0;
+	rc = dest_prepare_common_settings(settings, e);
+	if (rc == 0 && ops->prepare_settings)
+		rc = ops->prepare_settings(settings, e);
 	if (rc != 0) {
 		cJSON_Delete(settings);
 		return rc;
@@ -975,6 +978,9 @@ static const struct ctl_optspec destination_add_opts[] = {
 	{ "consent", CTL_OPT_VALUE, "C", false,
 	  "Google: consent sent when the source gives none: granted, denied or unspecified "
 	  "(default; then no consent is sent)" },
+	{ "max-inflight", CTL_OPT_VALUE, "N", false,
+	  "requests a worker may have in flight to it (1..1000; default per kind: meta_capi, "
+	  "tiktok 4, google 2, ga4, sgtm 16)" },
 	{ "test-mode", CTL_OPT_FLAG, NULL, false,
 	  "test mode: test orders are delivered here (as test events: meta_capi and "
 	  "tiktok need --test-event-code); other destinations skip them" },

@@ -28,7 +28,8 @@
 #include <string.h>
 #include <strings.h>
 
-enum cfg_type { T_STRING, T_LIST, T_INT, T_DURATION, T_SIZE, T_URL, T_LEVEL };
+/* T_CHOICE: a string that must be one of the key's choices. */
+enum cfg_type { T_STRING, T_LIST, T_INT, T_DURATION, T_SIZE, T_URL, T_LEVEL, T_CHOICE };
 
 struct cfg_key {
 	const char *section;
@@ -41,6 +42,23 @@ struct cfg_key {
 	int64_t min, max; /* for numbers */
 	const char *help;
 };
+
+/* The values a T_CHOICE key takes (NULL-terminated), by key. */
+static const char *const log_formats[] = { "text", "json", NULL };
+static const struct {
+	const char *section, *name;
+	const char *const *choices;
+} choice_keys[] = { { "log", "format", log_formats } };
+
+static const char *const *key_choices(const struct cfg_key *k)
+{
+	for (size_t i = 0; i < sizeof(choice_keys) / sizeof(choice_keys[0]); i++) {
+		if (strcmp(choice_keys[i].section, k->section) == 0 &&
+		    strcmp(choice_keys[i].name, k->name) == 0)
+			return choice_keys[i].choices;
+	}
+	abort(); /* a T_CHOICE key without an entry above */
+}
 
 #define OFF(f) offsetof(struct config, f)
 #define DAY_MS (86400LL * 1000)
@@ -178,6 +196,9 @@ static const struct cfg_key keys[] = {
 	  "stored, so a captured request cannot be replayed once its dedup key is purged" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
+	{ "log", "format", T_CHOICE, OFF(log_format), "text", true, false, 0, 0,
+	  "text (logfmt: ts=… level=… msg=\"…\" key=value…) or json (one object per line); "
+	  "under journald (JOURNAL_STREAM) lines carry a <N> priority prefix and no timestamp" },
 };
 
 #define N_CORE_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -348,6 +369,20 @@ static int set_value(struct config *c, const struct cfg_key *k, const char *valu
 				n--;
 		free(*slot);
 		*slot = xstrndup(value, n);
+		return 0;
+	}
+	case T_CHOICE: {
+		const char *const *ch = key_choices(k);
+		size_t i = 0;
+
+		while (ch[i] && strcmp(ch[i], value) != 0)
+			i++;
+		if (ch[i] == NULL)
+			return err_set(e, ERR_CONFIG, "%s: [%s] %s: \"%s\" is not one of %s%s%s",
+				       where, k->section, k->name, value, ch[0], ch[1] ? ", " : "",
+				       ch[1] ? ch[1] : "");
+		free(*str_slot(c, k));
+		*str_slot(c, k) = xstrdup(value);
 		return 0;
 	}
 	case T_LEVEL:
@@ -664,7 +699,8 @@ void config_unref(struct config *c)
 	for (size_t i = 0; i < n_keys(); i++) {
 		const struct cfg_key *k = key_at(i);
 
-		if (k->type == T_STRING || k->type == T_URL || k->type == T_LEVEL)
+		if (k->type == T_STRING || k->type == T_URL || k->type == T_LEVEL ||
+		    k->type == T_CHOICE)
 			free(*str_slot(c, k));
 	}
 	for (int i = 0; i < c->n_listen; i++)
@@ -699,7 +735,8 @@ static void format_value(const struct config *c, const struct cfg_key *k, bool s
 		return;
 	case T_STRING:
 	case T_URL:
-	case T_LEVEL: {
+	case T_LEVEL:
+	case T_CHOICE: {
 		/* NULL: a platform key registered after c was loaded. */
 		const char *v = *(char *const *)slot;
 
@@ -760,7 +797,8 @@ void config_keep_restart_keys(struct config *c, const struct config *old)
 			break;
 		case T_STRING:
 		case T_URL:
-		case T_LEVEL: {
+		case T_LEVEL:
+		case T_CHOICE: {
 			const char *ov = *str_slot((struct config *)old, k);
 
 			free(*str_slot(c, k));

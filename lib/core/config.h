@@ -107,6 +107,7 @@ struct config {
 	int64_t shopify_max_age_ms;
 	/* [log] */
 	char *log_level;
+	char *log_format; /* "text" or "json" */
 	/* Platform keys, in registration order (config_platform_value). */
 	char *platform[CONFIG_MAX_PLATFORM_KEYS];
 };

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,14 +30,40 @@
 #define LOG_PIECE_MAX 2048
 #define LOG_SPEC_MAX  32
 
-/* The one process-wide mutable logging setting; see log.h. */
+/* The process-wide logging settings; see log.h. */
 static _Atomic int g_log_level = LOG_INFO;
+static _Atomic bool g_log_json = false;
+static _Atomic bool g_log_journal = false;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void log_set_level(enum log_level level)
 {
 	atomic_store(&g_log_level, (int)level);
+}
+
+void log_set_format(bool json)
+{
+	atomic_store(&g_log_json, json);
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "device:inode" of the stream it connected
+ * to stderr; only when stderr still is that stream do lines go to journald
+ * (not when the daemon was started from a shell under a unit, with stderr
+ * redirected).  See systemd.exec(5), "JOURNAL_STREAM".
+ */
+bool log_detect_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	bool on;
+
+	on = v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	atomic_store(&g_log_journal, on);
+	return on;
 }
 
 enum log_level log_get_level(void)
@@ -380,13 +408,150 @@ static void line_put_kv(struct line *l, const char *kvfmt, va_list *ap)
 	}
 }
 
+/* ---- json --------------------------------------------------------------------- */
+
+/* s[0..n) as a JSON string body (no quotes) into out; false if it did not
+ * fit.  Logfmt values hold no control characters (escape_byte), but msg
+ * and bare values are escaped here again to be safe. */
+static bool json_put_text(struct line *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && !out->full; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			line_put(out, esc, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			line_put(out, esc, 6);
+		} else {
+			line_put(out, (const char *)&c, 1);
+		}
+	}
+	return !out->full;
+}
+
+/*
+ * The key=value pairs of a logfmt tail (what line_put_kv wrote) as JSON
+ * members ,"key":"value" appended to out.  Quoted values are unescaped
+ * from logfmt (\" \\ \n) and escaped again for JSON.  A part that is no
+ * key=value pair (never written by this file) goes whole into "kv".
+ */
+static void log_kv_to_json(const char *kv, size_t len, struct line *out)
+{
+	size_t i = 0;
+
+	while (i < len && !out->full) {
+		size_t k0, k1;
+
+		while (i < len && kv[i] == ' ')
+			i++;
+		if (i >= len)
+			break;
+		k0 = i;
+		while (i < len && kv[i] != '=' && kv[i] != ' ' && kv[i] != '"')
+			i++;
+		k1 = i;
+		if (i >= len || kv[i] != '=' || k1 == k0) {
+			line_put(out, ",\"kv\":\"", 7);
+			json_put_text(out, kv + k0, len - k0);
+			line_put(out, "\"", 1);
+			return;
+		}
+		i++; /* '=' */
+		line_put(out, ",\"", 2);
+		json_put_text(out, kv + k0, k1 - k0);
+		line_put(out, "\":\"", 3);
+		if (i < len && kv[i] == '"') {
+			for (i++; i < len && kv[i] != '"'; i++) {
+				char c = kv[i];
+
+				if (c == '\\' && i + 1 < len) {
+					c = kv[++i];
+					if (c == 'n') {
+						line_put(out, "\\n", 2);
+						continue;
+					}
+				}
+				json_put_text(out, &c, 1);
+			}
+			i++; /* the closing quote */
+		} else {
+			size_t v0 = i;
+
+			while (i < len && kv[i] != ' ')
+				i++;
+			json_put_text(out, kv + v0, i - v0);
+		}
+		line_put(out, "\"", 1);
+	}
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* sd-daemon(3) priorities: <7> debug, <6> info, <4> warning, <3> err
+ * (journald strips the prefix and keeps the level). */
+static const char *const journal_prefix[] = { "<7>", "<6>", "<4>", "<3>" };
+
+static void write_line(struct line *l)
+{
+	/* The two reserved bytes: a cut line still closes its value. */
+	if (l->in_quotes)
+		l->buf[l->len++] = '"';
+	l->buf[l->len++] = '\n';
+	/* One write(2) per line keeps threads' lines whole. */
+	if (write(STDERR_FILENO, l->buf, l->len) < 0)
+		return;
+}
+
+static void line_start(struct line *l)
+{
+	l->len = 0;
+	l->in_quotes = false;
+	l->full = false;
+}
+
+/* The line as JSON: {"ts","level","msg", then the pairs}.  A line that
+ * does not fit keeps ts, level and msg and says "truncated". */
+static void build_json(struct line *l, bool journal, const char *ts, enum log_level level,
+		       const char *msg, const struct line *kv)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		line_start(l);
+		if (journal)
+			line_put(l, journal_prefix[level], 3);
+		line_put(l, "{", 1);
+		if (!journal) {
+			line_put(l, "\"ts\":\"", 6);
+			line_put(l, ts, strlen(ts));
+			line_put(l, "\",", 2);
+		}
+		line_put(l, "\"level\":\"", 9);
+		line_put(l, level_names[level], strlen(level_names[level]));
+		line_put(l, "\",\"msg\":\"", 9);
+		/* At most 6 bytes per byte of msg: 512 bytes always fit. */
+		json_put_text(l, msg, strnlen(msg, pass == 0 ? LOG_MSG_MAX : 512));
+		line_put(l, "\"", 1);
+		if (pass == 0)
+			log_kv_to_json(kv->buf, kv->len, l);
+		else
+			line_put(l, ",\"truncated\":\"true\"", 19);
+		line_put(l, "}", 1);
+		if (!l->full)
+			return;
+	}
+}
+
 void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 {
-	struct line l;
+	struct line l, kv;
 	char quoted[LOG_MSG_MAX];
-	char ts[40];
+	char ts[48], stamp[40];
 	struct timespec now;
 	struct tm tm;
+	bool journal = atomic_load(&g_log_journal), json = atomic_load(&g_log_json);
 	int n;
 	va_list ap;
 
@@ -394,10 +559,30 @@ void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts, sizeof(ts), "%s.%03ldZ", stamp, now.tv_nsec / 1000000);
+	if (json) {
+		line_start(&kv);
+		if (kvfmt && *kvfmt) {
+			va_start(ap, kvfmt);
+			line_put_kv(&kv, kvfmt, &ap);
+			va_end(ap);
+			if (kv.in_quotes)
+				kv.buf[kv.len++] = '"';
+		}
+		build_json(&l, journal, ts, level, msg, &kv);
+		l.in_quotes = false;
+		write_line(&l);
+		return;
+	}
+	/* journald stamps lines itself and reads the level from <N>. */
 	log_quote(msg, quoted, sizeof(quoted));
-	n = snprintf(l.buf, sizeof(l.buf) - 2, "ts=%s.%03ldZ level=%s msg=%s", ts,
-		     now.tv_nsec / 1000000, level_names[level], quoted);
+	if (journal)
+		n = snprintf(l.buf, sizeof(l.buf) - 2, "%slevel=%s msg=%s", journal_prefix[level],
+			     level_names[level], quoted);
+	else
+		n = snprintf(l.buf, sizeof(l.buf) - 2, "ts=%s level=%s msg=%s", ts,
+			     level_names[level], quoted);
 	if (n < 0)
 		return;
 	l.len = (size_t)n < sizeof(l.buf) - 2 ? (size_t)n : sizeof(l.buf) - 3;
@@ -409,13 +594,7 @@ void log_write(enum log_level level, const char *msg, const char *kvfmt, ...)
 		line_put_kv(&l, kvfmt, &ap);
 		va_end(ap);
 	}
-	/* The two reserved bytes: a cut line still closes its value. */
-	if (l.in_quotes)
-		l.buf[l.len++] = '"';
-	l.buf[l.len++] = '\n';
-	/* One write(2) per line keeps threads' lines whole. */
-	if (write(STDERR_FILENO, l.buf, l.len) < 0)
-		return;
+	write_line(&l);
 }
 
 bool log_ratelimit_allow(struct log_ratelimit *rl, int per_minute, int *suppressed)

@@ -3,8 +3,8 @@
  *
  *   ts=2026-11-27T08:00:00.123Z level=warn msg="could not connect to database" err="…"
  *
- * The level is the only process-wide logging state: an atomic set by main
- * at startup and on SIGHUP, read by every thread.  Writes are one fwrite
+ * The level and the format are the only process-wide logging state:
+ * atomics set by main at startup and on SIGHUP, read by every thread.  Writes are one fwrite
  * of a preformatted line, so lines from different threads never interleave.
  * Messages follow PostgreSQL's style: lower case, no trailing period,
  * "could not …: reason".  Secrets never reach a log line.
@@ -20,6 +20,15 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* [log] format: false = logfmt text, true = one JSON object per line
+ * ({"ts","level","msg", then each key as a string}). */
+void log_set_format(bool json);
+
+/* Whether stderr is the journald stream systemd connected (JOURNAL_STREAM):
+ * then lines start with a <N> priority prefix and carry no timestamp
+ * (journald keeps both).  Called once by main at start. */
+bool log_detect_journal(void);
+
 /* "debug"/"info"/"warn"/"error" → level; -1 if unknown. */
 int log_parse_level(const char *s);
 

@@ -104,6 +104,64 @@ void outcome_fill(struct outcome *out, size_t n, enum outcome_kind kind, long re
 	}
 }
 
+size_t dest_max_inflight(const struct destination *d)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(d->settings, "max_inflight");
+
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= DEST_MAX_INFLIGHT_MAX)
+		return (size_t)v->valuedouble;
+	if (d->ops && d->ops->default_max_inflight > 0)
+		return d->ops->default_max_inflight;
+	return DEST_DEFAULT_MAX_INFLIGHT;
+}
+
+int dest_prepare_common_settings(cJSON *settings, struct err *e)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, "max_inflight");
+	cJSON *num;
+	long n;
+
+	if (v == NULL)
+		return 0;
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= DEST_MAX_INFLIGHT_MAX &&
+	    v->valuedouble == (double)(long)v->valuedouble)
+		return 0;
+	if (!cJSON_IsString(v) || !text_is_digits(v->valuestring, 4) ||
+	    (n = strtol(v->valuestring, NULL, 10)) < 1 || n > DEST_MAX_INFLIGHT_MAX)
+		return err_set(e, ERR_CONFIG,
+			       "--max-inflight is a whole number of requests from 1 to %d",
+			       DEST_MAX_INFLIGHT_MAX);
+	num = cJSON_CreateNumber((double)n);
+	if (num == NULL || !cJSON_ReplaceItemInObjectCaseSensitive(settings, "max_inflight", num)) {
+		cJSON_Delete(num);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int dest_test_prepare_test_mode(struct destination *d, const struct dest_test_opts *opts,
+				struct err *e)
+{
+	(void)opts;
+	(void)e;
+	d->test_mode = true;
+	return 0;
+}
+
+int dest_settings_set_str(cJSON *settings, const char *key, const char *val, struct err *e)
+{
+	cJSON *s = cJSON_CreateString(val);
+
+	if (s == NULL)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	cJSON_DeleteItemFromObjectCaseSensitive(settings, key);
+	if (!cJSON_AddItemToObject(settings, key, s)) {
+		cJSON_Delete(s);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
 const char *dest_settings_str(const cJSON *settings, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, key);

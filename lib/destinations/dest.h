@@ -109,6 +109,17 @@ struct dest_adjustment {
 	const char *currency; /* ISO 4217, or NULL */
 };
 
+/* What `destination test` may give beyond the destination's settings. */
+struct dest_test_opts {
+	const char *test_event_code; /* Meta, TikTok; NULL = the configured one */
+	const char *gtm_preview;     /* sGTM X-Gtm-Server-Preview; NULL = configured */
+};
+
+/* Requests in flight per destination and worker when neither the
+ * destination's settings nor its kind say. */
+#define DEST_DEFAULT_MAX_INFLIGHT 4
+#define DEST_MAX_INFLIGHT_MAX	  1000
+
 struct dest_ops {
 	const char *kind;	  /* "meta_capi" */
 	const char *endpoint_key; /* the [endpoints] key of its base URL: "meta" */
@@ -199,6 +210,29 @@ struct dest_ops {
 			    const char *request_id, struct upload_req *req, struct err *e);
 	void (*status_parse)(const struct upload_resp *resp, struct dest_request_status *st);
 	const struct config_platform_key *status_delay_key;
+	/*
+	 * Concurrency: requests of one destination a worker may have in
+	 * flight at once when its settings carry no max_inflight
+	 * (dest_max_inflight).  0 = DEST_DEFAULT_MAX_INFLIGHT.
+	 */
+	unsigned default_max_inflight;
+	/*
+	 * `destination test` (pipeline/dest_probe.h): put d, a private copy of
+	 * a loaded destination, into the kind's test mode for one synthetic
+	 * event, so that build() sends what the platform does not count and
+	 * result() reads its answer: a test event code (Meta, TikTok: opts
+	 * first, else the configured one; none is ERR_CONFIG saying where to
+	 * get one), the validation server (GA4), validateOnly (Google), the
+	 * preview header (sGTM).  NULL = the kind cannot be tested without
+	 * real effect: refused.
+	 */
+	int (*test_prepare)(struct destination *d, const struct dest_test_opts *opts,
+			    struct err *e);
+	/* After the test's answer: a warning about an answer that looks fine
+	 * but is not (sGTM: an empty 200, the container may claim no path),
+	 * into out ("" = none).  NULL = no such check. */
+	void (*test_note)(const struct destination *d, const struct upload_resp *resp, char *out,
+			  size_t len);
 	/* One outcome per conversion, in input order. */
 	void (*result)(const struct destination *d, const struct upload_resp *resp,
 		       struct conversion *const *convs, size_t n, struct outcome *out);
@@ -231,6 +265,27 @@ size_t dest_adjustment_kinds(const char **out, size_t max);
  * so the config accepts, documents and prints them.  Idempotent.  Main
  * thread, before the first config_load and before other threads start. */
 void dest_register_config_keys(void);
+
+/* Requests of d a worker may have in flight at once: settings.max_inflight,
+ * else the kind's default_max_inflight, else DEST_DEFAULT_MAX_INFLIGHT. */
+size_t dest_max_inflight(const struct destination *d);
+
+/*
+ * The settings every kind shares, given at `destination add` / `update` as
+ * strings: `--max-inflight N` becomes the number N (1..DEST_MAX_INFLIGHT_MAX).
+ * In place, before the kind's prepare_settings; ERR_CONFIG naming the
+ * option when a value is unusable.
+ */
+int dest_prepare_common_settings(struct cJSON *settings, struct err *e) WUR;
+
+/* dest_ops.test_prepare of kinds whose test mode needs nothing but
+ * d->test_mode (Google's validateOnly, GA4's validation server). */
+int dest_test_prepare_test_mode(struct destination *d, const struct dest_test_opts *opts,
+				struct err *e);
+
+/* settings[key] = val (a string), replacing any value: ERR_NOMEM. */
+int dest_settings_set_str(struct cJSON *settings, const char *key, const char *val,
+			  struct err *e) WUR;
 
 /* settings[key] when it is a string, else NULL. */
 const char *dest_settings_str(const struct cJSON *settings, const char *key);

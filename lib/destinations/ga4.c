@@ -719,6 +719,44 @@ static int ga4_prepare_settings(cJSON *settings, struct err *e)
 	return 0;
 }
 
+/*
+ * dest_ops.test_prepare of sgtm: test mode sends the container's preview
+ * header when one is known (opts first, else --gtm-preview), so the
+ * request shows in the container's preview; without one it is an ordinary
+ * request (a container has no dry run).
+ */
+static int sgtm_test_prepare(struct destination *d, const struct dest_test_opts *o, struct err *e)
+{
+	d->test_mode = true;
+	if (o == NULL || o->gtm_preview == NULL)
+		return 0;
+	if (!is_word(o->gtm_preview, GA4_PREVIEW_MAX, "+/=_-."))
+		return err_set(e, ERR_CONFIG,
+			       "sgtm: --gtm-preview is the X-Gtm-Server-Preview header value from "
+			       "the container's preview mode (a base64 word)");
+	return dest_settings_set_str(d->settings, "gtm_preview", o->gtm_preview, e);
+}
+
+/*
+ * dest_ops.test_note of sgtm: a 2xx with an empty body is what a container
+ * answers when no client claims the path (issue 8): the request went
+ * nowhere, though nothing failed.  A container whose GA4 client took it
+ * may answer the same, so this is a warning to check the preview, not an
+ * error.
+ */
+static void sgtm_test_note(const struct destination *d, const struct upload_resp *resp, char *out,
+			   size_t len)
+{
+	(void)d;
+	out[0] = '\0';
+	if (!resp->transport_error && resp->status >= 200 && resp->status <= 299 &&
+	    resp->body_len == 0)
+		snprintf(out, len,
+			 "the container answered %ld with an empty body: unless its preview shows "
+			 "the event, no client claims %s (add a GA4 client to the container)",
+			 resp->status, GA4_PATH);
+}
+
 const struct dest_ops ga4_dest_ops = {
 	.kind = "ga4",
 	.endpoint_key = "ga4",
@@ -730,6 +768,12 @@ const struct dest_ops ga4_dest_ops = {
 	.check_wanted = ga4_check_wanted,
 	.check_build = ga4_check_build,
 	.check_result = ga4_check_result,
+	/* One user per request, so requests are small and many; GA4 answers
+	 * at once and has no documented request rate limit.  16 lets a
+	 * worker's slots go to GA4 when nothing else is waiting. */
+	.default_max_inflight = 16,
+	/* The validation server only (test mode): nothing is collected. */
+	.test_prepare = dest_test_prepare_test_mode,
 	.build = ga4_build,
 	.result = ga4_result,
 };
@@ -743,6 +787,11 @@ const struct dest_ops sgtm_dest_ops = {
 	.max_age_s = GA4_MAX_AGE_S,
 	.validate = sgtm_validate,
 	.batch_key = ga4_batch_key,
+	/* As ga4: small per-user requests, to the agency's own container,
+	 * which scales with its instances. */
+	.default_max_inflight = 16,
+	.test_prepare = sgtm_test_prepare,
+	.test_note = sgtm_test_note,
 	.build = ga4_build,
 	.result = ga4_result,
 };

@@ -1005,6 +1005,13 @@ const struct dest_ops google_ads_dest_ops = {
 	.oauth_scopes = GOOGLE_SCOPE_ADWORDS,
 	.oauth_provider = GOOGLE_OAUTH_PROVIDER,
 	.load = gads_load,
+	/* Google Ads API quotas are per developer token and shared by every
+	 * destination of the daemon; two requests of up to 2000 conversions
+	 * each keep a slow Google from holding a worker's slots. */
+	.default_max_inflight = 2,
+	/* validateOnly: Google checks the upload and stores nothing
+	 * (UploadClickConversionsRequest.validate_only). */
+	.test_prepare = dest_test_prepare_test_mode,
 	.build = gads_build,
 	.result = gads_result,
 	.build_adjustments = gads_build_adjustments_op,

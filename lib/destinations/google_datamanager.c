@@ -946,6 +946,11 @@ const struct dest_ops google_datamanager_dest_ops = {
 	 * Ads API with this destination's own grant (issue 6). */
 	.oauth_scopes = GOOGLE_SCOPE_DATAMANAGER " " GOOGLE_SCOPE_ADWORDS,
 	.oauth_provider = GOOGLE_OAUTH_PROVIDER,
+	/* As google_ads: large batches, quotas shared per project. */
+	.default_max_inflight = 2,
+	/* validateOnly: Data Manager checks the request and ingests nothing
+	 * (IngestEventsRequest.validateOnly). */
+	.test_prepare = dest_test_prepare_test_mode,
 	.build = gdm_build,
 	.status_build = gdm_build_status_request,
 	.status_parse = gdm_status_parse_resp,

@@ -582,6 +582,29 @@ static void tiktok_result(const struct destination *d, const struct upload_resp 
 	cJSON_Delete(tree);
 }
 
+/*
+ * `destination test`: the synthetic purchase carries a test event code, so
+ * TikTok shows it under Test Events and does not count it (Events API 2.0:
+ * test_event_code, from Events Manager > the pixel > Test Events).  A
+ * destination outside test mode has none configured (validate forbids it):
+ * the operator gives one, else the test is refused.
+ */
+static int tiktok_test_prepare(struct destination *d, const struct dest_test_opts *o, struct err *e)
+{
+	const char *tec = o && o->test_event_code
+				  ? o->test_event_code
+				  : dest_settings_str(d->settings, "test_event_code");
+
+	if (tec == NULL || tec[0] == '\0' || !text_is_clean(tec, TIKTOK_TEC_MAX))
+		return err_set(
+			e, ERR_CONFIG,
+			"tiktok: without a test event code TikTok would count the test "
+			"purchase; give --test-event-code (Events Manager > the pixel > Test "
+			"Events)");
+	d->test_mode = true;
+	return dest_settings_set_str(d->settings, "test_event_code", tec, e);
+}
+
 const struct dest_ops tiktok_dest_ops = {
 	.kind = "tiktok",
 	.endpoint_key = "tiktok",
@@ -590,6 +613,10 @@ const struct dest_ops tiktok_dest_ops = {
 	.accepts = tiktok_accepts,
 	.prepare_settings = tiktok_prepare_settings,
 	.validate = tiktok_validate,
+	/* As Meta: up to 1000 events a request, and its 40100 rate limit
+	 * answers are better met with few parallel requests than many. */
+	.default_max_inflight = 4,
+	.test_prepare = tiktok_test_prepare,
 	.build = tiktok_build,
 	.result = tiktok_result,
 };

@@ -75,6 +75,10 @@ struct upload_ctx *ctx_new(struct worker *w, struct dest_entry *dest, size_t cap
 	c->w = w;
 	c->dest = dest;
 	dest->refcnt++;
+	/* The limit follows the destination as last loaded: a changed
+	 * --max-inflight applies from the next request on. */
+	c->slot = dest_slots_get(&w->slots, dest->d.id);
+	dest_slot_set_limit(c->slot, dest_max_inflight(&dest->d));
 	c->convs = xcalloc(cap ? cap : 1, sizeof(*c->convs));
 	c->ids = xcalloc(cap ? cap : 1, sizeof(*c->ids));
 	c->claimed = xcalloc(cap ? cap : 1, sizeof(*c->claimed));

@@ -22,6 +22,7 @@ struct upload_ctx {
 	struct upload_ctx *next, *prev; /* the worker's live list or queue */
 	struct worker *w;
 	struct dest_entry *dest; /* one reference */
+	struct dest_slot *slot;	 /* its destination's in-flight count (w->slots) */
 	size_t n;
 	struct conversion **convs; /* owned */
 	int64_t *ids;
@@ -54,8 +55,9 @@ void ctx_push(struct upload_ctx *c, struct conversion *conv, int64_t id, int32_t
 /* Free c, its conversions and its token; NULL is a no-op. */
 void ctx_free(struct upload_ctx *c);
 
-/* Send c now if a slot is free and nobody waits, else queue it; takes
- * ownership of c (deliver_upload.c). */
+/* Send c now if an upload slot is free and its destination has room and
+ * no older request of it waits, else queue it; takes ownership of c
+ * (deliver_upload.c). */
 void deliver_submit(struct worker *w, struct upload_ctx *c);
 
 #endif

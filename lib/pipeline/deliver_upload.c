@@ -17,9 +17,12 @@
  * Every answer also goes to the destination's circuit breaker
  * (dest_health.h).
  *
- * Requests wait in two queues: for an upload slot (FIFO, so a bisected
- * batch's halves do not overtake older groups) and for an access token (a
- * refresh under way, possibly on another worker: auth_ev wakes this one).
+ * Requests wait in two places: for an upload slot or for room under their
+ * destination's own limit (--max-inflight: one slow platform must not hold
+ * every slot of the worker), in one FIFO per destination (pipeline/
+ * dest_slots.h; so a bisected batch's halves do not overtake older groups),
+ * and for an access token (a refresh under way, possibly on another
+ * worker: auth_ev wakes this one).
  * A stop gives everything queued or unfinished back to pending.
  */
 #include "core/backoff.h"
@@ -37,9 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* c's request was submitted: it counts against its destination's limit
+ * until its answer (live_unlink). */
 static void live_link(struct worker *w, struct upload_ctx *c)
 {
 	telemetry_worker_inflight(1);
+	dest_slot_started(c->slot);
 	c->prev = NULL;
 	c->next = w->live;
 	if (w->live)
@@ -50,6 +56,7 @@ static void live_link(struct worker *w, struct upload_ctx *c)
 static void live_unlink(struct worker *w, struct upload_ctx *c)
 {
 	telemetry_worker_inflight(-1);
+	dest_slot_finished(c->slot);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -61,7 +68,8 @@ static void live_unlink(struct worker *w, struct upload_ctx *c)
 
 static void upload_done_cb(const struct upload_resp *resp, void *arg);
 
-/* FIFO lists of contexts: the slot queue and the token wait list. */
+/* FIFO lists of contexts: the token wait list, and the slot queues as
+ * they are emptied at a stop. */
 struct ctx_fifo {
 	struct upload_ctx **head, **tail;
 };
@@ -89,24 +97,9 @@ static struct upload_ctx *fifo_pop(struct ctx_fifo q)
 	return c;
 }
 
-static struct ctx_fifo slot_queue(struct worker *w)
-{
-	return (struct ctx_fifo){ &w->queued_head, &w->queued_tail };
-}
-
 static struct ctx_fifo auth_queue(struct worker *w)
 {
 	return (struct ctx_fifo){ &w->authwait_head, &w->authwait_tail };
-}
-
-static void queue_push(struct worker *w, struct upload_ctx *c)
-{
-	fifo_push(slot_queue(w), c);
-}
-
-static struct upload_ctx *queue_pop(struct worker *w)
-{
-	return fifo_pop(slot_queue(w));
 }
 
 static bool slot_free(const struct worker *w)
@@ -116,7 +109,7 @@ static bool slot_free(const struct worker *w)
 
 bool stage_deliver_has_room(const struct worker *w)
 {
-	return w->queued_head == NULL && slot_free(w);
+	return slot_free(w) && !dest_slots_any_ready(&w->slots);
 }
 
 /* Hold every delivery of c and pause its destination (build failures). */
@@ -263,16 +256,18 @@ static void start_upload(struct worker *w, struct upload_ctx *c)
 	live_link(w, c);
 }
 
-/* Send c now if a slot is free and nobody is waiting, else queue it (FIFO,
- * so a bisected batch's halves do not overtake older groups); takes
- * ownership of c. */
+/* Send c now if an upload slot is free, its destination is under its
+ * limit and none of its requests waits, else queue it behind them (FIFO
+ * per destination, so a bisected batch's halves do not overtake older
+ * groups); takes ownership of c.  A destination at its limit queues only
+ * its own requests: the others still start. */
 void deliver_submit(struct worker *w, struct upload_ctx *c)
 {
-	if (stage_deliver_has_room(w)) {
+	if (slot_free(w) && dest_slot_has_room(c->slot) && dest_slot_queued(c->slot) == 0) {
 		start_upload(w, c);
 		return;
 	}
-	queue_push(w, c);
+	dest_slot_push(c->slot, c);
 }
 
 void stage_deliver_start_queued(struct worker *w)
@@ -280,8 +275,10 @@ void stage_deliver_start_queued(struct worker *w)
 	struct upload_ctx *c;
 	struct err e = { 0 };
 
-	while (w->queued_head && !w->stopping && w->conn && slot_free(w)) {
-		c = queue_pop(w);
+	/* Round robin over the destinations with room, so a destination
+	 * with a long queue does not keep the others waiting. */
+	while (!w->stopping && w->conn && slot_free(w) &&
+	       (c = dest_slots_pop_ready(&w->slots, NULL)) != NULL) {
 		/* Its lease ran while it waited.  Where it was lost already the
 		 * record will be fenced off; the send is then a duplicate the
 		 * platform drops by event_id. */
@@ -633,6 +630,7 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 {
 	struct upload_ctx *c = arg;
 	struct worker *w = c->w;
+	struct dest_slot *slot = c->slot; /* outlives c */
 	struct outcome *out;
 	bool split = false;
 	int suppressed;
@@ -681,14 +679,17 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 		return;
 	}
 	stage_deliver_start_queued(w);
-	if (w->more_due && stage_deliver_has_room(w))
+	/* A destination the last claim skipped for being full has room now:
+	 * its due deliveries wait in the database, claim them. */
+	if (stage_deliver_has_room(w) && (w->more_due || dest_slot_take_skipped(slot)))
 		worker_kick(w);
 }
 
 void stage_deliver_release_all(struct worker *w)
 {
 	struct recs r = { 0 };
-	struct upload_ctx *c;
+	struct upload_ctx *c, *head = NULL, *tail = NULL;
+	struct ctx_fifo waiting = { &head, &tail };
 	size_t n;
 
 	for (c = w->live; c; c = c->next) {
@@ -698,12 +699,13 @@ void stage_deliver_release_all(struct worker *w)
 			r.v[r.n - 1].refund = true;
 		}
 	}
-	for (c = w->queued_head; c; c = c->next) {
+	while ((c = dest_slots_pop_any(&w->slots)) != NULL) {
 		for (size_t i = 0; i < c->n; i++) {
 			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
 				 "daemon stopped before it was sent");
 			r.v[r.n - 1].refund = true;
 		}
+		fifo_push(waiting, c);
 	}
 	for (c = w->authwait_head; c; c = c->next) {
 		for (size_t i = 0; i < c->n; i++) {
@@ -715,7 +717,7 @@ void stage_deliver_release_all(struct worker *w)
 	recs_write(w, &r, NULL, NULL);
 	n = r.n;
 	recs_cleanup(&r);
-	while ((c = queue_pop(w)) != NULL)
+	while ((c = fifo_pop(waiting)) != NULL)
 		ctx_free(c);
 	while ((c = fifo_pop(auth_queue(w))) != NULL)
 		ctx_free(c);

@@ -25,6 +25,9 @@
 
 /* Room for a destination's batch key (dest_ops.batch_key). */
 #define BATCH_KEY_MAX 128
+/* Destinations a claim may skip for being at their limit; beyond that many
+ * the rest are claimed and wait in their queues. */
+#define CLAIM_SKIP_MAX 256
 
 /* The conversion of an item: its own reference, or parsed from the
  * stored payload.  NULL with a message in e when unreadable. */
@@ -211,14 +214,21 @@ int stage_deliver_run(struct worker *w)
 {
 	struct claim_batch b;
 	struct deliver_item *items;
+	const char *full[CLAIM_SKIP_MAX];
+	size_t n_full;
 	struct err e = { 0 };
 	int rc;
 
 	dest_health_probe(w);
 	if (w->conn == NULL)
 		return ERR_DB;
-	rc = delivery_store_claim(w->conn, (int)w->cfg->worker_batch, w->cfg->worker_lease_ms, &b,
-				  &e);
+	/* Destinations at their own limit are left out: their due
+	 * deliveries wait in the database (for this worker's next claim or
+	 * another worker) instead of piling up here, and this claim takes
+	 * the others' work. */
+	n_full = dest_slots_full_ids(&w->slots, full, CLAIM_SKIP_MAX);
+	rc = delivery_store_claim(w->conn, (int)w->cfg->worker_batch, w->cfg->worker_lease_ms, full,
+				  n_full, &b, &e);
 	if (rc != 0) {
 		worker_db_error(w, "could not claim deliveries", &e);
 		return rc;

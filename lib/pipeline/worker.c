@@ -297,6 +297,7 @@ static void worker_cleanup(struct worker *w)
 	if (w->auth_ev)
 		event_free(w->auth_ev);
 	dest_cache_cleanup(&w->dests);
+	dest_slots_cleanup(&w->slots);
 	dest_health_cleanup(&w->health);
 	config_unref(w->cfg);
 	if (w->base)
@@ -330,6 +331,7 @@ static int worker_init(struct worker *w, struct runtime *rt, int index, struct e
 	snprintf(name, sizeof(name), "adsengd-worker-%d", index);
 	db_link_init(&w->link, name);
 	dest_cache_init(&w->dests);
+	dest_slots_init(&w->slots);
 	w->base = event_base_new();
 	if (w->base == NULL) {
 		config_unref(cfg);

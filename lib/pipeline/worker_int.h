@@ -15,6 +15,7 @@
 #include "net/uploader.h"
 #include "pipeline/dest_cache.h"
 #include "pipeline/dest_health.h"
+#include "pipeline/dest_slots.h"
 #include "pipeline/runtime.h"
 #include "store/db.h"
 
@@ -39,9 +40,11 @@ struct worker {
 	struct config *cfg;	/* snapshot for the current cycle */
 	struct dest_cache dests;
 	struct upload_ctx *live; /* uploads in flight (for release on stop) */
-	/* Built groups waiting for an upload slot ([workers] max_inflight),
-	 * oldest first; their deliveries are claimed (in_flight). */
-	struct upload_ctx *queued_head, *queued_tail;
+	/* Requests in flight per destination, and the built groups waiting
+	 * for an upload slot ([workers] max_inflight) or for room under their
+	 * destination's limit (dest_max_inflight), per destination, oldest
+	 * first; their deliveries are claimed (in_flight). */
+	struct dest_slots slots;
 	/* Built groups waiting for an access token (OAuth2 destinations);
 	 * auth_ev is activated (from any thread) when a refresh ends. */
 	struct upload_ctx *authwait_head, *authwait_tail;
@@ -98,7 +101,8 @@ int stage_deliver_run(struct worker *w);
 int stage_adjust_run(struct worker *w);
 
 /* Whether another upload may start now: a free slot under max_inflight
- * and nothing already waiting for one.  Claim only while this is true. */
+ * and no waiting request that could take it (requests of a destination at
+ * its own limit do not count).  Claim only while this is true. */
 bool stage_deliver_has_room(const struct worker *w);
 
 /* Start waiting uploads while slots are free (not while stopping or

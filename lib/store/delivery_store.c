@@ -14,6 +14,7 @@ static const char claim_sql[] =
 	"WITH due AS ("
 	"  SELECT d.id FROM deliveries d"
 	"  WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+	"    AND d.destination_id <> ALL ($3::uuid[])"		 /* at their in-flight limit */
 	"    AND NOT EXISTS (SELECT 1 FROM destination_health h" /* circuit breaker */
 	"                    WHERE h.destination_id = d.destination_id AND h.state <> 'closed')"
 	"  ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED"
@@ -158,18 +159,30 @@ void claim_batch_take(struct claim_batch *out, PGresult *res)
 	}
 }
 
-int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
-			 struct err *e)
+int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, const char *const *skip,
+			 size_t n_skip, struct claim_batch *out, struct err *e)
 {
 	char lim[16], lease[24];
-	const char *params[2] = { lim, lease };
+	const char *params[3] = { lim, lease, NULL };
+	int lengths[3] = { 0, 0, 0 };
+	const int formats[3] = { 0, 0, 1 };
+	struct pgarr ids;
 	PGresult *res;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(lim, sizeof(lim), "%d", limit);
 	snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
-	res = PQexecPrepared(conn, "adseng_d_claim", 2, params, NULL, NULL, 0);
+	pgarr_init(&ids, PGOID_UUID);
+	for (size_t i = 0; i < n_skip; i++) {
+		if (pgarr_add_uuid_text(&ids, skip[i]) != 0) {
+			pgarr_cleanup(&ids);
+			return err_set(e, ERR_INVALID, "not a destination id: %s", skip[i]);
+		}
+	}
+	params[2] = pgarr_finish(&ids, &lengths[2]);
+	res = PQexecPrepared(conn, "adseng_d_claim", 3, params, lengths, formats, 0);
+	pgarr_cleanup(&ids);
 	rc = db_check(conn, res, "could not claim deliveries", e);
 	if (rc != 0) {
 		PQclear(res);

@@ -56,9 +56,11 @@ int delivery_store_prepare(PGconn *conn, struct err *e) WUR;
 
 /* Claim up to `limit` due deliveries of enabled destinations whose circuit
  * breaker is closed (store/breaker_store.h claims the probes of the
- * others), leased for lease_ms.  One autocommitted statement. */
-int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, struct claim_batch *out,
-			 struct err *e) WUR;
+ * others), leased for lease_ms, leaving out the destinations skip[0..n_skip)
+ * (uuids as text: those at their in-flight limit).  One autocommitted
+ * statement. */
+int delivery_store_claim(PGconn *conn, int limit, int64_t lease_ms, const char *const *skip,
+			 size_t n_skip, struct claim_batch *out, struct err *e) WUR;
 void claim_batch_cleanup(struct claim_batch *b);
 /* Fill b from the result of a claiming statement (columns: id,
  * conversion_id, destination_id, attempts, payload); b takes res. */

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +624,130 @@ static void test_log_write_conversions(void **state)
 	free(out);
 }
 
+/* ---- [log] format = json, and journald ------------------------------------ */
+
+static void write_json_lines(void)
+{
+	log_set_level(LOG_DEBUG);
+	log_set_format(true);
+	log_info("could not connect to database \"adseng\"",
+		 "attempt=%d err=\"%s\" kind=%s empty=%s", 3, "refused: \"x\"\nnext\\", "a b", "");
+	log_warn("plain", NULL);
+	log_debug("ctl\x01char", "k=%s", "\t");
+	log_set_format(false);
+}
+
+static void test_log_json(void **state)
+{
+	enum log_level saved = log_get_level();
+	size_t len;
+	char *out, *line2, *line3;
+	cJSON *j;
+
+	(void)state;
+	out = capture_stderr(write_json_lines, &len);
+	log_set_level(saved);
+	line2 = strchr(out, '\n');
+	assert_non_null(line2);
+	*line2++ = '\0';
+	line3 = strchr(line2, '\n');
+	assert_non_null(line3);
+	*line3++ = '\0';
+	/* Every line is one JSON object: parse them back. */
+	j = cJSON_Parse(out);
+	assert_non_null(j);
+	assert_memory_equal(cJSON_GetObjectItem(j, "ts")->valuestring, "20", 2);
+	assert_string_equal(cJSON_GetObjectItem(j, "level")->valuestring, "info");
+	assert_string_equal(cJSON_GetObjectItem(j, "msg")->valuestring,
+			    "could not connect to database \"adseng\"");
+	assert_string_equal(cJSON_GetObjectItem(j, "attempt")->valuestring, "3");
+	assert_string_equal(cJSON_GetObjectItem(j, "err")->valuestring, "refused: \"x\"\nnext\\");
+	assert_string_equal(cJSON_GetObjectItem(j, "kind")->valuestring, "a b");
+	assert_string_equal(cJSON_GetObjectItem(j, "empty")->valuestring, "");
+	cJSON_Delete(j);
+	j = cJSON_Parse(line2);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "level")->valuestring, "warn");
+	assert_null(cJSON_GetObjectItem(j, "kv"));
+	cJSON_Delete(j);
+	j = cJSON_Parse(line3);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "msg")->valuestring, "ctl\x01char");
+	cJSON_Delete(j);
+	free(out);
+}
+
+/* A line longer than a log line stays one valid JSON object. */
+static void write_long_json(void)
+{
+	char big[6000];
+
+	memset(big, '"', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_set_format(true);
+	log_warn("long", "err=\"%s\"", big);
+	log_set_format(false);
+}
+
+static void test_log_json_long(void **state)
+{
+	size_t len;
+	char *out;
+	cJSON *j;
+
+	(void)state;
+	out = capture_stderr(write_long_json, &len);
+	assert_int_equal(out[len - 1], '\n');
+	assert_null(memchr(out, '\n', len - 1));
+	out[len - 1] = '\0';
+	j = cJSON_Parse(out);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "truncated")->valuestring, "true");
+	cJSON_Delete(j);
+	free(out);
+}
+
+/* Under journald: a <N> prefix by level, no timestamp. */
+static void write_journal_lines(void)
+{
+	struct stat st;
+	char v[64];
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	assert_true(log_detect_journal());
+	log_set_level(LOG_DEBUG);
+	log_error("e", NULL);
+	log_warn("w", NULL);
+	log_info("i", NULL);
+	log_debug("d", NULL);
+	/* Another stream (stderr redirected under the unit): not journald. */
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	assert_false(log_detect_journal());
+	log_info("plain", NULL);
+	unsetenv("JOURNAL_STREAM");
+	assert_false(log_detect_journal());
+}
+
+static void test_log_journal(void **state)
+{
+	enum log_level saved = log_get_level();
+	size_t len;
+	char *out;
+
+	(void)state;
+	out = capture_stderr(write_journal_lines, &len);
+	log_set_level(saved);
+	assert_memory_equal(out,
+			    "<3>level=error msg=\"e\"\n<4>level=warn msg=\"w\"\n"
+			    "<6>level=info msg=\"i\"\n<7>level=debug msg=\"d\"\nts=20",
+			    strlen("<3>level=error msg=\"e\"\n<4>level=warn msg=\"w\"\n"
+				   "<6>level=info msg=\"i\"\n<7>level=debug msg=\"d\"\nts=20"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +767,9 @@ int main(void)
 		cmocka_unit_test(test_log_write_long),
 		cmocka_unit_test(test_log_write_escapes_values),
 		cmocka_unit_test(test_log_write_conversions),
+		cmocka_unit_test(test_log_json),
+		cmocka_unit_test(test_log_json_long),
+		cmocka_unit_test(test_log_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
