@@ -258,3 +258,25 @@ def test_alert_rules_pass_promtool():
     for name in re.findall(r"adsengd_[a-z_]+", text):
         base = re.sub(r"_(bucket|sum|count)$", "", name)
         assert base in FAMILIES, name
+
+
+def test_a_scrape_never_queries(make_stack):
+    """With a long metrics_interval the SQL-based numbers stay those of the
+    snapshot taken at the start, however often one scrapes: a scrape copies
+    memory.  (Were a scrape to query, the new raw events would show.)"""
+    port = free_port()
+    stack = make_stack(server__metrics_listen="127.0.0.1:%d" % port,
+                       server__metrics_interval="1h", workers__threads="0").setup_demo()
+    stack.metrics_url = "http://127.0.0.1:%d/metrics" % port
+    stack.start()
+    first = snapshot_shows(stack, lambda s: s.get("adsengd_raw_events_pending") == 0)
+    for i in range(3):
+        assert stack.post_shopify(shopify_order(9000 + i))[0] == 200
+    assert stack.count("raw_queue") == 3
+    for _ in range(5):
+        m = scrape(stack.metrics_url)
+        assert m.get("adsengd_raw_events_pending") == 0
+    # The in-process counters did move, and the snapshot only aged.
+    assert m.get("adsengd_ingest_requests_total", kind="shopify", code="200") == 3
+    assert (m.get("adsengd_metrics_snapshot_age_seconds")
+            >= first.get("adsengd_metrics_snapshot_age_seconds"))
