@@ -77,8 +77,13 @@ class Scrape:
                 self.samples[key] = float(m.group(3))
 
     def get(self, metric, /, **labels):
-        """The sample's value; KeyError when the series is not there."""
-        return self.samples[(metric, frozenset(labels.items()))]
+        """The sample's value; KeyError (naming the series and listing the
+        family's) when the series is not there."""
+        try:
+            return self.samples[(metric, frozenset(labels.items()))]
+        except KeyError:
+            have = sorted(str(sorted(ls)) for (n, ls) in self.samples if n == metric)
+            raise KeyError("no series %s%r; the family has %r" % (metric, labels, have))
 
     def total(self, metric, /, **labels):
         """Sum of the series of metric whose labels include these."""
@@ -123,7 +128,8 @@ def mstack(make_stack):
 
 
 def snapshot_shows(stack, pred):
-    """Scrape until the SQL-based families satisfy pred; the scrape."""
+    """Scrape until pred holds (a missing series counts as not yet); the
+    scrape."""
     box = {}
 
     def ok():
@@ -174,7 +180,11 @@ def test_families_at_zero_then_moving(mstack, meta):
         assert stack.post_shopify(shopify_order(7000 + i))[0] == 200
     assert stack.post_shopify(shopify_order(7100), signature="Zm9yZ2Vk")[0] == 401
     stack.wait_states({"delivered": 3}, timeout=30)
-    m = scrape(stack.metrics_url)
+    # Stage 1 counts right after its COMMIT, which a fast delivery may
+    # overtake by a hair: wait for the counters rather than race them.
+    m = snapshot_shows(stack, lambda s: s.get("adsengd_raw_events_processed_total",
+                                              state="done") == 3 and s.get(
+        "adsengd_upload_outcomes_total", destination=dest, outcome="delivered") == 3)
     assert m.get("adsengd_ingest_requests_total", kind="shopify", code="200") == 3
     assert m.get("adsengd_ingest_requests_total", kind="shopify", code="401") == 1
     assert m.get("adsengd_ingest_commit_batch_size_sum") == 3
