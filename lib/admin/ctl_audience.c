@@ -9,6 +9,7 @@
  * so the CLI and the daemon's periodic sync behave the same.
  */
 #include "admin/ctl.h"
+#include "admin/ctl_progress.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "core/vault.h"
@@ -168,8 +169,14 @@ static cJSON *counts_json(const struct audience_row *r, const struct audience_sy
 	return j;
 }
 
+static void on_progress(void *arg, size_t done, size_t total)
+{
+	ctl_progress_update(arg, done, total);
+}
+
 static int run_audience_sync(struct ctl *c, const struct ctl_args *a)
 {
+	struct ctl_progress prog;
 	struct err e = { 0 }, ae = { 0 };
 	struct audience_sync_ctx ctx;
 	struct audience_sync_counts n = { 0 };
@@ -185,7 +192,11 @@ static int run_audience_sync(struct ctl *c, const struct ctl_args *a)
 		vault_free(v);
 		return ctl_fail(c, &e);
 	}
+	ctl_progress_init(&prog, c, "members sent");
+	ctx.progress = on_progress;
+	ctx.progress_arg = &prog;
 	rc = audience_sync_one(&ctx, r.id, &n, &e);
+	ctl_progress_end(&prog);
 	vault_free(v);
 	j = counts_json(&r, &n, rc == 0 ? NULL : e.msg);
 	if (j && audience_store_audit_sync(ctx.conn, ctl_actor(), j, &ae) != 0)

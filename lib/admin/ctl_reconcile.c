@@ -6,6 +6,7 @@
  * daemon runs the same operation every --interval.
  */
 #include "admin/ctl.h"
+#include "admin/ctl_progress.h"
 #include "admin/ctl_reconcile.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -37,9 +38,17 @@ static int report(struct ctl *c, const char *source_id, int64_t since_us,
 	return ctl_emit_json(c, reconcile_stats_json(source_id, since_us, st));
 }
 
+static void on_progress(void *arg, long items)
+{
+	ctl_progress_update(arg, (size_t)items, 0);
+}
+
 static int run_once(struct ctl *c, PGconn *conn, const struct admin_obj *src, const char *since)
 {
-	struct reconcile_ctx ctx = { .conn = conn, .actor = ctl_actor() };
+	struct ctl_progress prog;
+	struct reconcile_ctx ctx = {
+		.conn = conn, .actor = ctl_actor(), .progress = on_progress, .progress_arg = &prog
+	};
 	struct reconcile_stats st;
 	struct config *cfg;
 	struct vault *v = NULL;
@@ -54,7 +63,9 @@ static int run_once(struct ctl *c, PGconn *conn, const struct admin_obj *src, co
 		rc = vault_open(cfg->master_key_file, &v, &e);
 	if (rc == 0) {
 		ctx.vault = v;
+		ctl_progress_init(&prog, c, "orders examined");
 		rc = reconcile_source(&ctx, src->id, since_us, &st, &e);
+		ctl_progress_end(&prog);
 	}
 	vault_free(v);
 	if (rc != 0)

@@ -41,6 +41,8 @@
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
+#include <sodium.h>
 #include <string.h>
 
 void http_reply_json(struct evhttp_request *req, int code, const char *json)
@@ -70,6 +72,34 @@ void http_reply_error(struct evhttp_request *req, int code, const char *error, c
 	if (code == 503 || code == 429)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
 	http_reply_json(req, code, body);
+}
+
+static bool request_id_ok(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n >= HTTP_REQUEST_ID_MAX)
+		return false;
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr("._:-", *p))
+			return false;
+	}
+	return true;
+}
+
+void http_request_id(struct evhttp_request *req, char out[HTTP_REQUEST_ID_MAX])
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+
+	if (request_id_ok(v)) {
+		snprintf(out, HTTP_REQUEST_ID_MAX, "%s", v);
+	} else {
+		unsigned char b[8];
+
+		randombytes_buf(b, sizeof(b));
+		sodium_bin2hex(out, HTTP_REQUEST_ID_MAX, b, sizeof(b));
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", out);
 }
 
 static void slot_closed_cb(struct evhttp_connection *evcon, void *arg)

@@ -68,6 +68,17 @@ void http_reply_json(struct evhttp_request *req, int code, const char *json);
 /* Reply {"error": error, "detail": detail}; 503/429 get Retry-After. */
 void http_reply_error(struct evhttp_request *req, int code, const char *error, const char *detail);
 
+#define HTTP_REQUEST_ID_MAX 65 /* with the NUL */
+
+/*
+ * The request's id, into out: the sender's X-Request-Id when it is a
+ * plain token (1..64 of [A-Za-z0-9._:-]), else 16 random hex digits.  It
+ * goes back in the answer's X-Request-Id header, on every log line about
+ * the request and into the stored headers (X-Adseng-Request-Id), so a
+ * sender's delivery, our log and the raw event can be matched.
+ */
+void http_request_id(struct evhttp_request *req, char out[HTTP_REQUEST_ID_MAX]);
+
 /* Park req until its job finishes; ERR_BUSY when every slot is taken. */
 int http_slot_take(struct http_server *s, struct evhttp_request *req, uint32_t *index,
 		   uint32_t *gen);

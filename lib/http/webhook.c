@@ -111,13 +111,16 @@ static bool add_header(cJSON *o, const char *name, const char *value)
 
 /* The stored headers as a JSON object text (malloc'd), or NULL when
  * memory is short. */
-static char *headers_json(const struct source_ops *ops, const struct http_req *hr, size_t *len)
+static char *headers_json(const struct source_ops *ops, const struct http_req *hr,
+			  const char *request_id, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *text = NULL;
 
 	if (o == NULL)
 		return NULL;
+	if (!add_header(o, "X-Adseng-Request-Id", request_id))
+		goto out;
 	for (size_t i = 0; i < hr->n_headers; i++) {
 		if (wanted(ops->stored_headers, hr->headers[i].name) &&
 		    !add_header(o, hr->headers[i].name, hr->headers[i].value))
@@ -136,17 +139,18 @@ out:
  * still the caller's). */
 static struct ingest_job *make_job(const struct source *src, const struct http_req *hr,
 				   uint8_t *body, const char *dedup, const char *topic,
-				   struct source_items *items)
+				   struct source_items *items, const char *request_id)
 {
 	struct ingest_job *job = xcalloc(1, sizeof(*job));
 
-	job->headers_json = headers_json(src->ops, hr, &job->headers_len);
+	job->headers_json = headers_json(src->ops, hr, request_id, &job->headers_len);
 	if (job->headers_json == NULL) {
 		free(job);
 		return NULL;
 	}
 	memcpy(job->source_id, src->id, sizeof(job->source_id));
 	snprintf(job->kind, sizeof(job->kind), "%s", src->kind);
+	snprintf(job->request_id, sizeof(job->request_id), "%s", request_id);
 	job->dedup_key = xstrdup(dedup);
 	job->topic = xstrdup(topic);
 	job->body = body;
@@ -205,7 +209,8 @@ static bool take_items(struct evhttp_request *req, const struct source *src,
 /* Verify, take the key and topic, queue.  Replies itself on refusal;
  * takes body over in every case. */
 static void queue_webhook(struct http_server *s, struct evhttp_request *req,
-			  const struct source *src, struct http_req *hr, uint8_t *body)
+			  const struct source *src, struct http_req *hr, uint8_t *body,
+			  const char *request_id)
 {
 	char dedup[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
 	struct source_items items = { 0 };
@@ -223,8 +228,8 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 
 		if (log_ratelimit_allow(&s->rl_refused, 60, &suppressed))
 			log_info("webhook refused",
-				 "source=%s status=401 reason=\"%s\" suppressed=%d", src->id, e.msg,
-				 suppressed);
+				 "source=%s request_id=%s status=401 reason=\"%s\" suppressed=%d",
+				 src->id, request_id, e.msg, suppressed);
 		refuse(req, src->kind, 401, "unauthorized", e.msg);
 		goto out;
 	}
@@ -241,7 +246,7 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 		       "webhook id or topic header is not valid UTF-8");
 		goto out;
 	}
-	job = make_job(src, hr, body, dedup, topic, &items);
+	job = make_job(src, hr, body, dedup, topic, &items, request_id);
 	if (job == NULL) {
 		refuse(req, src->kind, unavailable, "overloaded", "out of memory; retry later");
 		goto out;
@@ -277,8 +282,10 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 	struct evkeyval *kv;
 	const struct source *src;
 	struct source_answer ans;
+	char request_id[HTTP_REQUEST_ID_MAX];
 	uint8_t *body;
 
+	http_request_id(req, request_id);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
 		refuse(req, kind, 405, "method_not_allowed", "webhooks are POSTed");
@@ -320,7 +327,7 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 		free(body);
 		return;
 	}
-	queue_webhook(s, req, src, &hr, body);
+	queue_webhook(s, req, src, &hr, body, request_id);
 }
 
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest)

@@ -39,6 +39,7 @@ struct sync {
 	struct audience_member *m;
 	size_t n, cap;
 	size_t skipped;
+	size_t sent, to_send; /* members, for ctx->progress */
 };
 
 /* ---- the access token ---------------------------------------------------------- */
@@ -175,6 +176,14 @@ static bool stopping(const struct sync *s)
 	return s->ctx->should_stop && s->ctx->should_stop(s->ctx->stop_arg);
 }
 
+/* n more members were sent: tell ctx->progress. */
+static void report(struct sync *s, size_t n)
+{
+	s->sent += n;
+	if (s->ctx->progress)
+		s->ctx->progress(s->ctx->progress_arg, s->sent, s->to_send);
+}
+
 /* Additions m[idx[0..n)], chunk by chunk; *done counts accepted ones. */
 static int send_additions(struct sync *s, const size_t *idx, size_t n, size_t *done, struct err *e)
 {
@@ -196,8 +205,10 @@ static int send_additions(struct sync *s, const size_t *idx, size_t n, size_t *d
 		if (rc == 0)
 			rc = audience_store_mark_sent(s->ctx->conn, s->a.id, s->m, idx + off, c.n,
 						      e);
-		if (rc == 0)
+		if (rc == 0) {
 			*done += c.n;
+			report(s, c.n);
+		}
 	}
 	free(buf);
 	return rc;
@@ -217,8 +228,10 @@ static int send_removals(struct sync *s, const struct audience_member *m, size_t
 		rc = send_request(s, build_chunk, &c, NULL, NULL, e);
 		if (rc == 0)
 			rc = audience_store_mark_removed(s->ctx->conn, s->a.id, c.m, c.n, e);
-		if (rc == 0)
+		if (rc == 0) {
 			*done += c.n;
+			report(s, c.n);
+		}
 	}
 	return rc;
 }
@@ -328,6 +341,7 @@ static int sync_run(struct sync *s, int64_t audience_id, struct audience_sync_co
 		return rc;
 	out->skipped = s->skipped;
 	out->unchanged = diff.n_unchanged;
+	s->to_send = diff.n_add + diff.n_remove;
 	rc = send_additions(s, diff.add, diff.n_add, &out->added, e);
 	if (rc == 0)
 		rc = send_removals(s, diff.remove, diff.n_remove, &out->removed, e);

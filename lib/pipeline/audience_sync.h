@@ -32,6 +32,10 @@ struct audience_sync_ctx {
 	/* The daemon's token cache (shared with its workers); NULL = one of
 	 * the sync's own (the CLI). */
 	struct oauth_cache *oauth;
+	/* Optional: members sent so far of those to send, after each chunk
+	 * (a CLI's progress line). */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 	/* Asked between requests; true stops the sync where it is (what was
 	 * accepted so far is recorded; the rest goes next time).  NULL = never. */
 	bool (*should_stop)(void *arg);

@@ -12,6 +12,7 @@
 #include "store/db.h"
 #include "store/adjustment_store.h"
 #include "store/delivery_store.h"
+#include "store/status_store.h"
 
 #include <event2/event.h>
 #include <poll.h>
@@ -23,6 +24,9 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
+/* The numbers of the service status line (the daemon sends it every
+ * 10 s): one bounded query this often. */
+#define SVC_STATUS_EVERY_MS 5000
 
 struct control {
 	struct runtime *rt;
@@ -36,7 +40,7 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_metrics_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -170,6 +174,20 @@ static void refresh_metrics(struct control *c, const struct config *cfg)
 		fail(c, "could not refresh the metrics snapshot", &e);
 }
 
+/* The backlog and breaker numbers of the service status line. */
+static void read_svc_status(struct control *c)
+{
+	struct svc_counts counts = { 0 };
+	struct err e = { 0 };
+
+	c->next_svc_ms = clock_mono_ms() + SVC_STATUS_EVERY_MS;
+	if (status_store_load(c->conn, &counts, &e) != 0) {
+		fail(c, "could not read the service status", &e);
+		return;
+	}
+	runtime_set_counts(c->rt, &counts);
+}
+
 static bool drain_notifies(struct control *c)
 {
 	PGnotify *n;
@@ -205,6 +223,8 @@ static void *control_main(void *arg)
 				reload_sources(c);
 			if (c->conn && now >= c->next_sweep_ms)
 				sweep_leases(c, cfg);
+			if (c->conn && now >= c->next_svc_ms)
+				read_svc_status(c);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
 			if (c->conn && now >= c->next_metrics_ms)

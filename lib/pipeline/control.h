@@ -7,7 +7,9 @@
  *  - returns expired leases (a worker that crashed or hung) to pending;
  *  - creates upcoming monthly partitions of raw_events every hour;
  *  - runs the metrics snapshot query every [server] metrics_interval
- *    (pipeline/telemetry.h).
+ *    (pipeline/telemetry.h);
+ *  - reads the numbers of the service status line every 5 s
+ *    (runtime_get_counts; one bounded query).
  * Nothing here waits on a platform: that work is the platform thread's
  * (pipeline/platform_jobs.h).  The periodic jobs are safe to run from
  * several daemons at once.

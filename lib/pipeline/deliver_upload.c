@@ -446,6 +446,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 	struct recs r = { 0 };
 	const char *pause_reason = NULL;
 	char reauth_reason[400];
+	int64_t delivered = 0;
 	int64_t poll_after_ms = status_delay_ms(c->dest->d.ops, w->cfg);
 
 	for (size_t i = 0; i < c->n; i++) {
@@ -459,6 +460,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 		switch (o->kind) {
 		case OUTCOME_DELIVERED:
 			state = "delivered";
+			delivered++;
 			break;
 		case OUTCOME_RETRY:
 			if (c->breaker_hold_ms >= 0) {
@@ -548,6 +550,8 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 		int64_t t0 = clock_mono_us();
 
 		recs_write(w, &r, pause_reason ? c->dest->d.id : NULL, pause_reason);
+		/* For the rate in the service status line. */
+		atomic_fetch_add(&w->rt->delivered, delivered);
 		log_debug("outcomes recorded", "worker=%d n=%zu ms=%lld", w->index, r.n,
 			  (long long)(clock_mono_us() - t0) / 1000);
 	}
@@ -685,20 +689,25 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 		worker_kick(w);
 }
 
-void stage_deliver_release_all(struct worker *w)
+/* Add a "released" record (attempt refunded) for every delivery of every
+ * context of list. */
+static void add_released(struct recs *r, struct upload_ctx *list, const char *why)
+{
+	for (struct upload_ctx *c = list; c; c = c->next) {
+		for (size_t i = 0; i < c->n; i++) {
+			recs_add(r, c->ids[i], c->claimed[i], "pending", "released", why);
+			r->v[r->n - 1].refund = true;
+		}
+	}
+}
+
+void stage_deliver_release_waiting(struct worker *w)
 {
 	struct recs r = { 0 };
 	struct upload_ctx *c, *head = NULL, *tail = NULL;
 	struct ctx_fifo waiting = { &head, &tail };
 	size_t n;
 
-	for (c = w->live; c; c = c->next) {
-		for (size_t i = 0; i < c->n; i++) {
-			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
-				 "daemon stopped before the platform answered");
-			r.v[r.n - 1].refund = true;
-		}
-	}
 	while ((c = dest_slots_pop_any(&w->slots)) != NULL) {
 		for (size_t i = 0; i < c->n; i++) {
 			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
@@ -707,13 +716,7 @@ void stage_deliver_release_all(struct worker *w)
 		}
 		fifo_push(waiting, c);
 	}
-	for (c = w->authwait_head; c; c = c->next) {
-		for (size_t i = 0; i < c->n; i++) {
-			recs_add(&r, c->ids[i], c->claimed[i], "pending", "released",
-				 "daemon stopped while waiting for an access token");
-			r.v[r.n - 1].refund = true;
-		}
-	}
+	add_released(&r, w->authwait_head, "daemon stopped while waiting for an access token");
 	recs_write(w, &r, NULL, NULL);
 	n = r.n;
 	recs_cleanup(&r);
@@ -721,6 +724,21 @@ void stage_deliver_release_all(struct worker *w)
 		ctx_free(c);
 	while ((c = fifo_pop(auth_queue(w))) != NULL)
 		ctx_free(c);
+	if (n)
+		log_info("released deliveries that were waiting to be sent", "worker=%d n=%zu",
+			 w->index, n);
+}
+
+void stage_deliver_release_all(struct worker *w)
+{
+	struct recs r = { 0 };
+	size_t n;
+
+	stage_deliver_release_waiting(w);
+	add_released(&r, w->live, "daemon stopped before the platform answered");
+	recs_write(w, &r, NULL, NULL);
+	n = r.n;
+	recs_cleanup(&r);
 	if (n)
 		log_info("released unfinished deliveries", "worker=%d n=%zu", w->index, n);
 	/* Their transfers are aborted by uploader_free; make the callbacks

@@ -8,6 +8,7 @@
  */
 #include "pipeline/ingest.h"
 #include "core/clock.h"
+#include "core/heartbeat.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
@@ -31,6 +32,7 @@ struct writer {
 	PGconn *conn;	     /* link.conn, or NULL while disconnected */
 	struct db_link link; /* connects, reconnects, cancels on stop */
 	int64_t last_used_ms;
+	int beat; /* heartbeat slot (runtime beats), -1 without a runtime */
 	struct log_ratelimit rl;
 };
 
@@ -176,8 +178,9 @@ static int store_rows(struct writer *w, struct ingest_row *rows, struct ingest_j
 		return ERR_DB;
 	}
 	if (n == 1) {
-		log_warn("webhook refused by the database", "writer=%d source=%s err=\"%s\"",
-			 w->index, rows[0].source_id, e.msg);
+		log_warn("webhook refused by the database",
+			 "writer=%d source=%s request_id=%s err=\"%s\"", w->index,
+			 rows[0].source_id, map[0]->request_id, e.msg);
 		map[0]->status = INGEST_REJECTED;
 		return 0;
 	}
@@ -319,6 +322,14 @@ static void idle_ping(struct writer *w)
 	PQclear(res);
 }
 
+/* Stamp the writer's progress (for the watchdog): once per batch and
+ * once a second while idle. */
+static void beat(struct writer *w)
+{
+	if (w->in->opts.rt)
+		heartbeat_beat(&w->in->opts.rt->beats, w->beat);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -329,6 +340,7 @@ static void *writer_main(void *arg)
 		struct ingest_job *first, *last;
 		size_t n = 0;
 
+		beat(w);
 		pthread_mutex_lock(&in->mu);
 		while (in->head == NULL && !in->stopping) {
 			struct timespec ts;
@@ -339,6 +351,7 @@ static void *writer_main(void *arg)
 			    in->head == NULL) {
 				pthread_mutex_unlock(&in->mu);
 				idle_ping(w);
+				beat(w); /* idle, but turning */
 				pthread_mutex_lock(&in->mu);
 			}
 		}
@@ -363,6 +376,8 @@ static void *writer_main(void *arg)
 		deliver(in, first, last);
 	}
 	drop_conn(w);
+	if (in->opts.rt)
+		heartbeat_retire(&in->opts.rt->beats, w->beat);
 	return NULL;
 }
 
@@ -421,6 +436,7 @@ int ingest_new(struct event_base *loop, const struct ingest_opts *opts, ingest_d
 		in->writers[i].in = in;
 		in->writers[i].index = i;
 		snprintf(name, sizeof(name), "ingest-%d", i);
+		in->writers[i].beat = opts->rt ? heartbeat_register(&opts->rt->beats, name) : -1;
 		rc = thread_start(&in->writers[i].thread, name, writer_main, &in->writers[i], e);
 		if (rc != 0) {
 			in->n_writers = i;

@@ -41,7 +41,8 @@ struct ingest_job {
 	uint32_t gen;
 	/* Inputs, owned by the job. */
 	char source_id[37];
-	char kind[32]; /* the source's kind, for the metrics */
+	char kind[32];	     /* the source's kind, for the metrics */
+	char request_id[65]; /* for log lines about it (http_request_id) */
 	char *dedup_key;
 	char *topic;
 	char *headers_json;

@@ -259,6 +259,8 @@ static int run_pages(struct run *r, struct err *e)
 		n = cJSON_GetArraySize(items);
 		rc = feed_page(r, items, e);
 		cJSON_Delete(items);
+		if (r->ctx->progress)
+			r->ctx->progress(r->ctx->progress_arg, r->st->items);
 		if (n < r->ops->rest->per_page)
 			break; /* a short page is the last one */
 	}

@@ -26,6 +26,10 @@ struct reconcile_ctx {
 	PGconn *conn;
 	const struct vault *vault; /* opens the sealed REST credentials */
 	const char *actor;	   /* of the audit_log row of each run */
+	/* Optional: items examined so far, after each page (a CLI's progress
+	 * line; the total is unknown). */
+	void (*progress)(void *arg, long items);
+	void *progress_arg;
 	/* Polled between pages; NULL = never stop early. */
 	bool (*should_stop)(void *arg);
 	void *stop_arg;

@@ -1,5 +1,6 @@
 /*
- * runtime.c - the shared config snapshot and the stop deadline.
+ * runtime.c - the shared config snapshot, the stop deadline and the
+ * service manager's numbers.
  */
 #include "pipeline/runtime.h"
 #include "core/clock.h"
@@ -24,6 +25,10 @@ void runtime_init(struct runtime *rt, struct config *cfg, struct vault *vault)
 	atomic_init(&rt->stop_cancel_at_ms, 0);
 	atomic_init(&rt->stop_deadline_ms, 0);
 	atomic_init(&rt->stuck, 0);
+	heartbeats_init(&rt->beats);
+	atomic_init(&rt->delivered, 0);
+	pthread_mutex_init(&rt->status_mu, NULL);
+	rt->counts = (struct svc_counts){ 0 };
 }
 
 void runtime_cleanup(struct runtime *rt)
@@ -33,6 +38,7 @@ void runtime_cleanup(struct runtime *rt)
 	oauth_cache_free(rt->oauth);
 	rt->oauth = NULL;
 	pthread_mutex_destroy(&rt->cfg_mu);
+	pthread_mutex_destroy(&rt->status_mu);
 }
 
 struct config *runtime_config(struct runtime *rt)
@@ -88,4 +94,33 @@ bool runtime_join_thread(struct runtime *rt, pthread_t thread, struct db_link *l
 	if (rt)
 		runtime_note_stuck(rt);
 	return false;
+}
+
+void runtime_hurry(struct runtime *rt)
+{
+	int64_t now = clock_mono_ms();
+	int64_t deadline;
+
+	runtime_begin_stop(rt, RUNTIME_HURRY_MS);
+	deadline = atomic_load(&rt->stop_deadline_ms);
+	if (deadline > now + RUNTIME_HURRY_MS)
+		atomic_store(&rt->stop_deadline_ms, now + RUNTIME_HURRY_MS);
+	/* Half of it to release leases (a statement each), the rest for
+	 * canceling what still runs. */
+	if (atomic_load(&rt->stop_cancel_at_ms) > now + RUNTIME_HURRY_MS / 2)
+		atomic_store(&rt->stop_cancel_at_ms, now + RUNTIME_HURRY_MS / 2);
+}
+
+void runtime_set_counts(struct runtime *rt, const struct svc_counts *c)
+{
+	pthread_mutex_lock(&rt->status_mu);
+	rt->counts = *c;
+	pthread_mutex_unlock(&rt->status_mu);
+}
+
+void runtime_get_counts(struct runtime *rt, struct svc_counts *out)
+{
+	pthread_mutex_lock(&rt->status_mu);
+	*out = rt->counts;
+	pthread_mutex_unlock(&rt->status_mu);
 }

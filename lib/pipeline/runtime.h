@@ -2,8 +2,11 @@
  * runtime.h - what every thread of the daemon shares: the current config
  * snapshot (swapped on SIGHUP, read under a short lock and then used
  * through a reference), the vault (immutable after start), the OAuth2
- * token cache (thread-safe) and, once the
- * daemon stops, the deadline every thread's stop is bounded by.
+ * token cache (thread-safe), once the daemon stops, the deadline every
+ * thread's stop is bounded by, and what the service manager is told: the
+ * threads' progress stamps (core/heartbeat.h, for the watchdog) and the
+ * numbers of the status line (core/svc_status.h).  No libsystemd here: the
+ * daemon's main does the notifying.
  */
 #ifndef ADSENG_PIPELINE_RUNTIME_H
 #define ADSENG_PIPELINE_RUNTIME_H
@@ -11,9 +14,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/heartbeat.h"
+#include "core/svc_status.h"
 #include "core/vault.h"
 #include "net/oauth.h"
 
@@ -27,6 +33,12 @@ struct runtime {
 	_Atomic int64_t stop_cancel_at_ms;
 	_Atomic int64_t stop_deadline_ms;
 	atomic_int stuck; /* threads left running at the deadline */
+	/* Loop, ingest writers and workers stamp their progress here. */
+	struct heartbeats beats;
+	/* Deliveries recorded delivered since start (workers add). */
+	_Atomic int64_t delivered;
+	pthread_mutex_t status_mu; /* guards counts */
+	struct svc_counts counts;  /* written by the control thread */
 };
 
 /* Takes ownership of one reference to cfg; vault stays the caller's. */
@@ -43,6 +55,20 @@ void runtime_set_config(struct runtime *rt, struct config *cfg);
  * timeout_ms from now (the last fifth, 0.5 to 3 s, is left for canceling
  * statements that hold threads up).  Only the first call counts. */
 void runtime_begin_stop(struct runtime *rt, int64_t timeout_ms);
+
+/* Main thread, a second stop signal: stop now.  The cancel point moves to
+ * at most RUNTIME_HURRY_MS / 2 from now and the deadline to at most RUNTIME_HURRY_MS from now:
+ * uploads are given up and their leases released at once, statements still running are canceled.
+ * What is committed stays committed; a webhook whose COMMIT had not returned gets no answer, and
+ * its sender retries it (the dedup key makes that safe).  Begins the stop if none was begun. */
+#define RUNTIME_HURRY_MS 2000
+void runtime_hurry(struct runtime *rt);
+
+/* Control thread: publish fresh status numbers. */
+void runtime_set_counts(struct runtime *rt, const struct svc_counts *c);
+
+/* A copy of the last published status numbers (known = false before). */
+void runtime_get_counts(struct runtime *rt, struct svc_counts *out);
 
 /* Note a thread that did not stop by the deadline and was left behind:
  * the process must exit without freeing what threads share. */

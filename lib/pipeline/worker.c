@@ -9,6 +9,7 @@
  */
 #include "pipeline/worker.h"
 #include "core/clock.h"
+#include "core/heartbeat.h"
 #include "core/mem.h"
 #include "core/thread.h"
 #include "pipeline/worker_int.h"
@@ -27,10 +28,14 @@
 /* Stage 1 batches per cycle: one, so that curl's sockets are serviced
  * between batches (a cycle blocks the loop while it talks to PostgreSQL). */
 #define NORMALIZE_ROUNDS 1
+/* How often an idle worker stamps its heartbeat (the watchdog's interval
+ * is seconds). */
+#define BEAT_EVERY_MS 500
 
 struct worker_pool {
 	struct worker *w;
 	int n;
+	bool stop_begun;
 };
 
 static void run_cycle(struct worker *w);
@@ -232,6 +237,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static void finish_stop(struct worker *w)
 {
+	w->stopping = true;
 	stage_deliver_release_all(w);
 	event_base_loopbreak(w->base);
 }
@@ -258,16 +264,33 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 	w->stopping = true;
 	evtimer_del(w->poll_ev);
 	evtimer_del(w->kick_ev);
+	/* What waits for a slot or a token will not be sent by us: its
+	 * leases go back now, for another daemon to take. */
+	stage_deliver_release_waiting(w);
 	worker_check_stopped(w);
+}
+
+static void beat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	heartbeat_beat(&w->rt->beats, w->beat);
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct timeval beat;
 
 	w->cfg = runtime_config(w->rt);
+	tv_ms(&beat, BEAT_EVERY_MS);
+	event_add(w->beat_ev, &beat);
 	poll_cb(-1, 0, w);
 	event_base_dispatch(w->base);
+	/* Stopped on purpose: no longer watched. */
+	heartbeat_retire(&w->rt->beats, w->beat);
 	/* Stopping: uploads that are still running are aborted by
 	 * uploader_free (their leases were released above). */
 	uploader_free(w->up);
@@ -279,6 +302,7 @@ static void *worker_main(void *arg)
 	w->pg_ev = NULL;
 	db_link_drop(&w->link);
 	w->conn = NULL;
+	atomic_store(&w->ended, true);
 	return NULL;
 }
 
@@ -296,6 +320,8 @@ static void worker_cleanup(struct worker *w)
 		event_free(w->grace_ev);
 	if (w->auth_ev)
 		event_free(w->auth_ev);
+	if (w->beat_ev)
+		event_free(w->beat_ev);
 	dest_cache_cleanup(&w->dests);
 	dest_slots_cleanup(&w->slots);
 	dest_health_cleanup(&w->health);
@@ -351,6 +377,10 @@ static int worker_init(struct worker *w, struct runtime *rt, int index, struct e
 	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 	w->grace_ev = evtimer_new(w->base, grace_cb, w);
 	w->auth_ev = event_new(w->base, -1, 0, auth_cb, w);
+	w->beat_ev = event_new(w->base, -1, EV_PERSIST, beat_cb, w);
+	snprintf(name, sizeof(name), "worker-%d", index);
+	w->beat = heartbeat_register(&rt->beats, name);
+	atomic_init(&w->ended, false);
 	return 0;
 }
 
@@ -391,19 +421,16 @@ fail:
 	return rc;
 }
 
-void worker_pool_stop(struct worker_pool *p)
+void worker_pool_begin_stop(struct worker_pool *p)
 {
 	struct runtime *rt;
-	int64_t cancel_at, grace;
-	int stuck = 0;
+	int64_t grace;
 
-	if (p == NULL)
+	if (p == NULL || p->n == 0 || p->stop_begun)
 		return;
-	if (p->n == 0)
-		goto out;
+	p->stop_begun = true;
 	rt = p->w[0].rt;
-	cancel_at = atomic_load(&rt->stop_cancel_at_ms);
-	grace = cancel_at - RELEASE_MARGIN_MS - clock_mono_ms();
+	grace = atomic_load(&rt->stop_cancel_at_ms) - RELEASE_MARGIN_MS - clock_mono_ms();
 	for (int i = 0; i < p->n; i++) {
 		struct timeval tv;
 
@@ -413,6 +440,43 @@ void worker_pool_stop(struct worker_pool *p)
 		evtimer_add(p->w[i].grace_ev, &tv);
 		event_active(p->w[i].stop_ev, EV_READ, 0);
 	}
+}
+
+void worker_pool_hurry(struct worker_pool *p)
+{
+	struct timeval now = { 0, 0 };
+
+	if (p == NULL)
+		return;
+	worker_pool_begin_stop(p);
+	/* The grace ends now: in-flight uploads are given up, their leases
+	 * released.  A worker whose loop already ended ignores it. */
+	for (int i = 0; i < p->n; i++)
+		evtimer_add(p->w[i].grace_ev, &now);
+}
+
+bool worker_pool_is_stopped(struct worker_pool *p)
+{
+	if (p == NULL)
+		return true;
+	for (int i = 0; i < p->n; i++) {
+		if (!atomic_load(&p->w[i].ended))
+			return false;
+	}
+	return true;
+}
+
+void worker_pool_stop(struct worker_pool *p)
+{
+	struct runtime *rt;
+	int stuck = 0;
+
+	if (p == NULL)
+		return;
+	if (p->n == 0)
+		goto out;
+	worker_pool_begin_stop(p);
+	rt = p->w[0].rt;
 	for (int i = 0; i < p->n; i++) {
 		/* A worker stuck in a statement is canceled at cancel_at and
 		 * left behind at the deadline: its leases bring the work back. */

@@ -9,6 +9,8 @@
 #ifndef ADSENG_PIPELINE_WORKER_H
 #define ADSENG_PIPELINE_WORKER_H
 
+#include <stdbool.h>
+
 #include "core/err.h"
 #include "pipeline/runtime.h"
 
@@ -17,6 +19,17 @@ struct worker_pool;
 /* Start `threads` workers (from the runtime's config).  Main thread only,
  * after library initialization. */
 int worker_pool_start(struct runtime *rt, struct worker_pool **out, struct err *e) WUR;
+
+/* Main thread: begin the stop described at worker_pool_stop without
+ * waiting (the caller's loop keeps running meanwhile).  Idempotent. */
+void worker_pool_begin_stop(struct worker_pool *p);
+
+/* Main thread, a second stop signal (after runtime_hurry): end the grace
+ * now; uploads still running are given up and their leases released. */
+void worker_pool_hurry(struct worker_pool *p);
+
+/* Whether every worker's loop has ended (all released; joins are quick). */
+bool worker_pool_is_stopped(struct worker_pool *p);
 
 /*
  * Stop, bounded by the runtime's stop deadline (runtime_begin_stop; none

@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,9 @@ struct worker {
 	struct event *retry_ev; /* reconnect timer */
 	struct event *stop_ev;	/* activated by the main thread */
 	struct event *grace_ev; /* shutdown deadline */
+	struct event *beat_ev;	/* stamps the heartbeat, also when idle */
+	int beat;		/* heartbeat slot (runtime beats) */
+	atomic_bool ended;	/* the loop has returned (main thread reads) */
 	struct config *cfg;	/* snapshot for the current cycle */
 	struct dest_cache dests;
 	struct upload_ctx *live; /* uploads in flight (for release on stop) */
@@ -112,8 +116,13 @@ void stage_deliver_start_queued(struct worker *w);
 /* A token refresh ended (auth_ev): send the groups that waited for it. */
 void stage_deliver_auth_ready(struct worker *w);
 
-/* Stage 2 shutdown: give back the leases of everything still in flight or
- * waiting for a slot. */
+/* Stage 2 shutdown, at once: give back the leases of what waits for a
+ * slot or a token (another daemon may take them now).  The connection
+ * stays. */
+void stage_deliver_release_waiting(struct worker *w);
+
+/* Stage 2 shutdown, at the end: give back the leases of everything still
+ * in flight or waiting; closes the connection. */
 void stage_deliver_release_all(struct worker *w);
 
 #endif

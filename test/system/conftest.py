@@ -1,6 +1,8 @@
 """pytest fixtures for the system tests (see harness.py)."""
 
+import glob
 import os
+import re
 import subprocess
 
 import pytest
@@ -89,6 +91,23 @@ def datamanager(google_oauth):
     d.stop()
 
 
+def _forbidden_in_logs():
+    """What a daemon log must never hold: the test secrets and tokens, and
+    every clear email address of the fixtures (lower-cased; logs are
+    compared lower-cased).  Identifiers leave only hashed."""
+    words = {harness.Stack.SECRET, harness.Stack.TOKEN, harness.Stack.TIKTOK_TOKEN,
+             harness.Stack.GA4_SECRET, harness.FakeGoogleOAuth.CLIENT_SECRET,
+             harness.FakeGoogleOAuth.REFRESH_TOKEN, harness.FakeGoogleAds.DEVELOPER_TOKEN}
+    for path in glob.glob(os.path.join(harness.FIXTURES, "**", "*.json"), recursive=True):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            words.update(re.findall(r"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+",
+                                    f.read()))
+    return sorted({w.lower() for w in words})
+
+
+FORBIDDEN_IN_LOGS = _forbidden_in_logs()
+
+
 @pytest.fixture
 def make_stack(cluster, template_db, tmp_path, meta):
     """Factory: make_stack(**conf) → a Stack (conf keys like workers__lease)."""
@@ -110,6 +129,12 @@ def make_stack(cluster, template_db, tmp_path, meta):
         for marker in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer",
                        "ERROR: LeakSanitizer"):
             assert marker not in log, log[-4000:]
+        # No secret and no clear PII in any line the daemon wrote, in any
+        # test (issue 9, "Logs").
+        low = log.lower()
+        leaked = [w for w in FORBIDDEN_IN_LOGS if w in low]
+        assert not leaked, "adsengd logged %s:\n%s" % (leaked, "\n".join(
+            line for line in log.splitlines() if any(w in line.lower() for w in leaked))[:4000])
 
 
 @pytest.fixture

@@ -498,9 +498,10 @@ class Stack:
 
     # -- adsengd -------------------------------------------------------------
 
-    def start(self, wait_ready=True):
+    def start(self, wait_ready=True, env=None):
+        """Run adsengd (env: extra environment, e.g. NOTIFY_SOCKET)."""
         self.log = open(self.log_path, "ab")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.proc = subprocess.Popen([os.path.join(BIN_DIR, "adsengd"), "-c", self.conf_file],
                                      stdout=self.log, stderr=self.log, env=env)

@@ -186,6 +186,29 @@ def test_non_utf8_webhook_id_is_400_and_stores_nothing(stack):
     assert stack.count("raw_events") == 0
 
 
+def test_request_id_is_answered_stored_and_logged(stack):
+    """X-Request-Id: the sender's (a plain token) or one of ours, in the
+    answer, in the stored headers, and on the log line of a refusal."""
+    body = order_body(11)
+    status, _, h = raw_post(stack, body, signed_headers(stack, body, "rid-1") +
+                            [("X-Request-Id", "shop-req.42:a")])
+    assert status == 200 and h.get("X-Request-Id") == "shop-req.42:a", (status, h)
+    assert stack.scalar("SELECT headers->>'X-Adseng-Request-Id' FROM raw_events") == \
+        "shop-req.42:a"
+    # Not a plain token: replaced by 16 hex digits of ours.
+    body = order_body(12)
+    status, _, h = raw_post(stack, body, signed_headers(stack, body, "rid-2") +
+                            [("X-Request-Id", "has space")])
+    assert status == 200 and len(h["X-Request-Id"]) == 16, h
+    int(h["X-Request-Id"], 16)
+    # A refusal's log line names the request.
+    status, _, h = raw_post(stack, body, [(n, "bm8=" if n == "X-Shopify-Hmac-Sha256" else v)
+                                          for n, v in signed_headers(stack, body, "rid-3")] +
+                            [("X-Request-Id", "bad-sig-7")])
+    assert status == 401 and h.get("X-Request-Id") == "bad-sig-7"
+    wait_until(lambda: "request_id=bad-sig-7" in stack.logs(), what="the refusal logged")
+
+
 def bodyless_post(stack, webhook_id):
     """A signed POST with no Content-Length: evhttp takes it as bodyless
     and keeps reading the connection while the request waits."""
