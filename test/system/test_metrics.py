@@ -129,16 +129,20 @@ def mstack(make_stack):
 
 def snapshot_shows(stack, pred):
     """Scrape until pred holds (a missing series counts as not yet); the
-    scrape."""
-    box = {}
+    scrape.  A timeout names the series last missing."""
+    box = {"why": None}
 
     def ok():
         box["s"] = scrape(stack.metrics_url)
         try:
             return pred(box["s"])
-        except KeyError:
+        except KeyError as e:
+            box["why"] = str(e)
             return False
-    wait_until(ok, timeout=20, what="the metrics snapshot")
+    try:
+        wait_until(ok, timeout=20, what="the metrics snapshot")
+    except AssertionError as e:
+        raise AssertionError("%s; last missing: %s" % (e, box["why"])) from None
     return box["s"]
 
 
@@ -146,29 +150,29 @@ def test_families_at_zero_then_moving(mstack, meta):
     stack = mstack
     dest = stack.dest_id
     # The snapshot knows the destination within a turn of the control thread.
-    m = snapshot_shows(stack, lambda s: s.get("adsengd_deliveries", destination=dest,
-                                              state="pending") == 0)
+    zero = [("adsengd_ingest_requests_total", dict(kind=k, code=c))
+            for k in ("shopify", "woocommerce") for c in ("200", "401", "503")]
+    zero += [("adsengd_uploads_total", {"destination": dest, "class": c})
+             for c in ("2xx", "4xx", "5xx", "transport")]
+    zero += [("adsengd_upload_outcomes_total", dict(destination=dest, outcome=o))
+             for o in ("delivered", "retry", "failed", "dead")]
+    zero += [("adsengd_delivery_retries_total", dict(destination=dest)),
+             ("adsengd_upload_duration_seconds_count", dict(destination=dest)),
+             ("adsengd_ingest_commit_batch_size_count", {}),
+             ("adsengd_raw_events_processed_total", dict(state="done")),
+             ("adsengd_token_refreshes_total", dict(result="ok")),
+             ("adsengd_deliveries", dict(destination=dest, state="pending"))]
+    m = snapshot_shows(stack, lambda s: all(s.get(n, **ls) == 0 for n, ls in zero))
     for name, kind in FAMILIES.items():
         assert m.types.get(name) == kind, (name, m.types.get(name))
         assert name in m.helps, name
     # Counters exist at zero before anything happened, for every source kind
     # of the registry and for the catalog's destination.
-    for kind in ("shopify", "woocommerce"):
-        for code in ("200", "401", "503"):
-            assert m.get("adsengd_ingest_requests_total", kind=kind, code=code) == 0
-    for cls in ("2xx", "4xx", "5xx", "transport"):
-        assert m.get("adsengd_uploads_total", destination=dest, **{"class": cls}) == 0
-    for outcome in ("delivered", "retry", "failed", "dead"):
-        assert m.get("adsengd_upload_outcomes_total", destination=dest, outcome=outcome) == 0
-    assert m.get("adsengd_delivery_retries_total", destination=dest) == 0
-    assert m.get("adsengd_upload_duration_seconds_count", destination=dest) == 0
-    assert m.get("adsengd_ingest_commit_batch_size_count") == 0
-    assert m.get("adsengd_raw_events_processed_total", state="done") == 0
+    # (Every series of `zero` exists and is 0: that was the wait's condition.)
     assert m.get("adsengd_breaker_state", destination=dest, state="closed") == 1
     assert m.get("adsengd_breaker_state", destination=dest, state="open") == 0
     assert m.get("adsengd_destination_info", destination=dest, kind="meta_capi",
                  name="pixel1") == 1
-    assert m.get("adsengd_token_refreshes_total", result="ok") == 0
     assert m.get("adsengd_process_resident_memory_bytes") > 1 << 20
     # The main listener does not serve it when it has its own.
     assert stack.http("GET", "/metrics")[0] == 404
