@@ -335,6 +335,13 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	const struct source_ops *ops;
 	char kind[32], id[37];
 
+	/* /v1/webhooks/{kind}: a kind served by its one source. */
+	if (strchr(rest, '/') == NULL && (ops = source_ops_find(rest)) != NULL && ops->kind_route) {
+		const struct source *src = source_set_find_kind(s->sources, ops->kind);
+
+		serve(s, req, ops->kind, src ? src->id : "");
+		return;
+	}
 	/* A kind with a route of its own is served only there. */
 	if (!split_route(rest, kind, sizeof(kind), id) ||
 	    ((ops = source_ops_find(kind)) != NULL && ops->route != NULL)) {

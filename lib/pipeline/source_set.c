@@ -91,6 +91,20 @@ const struct source *source_set_find(const struct source_set *s, const char *id)
 	return bsearch(id, s->v, s->n, sizeof(*s->v), cmp_id);
 }
 
+const struct source *source_set_find_kind(const struct source_set *s, const char *kind)
+{
+	const struct source *found = NULL;
+
+	for (size_t i = 0; s && i < s->n; i++) {
+		if (!s->v[i].enabled || strcmp(s->v[i].kind, kind) != 0)
+			continue;
+		if (found)
+			return NULL;
+		found = &s->v[i];
+	}
+	return found;
+}
+
 struct source_set *source_set_ref(struct source_set *s)
 {
 	atomic_fetch_add(&s->refcnt, 1);

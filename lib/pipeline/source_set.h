@@ -34,6 +34,10 @@ int source_set_load(PGconn *conn, const struct vault *vault, struct source_set *
 /* The source with this id (uuid text), or NULL. */
 const struct source *source_set_find(const struct source_set *s, const char *id);
 
+/* The one enabled source of kind, or NULL when there is none or more
+ * than one (a route by kind alone must not guess; source_ops.kind_route). */
+const struct source *source_set_find_kind(const struct source_set *s, const char *kind);
+
 struct source_set *source_set_ref(struct source_set *s);
 void source_set_unref(struct source_set *s);
 

@@ -302,6 +302,13 @@ struct source_ops {
 	 */
 	const char *route;
 	/*
+	 * Also served at /v1/webhooks/{kind} with no source id, by the one
+	 * enabled source of the kind (404 when there is none or more than
+	 * one): for a sender that is the daemon's own rather than a
+	 * tenant's (Stripe billing), whose URL should not depend on a row.
+	 */
+	bool kind_route;
+	/*
 	 * Optional, for requests that carry several events, each answered
 	 * and deduplicated on its own.  Checks the body (after verify) and
 	 * fills *out with one entry per event, in body order: its key, which

@@ -11,7 +11,8 @@
  * raw event's mark) already do for every source.  The only difference is
  * that the secret is the daemon's ([stripe] webhook_secret_file), not the
  * source's, which is what no_secret is for; the operator adds one source of
- * kind "stripe" (under the operator's own tenant) and gives Stripe its URL,
+ * kind "stripe" (under the operator's own tenant) and gives Stripe the URL
+ * /v1/webhooks/stripe (kind_route: served by that one source) or
  * /v1/webhooks/stripe/{source id}.
  *
  * The signature, from Stripe's documentation
@@ -386,7 +387,8 @@ static const char *const stripe_headers[] = { "Stripe-Signature", NULL };
 
 const struct source_ops stripe_source_ops = {
 	.kind = "stripe",
-	.no_secret = true, /* the daemon's [stripe] webhook_secret_file */
+	.no_secret = true,  /* the daemon's [stripe] webhook_secret_file */
+	.kind_route = true, /* POST /v1/webhooks/stripe */
 	.verify = stripe_verify,
 	.dedup_key = stripe_dedup_key,
 	.topic = stripe_topic,

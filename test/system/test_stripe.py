@@ -31,7 +31,8 @@ class Stripe:
         self.n = 0
 
     def path(self):
-        return "/v1/webhooks/stripe/%s" % self.id
+        # The fixed route, served by the one stripe source.
+        return "/v1/webhooks/stripe"
 
     def event(self, type_, obj, created, evt_id=None):
         self.n += 1
@@ -39,7 +40,7 @@ class Stripe:
                 "object": "event", "type": type_, "created": created, "livemode": False,
                 "data": {"object": obj}}
 
-    def post(self, ev, secret=WHSEC, t=None, header=None):
+    def post(self, ev, secret=WHSEC, t=None, header=None, path=None):
         body = json.dumps(ev).encode() if isinstance(ev, dict) else ev
         t = int(time.time()) if t is None else t
         mac = hmac.new(secret.encode(), b"%d." % t + body, hashlib.sha256).hexdigest()
@@ -47,7 +48,7 @@ class Stripe:
              "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
         if header is not False:
             h["Stripe-Signature"] = header or "t=%d,v1=%s" % (t, mac)
-        return self.stack.http("POST", self.path(), body, h)[0]
+        return self.stack.http("POST", path or self.path(), body, h)[0]
 
     def tenant(self, name="beta"):
         row = self.stack.sql(
@@ -128,8 +129,9 @@ def test_duplicate_event_is_stored_once(make_stack):
     ev = s.event("customer.subscription.created",
                  dict(subscription(), metadata={"tenant_id": "beta"}), int(time.time()))
     assert s.post(ev) == 200
-    # A retry: same event id, a new t and so a new signature.
-    assert s.post(ev, t=int(time.time()) + 1) == 200
+    # A retry: same event id, a new t and so a new signature (and here
+    # the route with the source's id).
+    assert s.post(ev, t=int(time.time()) + 1, path="/v1/webhooks/stripe/%s" % s.id) == 200
     s.wait_processed(1)
     assert stack.count("raw_events", "source_id = '%s'" % s.id) == 1
     # Linked through the subscription's metadata, without a checkout.
@@ -178,3 +180,18 @@ def test_older_event_does_not_overwrite_newer_state(make_stack):
     t = s.tenant()
     assert (t["plan"], t["plan_status"], t["billing_status"]) == ("enterprise", "active", "ok")
     assert "outcome=stale" in stack.logs()
+
+
+def test_fixed_route_needs_exactly_one_stripe_source(make_stack):
+    stack, s = stripe_stack(make_stack)
+    ev = s.event("invoice.paid", {"customer": "cus_B"}, int(time.time()))
+    second = stack.ctl("source", "add", "--tenant", "acme", "--kind", "stripe", "--name",
+                       "billing2", json_out=True)
+    # Which source would it be?  Neither: 404 until one is disabled.
+    wait_until(lambda: s.post(ev) == 404, what="404 with two stripe sources")
+    assert s.post(ev, path="/v1/webhooks/stripe/%s" % second["id"]) == 200
+    stack.ctl("source", "disable", second["id"])
+    wait_until(lambda: s.post(ev) == 200, what="200 with one stripe source again")
+    assert stack.count("raw_events", "source_id = '%s'" % s.id) == 1
+    # Other kinds have no route by kind.
+    assert stack.http("POST", "/v1/webhooks/shopify", b"{}")[0] == 404
