@@ -301,6 +301,10 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 		http_reply_error(req, 404, "not_found", "unknown or disabled source");
 		return;
 	}
+	/* Before the body is read or verified: an over-limit sender costs
+	 * only this. */
+	if (!http_limits_allow(s, req, src, request_id))
+		return;
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
 		http_reply_error(req, source_unavailable_status(src->ops), "overloaded",
