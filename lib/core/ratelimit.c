@@ -59,8 +59,12 @@ int64_t ratelimit_retry_after_s(const struct ratelimit_bucket *b, const struct r
 bool ratelimit_take(struct ratelimit_bucket *b, const struct ratelimit_policy *p, int64_t now_us,
 		    int64_t *retry_after_s)
 {
-	if (!(p->rate > 0))
+	/* No limit: the bucket stays full, so a limit switched back on (a
+	 * reload) starts with the whole burst, not with what was left. */
+	if (!(p->rate > 0)) {
+		ratelimit_init(b, p, now_us > b->last_us ? now_us : b->last_us);
 		return true;
+	}
 	refill(b, p, now_us);
 	if (b->tokens >= 1) {
 		b->tokens -= 1;

@@ -38,7 +38,8 @@ void ratelimit_init(struct ratelimit_bucket *b, const struct ratelimit_policy *p
  * move or went back), then take one token.  True when taken; false when
  * the bucket is short, with *retry_after_s (may be NULL) set to the whole
  * seconds until a token is there, at least 1.  A refused request takes
- * nothing.  Always true when p->rate is 0 (unlimited).
+ * nothing.  Always true when p->rate is 0 (unlimited), which keeps the
+ * bucket full.
  */
 bool ratelimit_take(struct ratelimit_bucket *b, const struct ratelimit_policy *p, int64_t now_us,
 		    int64_t *retry_after_s);

@@ -1,7 +1,7 @@
 /*
  * test_ratelimit.c - token bucket arithmetic: a new bucket holds its
  * burst, refill by elapsed time in fractions, the cap at the burst (also
- * after a reload shrank it), Retry-After rounded up to whole seconds and
+ * after a reload shrank it; full again after no limit), Retry-After rounded up to whole seconds and
  * never below 1, a clock that stands still or goes back earns nothing,
  * rate 0 is no limit, and the RATE[/BURST] spec parser.
  */
@@ -121,13 +121,18 @@ static void test_clock_still_or_back(void **state)
 
 static void test_unlimited(void **state)
 {
-	struct ratelimit_policy p = { 0, 1 };
-	struct ratelimit_bucket b;
+	struct ratelimit_policy p = { 0, 5 };
+	struct ratelimit_bucket b = { 0, T0 }; /* empty when the limit went */
 
 	(void)state;
-	ratelimit_init(&b, &p, T0);
 	for (int i = 0; i < 1000; i++)
 		assert_true(ratelimit_take(&b, &p, T0, NULL));
+	/* Limited again (a reload): the whole (new) burst, at once. */
+	p.rate = 1;
+	p.burst = 3;
+	for (int i = 0; i < 3; i++)
+		assert_true(ratelimit_take(&b, &p, T0, NULL));
+	assert_false(ratelimit_take(&b, &p, T0, NULL));
 }
 
 static void test_parse_spec(void **state)
