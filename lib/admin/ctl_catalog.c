@@ -11,6 +11,7 @@
  */
 #include "admin/ctl.h"
 #include "admin/ctl_reconcile.h"
+#include "admin/ctl_source_limit.h"
 #include "admin/ctl_source_secret.h"
 #include "core/mem.h"
 #include "core/ratelimit.h"
@@ -1044,6 +1045,13 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  "With --interval instead, the daemon does it every D, each run from where the last\n"
 	  "good one started (less 10 minutes).  Every run is audited.",
 	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
+	{ "source", "rate-limit", "SOURCE R[/B]|default",
+	  "set a source's own ingest rate limit, or go back to [ratelimit]",
+	  "At most R webhooks a second with bursts of B (default 4 * R) from this source,\n"
+	  "per daemon; above it the answer is 429 with Retry-After and nothing is stored.\n"
+	  "\"default\" removes the source's own limit.  Running daemons pick the change up\n"
+	  "by themselves.  Audited.",
+	  NULL, 2, 2, true, ctl_run_source_rate_limit },
 	{ "source", "rotate-secret", "ID",
 	  "replace a source's signing secret, keeping the old one a while",
 	  "The new secret is accepted at once; the old one until the overlap ends (default\n"

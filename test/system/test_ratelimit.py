@@ -2,7 +2,8 @@
 over its token bucket gets 429 with Retry-After and nothing is stored,
 other sources are unaffected, it recovers after the wait, every source
 kind is limited (before its signature is even checked), bad --rate-limit
-values are refused, and a reload of [ratelimit] applies at once.
+values are refused, a reload of [ratelimit] applies at once, and
+`source rate-limit` changes a running daemon's limit.
 """
 
 import os
@@ -11,7 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
-from harness import shopify_order
+from harness import shopify_order, wait_until
 from test_reload import reload_with
 
 
@@ -108,3 +109,35 @@ def test_reload_of_ratelimit_applies_at_once(make_stack):
     reload_with(stack, ratelimit__rate="1", ratelimit__burst="2")
     answers = post_many(stack, stack.source_id, [331, 332, 333])
     assert sorted(a[0] for a in answers) == [200, 200, 429], answers
+
+
+def test_rate_limit_command_applies_to_a_running_daemon(make_stack):
+    stack = make_stack().setup_demo().start()
+    sid = stack.source_id
+    n = [400]
+
+    def post():
+        n[0] += 1
+        return stack.post_shopify(shopify_order(n[0]), webhook_id="rl-%d" % n[0],
+                                  source_id=sid)[0]
+
+    assert post() == 200
+    out = stack.ctl("source", "rate-limit", "shop1", "1/2", json_out=True)
+    assert out["rate"] == 1 and out["burst"] == 2
+    assert stack.count("audit_log", "action = 'source.rate_limit'") == 1
+    # The daemon takes it with its next source snapshot (catalog NOTIFY).
+    wait_until(lambda: post() == 429, what="the new limit to apply")
+
+    out = stack.ctl("source", "rate-limit", sid, "default", json_out=True)
+    assert out["rate"] is None
+    assert "ratelimit_rate" not in stack.scalar(
+        "SELECT settings FROM sources WHERE id = '%s'" % sid)
+    # Back on [ratelimit] (50/s, burst 200): ten at once pass again.
+    wait_until(lambda: post() == 200, what="the default limit to apply")
+    assert [a[0] for a in post_many(stack, sid, list(range(501, 511)))] == [200] * 10
+    assert stack.count("audit_log", "action = 'source.rate_limit'") == 2
+
+    p = stack.ctl("source", "rate-limit", sid, "fast", check=False)
+    assert p.returncode == 2 and "rate limit" in p.stderr
+    p = stack.ctl("source", "rate-limit", "no-such-source", "5", check=False)
+    assert p.returncode == 1
