@@ -25,6 +25,7 @@
 #include "core/mem.h"
 #include "core/ratelimit.h"
 #include "http/server_int.h"
+#include "pipeline/telemetry.h"
 
 #include <cjson/cJSON.h>
 #include <event2/http.h>
@@ -119,6 +120,7 @@ bool http_limits_allow(struct http_server *s, struct evhttp_request *req, const 
 	/* Set before http_reply_error, which then keeps ours. */
 	snprintf(v, sizeof(v), "%lld", (long long)retry);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+	telemetry_ingest_answered(src->kind, 429);
 	http_reply_error(req, 429, "rate_limited",
 			 "too many requests for this source; retry after Retry-After seconds");
 	return false;

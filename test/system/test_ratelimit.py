@@ -39,7 +39,7 @@ def stored(stack, source_id):
 
 
 def test_over_the_limit_is_429_not_stored_and_recovers(make_stack):
-    stack = make_stack().setup_demo()
+    stack = make_stack(server__metrics_listen="").setup_demo()
     slow, _ = add_source(stack, "shopify", "slow", "--rate-limit", "1/3")
     settings = stack.scalar("SELECT settings FROM sources WHERE id = '%s'" % slow)
     assert '"ratelimit_rate": 1' in settings and '"ratelimit_burst": 3' in settings
@@ -56,6 +56,8 @@ def test_over_the_limit_is_429_not_stored_and_recovers(make_stack):
     assert stored(stack, slow) == 3
     assert stack.count("raw_events", "dedup_key = 'rl-%d'" % refused) == 0
     assert "webhook rate limited" in stack.logs()
+    metrics = stack.http("GET", "/metrics")[1].decode()
+    assert 'adsengd_ingest_requests_total{kind="shopify",code="429"} 1\n' in metrics
 
     # The demo source (default [ratelimit]: 50/s, burst 200) is unaffected.
     assert [a[0] for a in post_many(stack, stack.source_id, list(range(201, 211)))] == \
