@@ -30,6 +30,7 @@
 #include "core/mem.h"
 #include "core/thread.h"
 #include "http/server_int.h"
+#include "pipeline/admin_view.h"
 #include "store/admin.h"
 #include "store/db.h"
 
@@ -228,7 +229,8 @@ static int delivery_scoped(PGconn *conn, const struct admin_job *job, cJSON **ou
 	return 0;
 }
 
-static int job_query(PGconn *conn, const struct admin_job *job, cJSON **out, struct err *e)
+static int job_query(PGconn *conn, const struct config *cfg, const struct admin_job *job,
+		     cJSON **out, struct err *e)
 {
 	struct admin_delivery_filter f = { 0 };
 	int rc;
@@ -237,7 +239,10 @@ static int job_query(PGconn *conn, const struct admin_job *job, cJSON **out, str
 	case R_TENANTS:
 		return admin_tenant_list(conn, out, e);
 	case R_SOURCES:
-		return admin_source_list(conn, job->tenant, out, e);
+		rc = admin_source_list(conn, job->tenant, out, e);
+		if (rc == 0)
+			admin_view_sources(cfg, *out);
+		return rc;
 	case R_DESTINATIONS:
 		return admin_destination_list(conn, job->tenant, out, e);
 	case R_ROUTES:
@@ -278,7 +283,7 @@ static void job_run(struct admin_api *api, struct admin_job *job)
 		job_answer(job, 503, "unavailable", "database unavailable; retry later");
 		goto out;
 	}
-	if (job_query(api->link.conn, job, &out, &e) != 0) {
+	if (job_query(api->link.conn, cfg, job, &out, &e) != 0) {
 		if (e.code == ERR_DB)
 			(void)db_link_recover(&api->link);
 		job_fail(job, &e);
