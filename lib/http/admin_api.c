@@ -1,9 +1,10 @@
 /*
  * admin_api.c - the admin HTTP API under /v1/admin/ on its own listener
  * ([server] admin_listen), served only when [security] jwt_secret_file is
- * set.  Read-only for now: tenants, sources, destinations, routes,
- * deliveries (one or a filtered list) and stats, as the same JSON
- * `adsengctl ... --json` prints, from the same store/admin.h functions.
+ * set.  GET tenants, sources, destinations, routes, deliveries (one or a
+ * filtered list) and stats, and POST destinations/{id}/pause|resume (the
+ * token's sub is the audit actor): the same JSON `adsengctl ... --json`
+ * prints, from the same store/admin.h functions.
  *
  * Every request carries "Authorization: Bearer <JWT>" (core/jwt.h); a
  * missing or bad token is 401 {"error","detail"} decided on the loop
@@ -61,6 +62,8 @@ enum admin_route {
 	R_DELIVERIES,
 	R_DELIVERY,
 	R_STATS,
+	R_PAUSE,  /* POST destinations/{id}/pause */
+	R_RESUME, /* POST destinations/{id}/resume */
 };
 
 struct admin_job {
@@ -72,6 +75,7 @@ struct admin_job {
 	int64_t tenant; /* the tenant filter: 0 = every tenant (admin only) */
 	int64_t id;	/* R_DELIVERY */
 	char state[16], dest_id[37];
+	char reason[256]; /* R_PAUSE */
 	int64_t limit;
 	char path[128]; /* for the log line */
 	/* The answer, written by the worker. */
@@ -229,6 +233,33 @@ static int delivery_scoped(PGconn *conn, const struct admin_job *job, cJSON **ou
 	return 0;
 }
 
+/* Pause or resume a destination the token may see, the token's subject
+ * as the audit actor; the answer is what `adsengctl destination pause
+ * --json` prints. */
+static int dest_action(PGconn *conn, const struct admin_job *job, cJSON **out, struct err *e)
+{
+	struct admin_obj d;
+	int64_t n = 0;
+	int rc = admin_destination_find(conn, job->dest_id, true, &d, e);
+
+	if (rc != 0)
+		return rc;
+	if (job->tenant != 0 && d.tenant_id != job->tenant)
+		return err_set(e, ERR_NOTFOUND, "no destination %s", job->dest_id);
+	if (job->route == R_PAUSE)
+		rc = admin_destination_pause(conn, job->who.sub, d.id, job->reason, &n, e);
+	else
+		rc = admin_destination_resume(conn, job->who.sub, d.id, &n, e);
+	if (rc != 0)
+		return rc;
+	*out = cJSON_CreateObject();
+	if (*out == NULL || !cJSON_AddStringToObject(*out, "id", d.id) ||
+	    !cJSON_AddStringToObject(*out, "name", d.name) ||
+	    !cJSON_AddNumberToObject(*out, job->route == R_PAUSE ? "held" : "released", (double)n))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 static int job_query(PGconn *conn, const struct config *cfg, const struct admin_job *job,
 		     cJSON **out, struct err *e)
 {
@@ -260,6 +291,9 @@ static int job_query(PGconn *conn, const struct config *cfg, const struct admin_
 		if (rc == 0 && job->tenant != 0)
 			rc = stats_scope(conn, job->tenant, *out, e);
 		return rc;
+	case R_PAUSE:
+	case R_RESUME:
+		return dest_action(conn, job, out, e);
 	}
 	return err_set(e, ERR_INVALID, "no such route");
 }
@@ -452,6 +486,21 @@ static bool route_of(const char *rest, struct admin_job *job)
 		job->route = R_DELIVERY;
 		return true;
 	}
+	/* destinations/{uuid}/pause|resume */
+	if (strncmp(rest, "destinations/", 13) == 0 && strlen(rest) > 13 + 36 &&
+	    rest[13 + 36] == '/') {
+		memcpy(job->dest_id, rest + 13, 36);
+		job->dest_id[36] = '\0';
+		if (!is_uuid(job->dest_id))
+			return false;
+		if (strcmp(rest + 13 + 37, "pause") == 0)
+			job->route = R_PAUSE;
+		else if (strcmp(rest + 13 + 37, "resume") == 0)
+			job->route = R_RESUME;
+		else
+			return false;
+		return true;
+	}
 	return false;
 }
 
@@ -488,6 +537,47 @@ static const char *query_to_job(const struct evkeyvalq *q, struct admin_job *job
 	return NULL;
 }
 
+static bool method_ok(struct evhttp_request *req, const struct admin_job *job)
+{
+	bool post = job->route == R_PAUSE || job->route == R_RESUME;
+
+	if (evhttp_request_get_command(req) == (post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET))
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET");
+	return false;
+}
+
+/* The optional body of a pause, {"reason": "..."}; a 400 detail or NULL.
+ * Without one the reason names the token's subject. */
+static const char *pause_reason(struct evhttp_request *req, struct admin_job *job)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	const char *why = NULL;
+	cJSON *body, *r;
+	char *text;
+
+	snprintf(job->reason, sizeof(job->reason), "paused by %s", job->who.sub);
+	if (n == 0)
+		return NULL;
+	text = xmalloc(n + 1);
+	evbuffer_copyout(in, text, n);
+	text[n] = '\0';
+	/* Whole text, no NUL inside (cJSON would stop there). */
+	body = strlen(text) == n ? cJSON_ParseWithOpts(text, NULL, true) : NULL;
+	r = cJSON_GetObjectItemCaseSensitive(body, "reason");
+	if (!cJSON_IsObject(body))
+		why = "the body must be a JSON object: {\"reason\": \"...\"}";
+	else if (r && (!cJSON_IsString(r) || r->valuestring[0] == '\0' ||
+		       strlen(r->valuestring) >= sizeof(job->reason)))
+		why = "reason: a string of 1 to 255 bytes";
+	else if (r)
+		snprintf(job->reason, sizeof(job->reason), "%s", r->valuestring);
+	cJSON_Delete(body);
+	free(text);
+	return why;
+}
+
 /* Queue job for the worker, parked in a slot; replies itself on failure. */
 static void submit(struct admin_api *api, struct evhttp_request *req, struct admin_job *job)
 {
@@ -520,9 +610,12 @@ static void handle(struct admin_api *api, struct evhttp_request *req, const char
 		refuse(api, req, 404, "not_found", "no such route");
 		goto fail;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-		refuse(api, req, 405, "method_not_allowed", "use GET");
+	if (!method_ok(req, job)) {
+		refuse(api, req, 405, "method_not_allowed", "use GET to read, POST to change");
+		goto fail;
+	}
+	if (job->route == R_PAUSE && (bad = pause_reason(req, job)) != NULL) {
+		refuse(api, req, 400, "bad_request", bad);
 		goto fail;
 	}
 	if (job->route == R_TENANTS && job->who.role != JWT_ROLE_ADMIN) {

@@ -181,3 +181,47 @@ def test_scoping_and_cli_parity(make_stack, tmp_path):
     # the request is logged with the token's subject, never the token
     log = s.logs()
     assert 'sub="agency-bot"' in log and acme not in log and admin not in log
+
+
+def post(a, path, tok, body=None):
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(a.base + path, data=data, method="POST",
+                                 headers={"Authorization": "Bearer " + tok})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_pause_resume(make_stack, tmp_path):
+    s = admin_stack(make_stack, tmp_path)
+    a = s.admin
+    acme = token(s, "--tenant", "acme", "--sub", "agency-bot")
+    admin = token(s, "--role", "admin", "--sub", "ops-alice")
+    # another tenant's destination is not there for an agency token
+    status, body = post(a, "/v1/admin/destinations/%s/pause" % s.dest2, acme)
+    assert status == 404
+    assert s.scalar("SELECT enabled FROM destinations WHERE id = '%s'" % s.dest2) == "t"
+    # GET is not how to change things
+    assert a.get("/v1/admin/destinations/%s/pause" % s.dest_id, acme)[0] == 405
+    assert post(a, "/v1/admin/destinations/%s/pause" % s.dest_id, acme,
+                {"reason": 7})[0] == 400
+    status, body = post(a, "/v1/admin/destinations/%s/pause" % s.dest_id, acme,
+                        {"reason": "campaign over"})
+    assert status == 200 and body == {"id": s.dest_id, "name": "pixel1", "held": 0}
+    assert s.scalar("SELECT paused_reason FROM destinations WHERE id = '%s'"
+                    % s.dest_id) == "campaign over"
+    # held while paused, released on resume by the admin
+    assert s.post_shopify(shopify_order(order_id=2001))[0] == 200
+    wait_until(lambda: s.count("deliveries", "state = 'held'") == 1, timeout=30,
+               what="the delivery held")
+    status, body = post(a, "/v1/admin/destinations/%s/resume" % s.dest_id, admin)
+    assert status == 200 and body["released"] == 1
+    wait_until(lambda: s.count("deliveries", "state = 'delivered'") == 1, timeout=30,
+               what="the released delivery delivered")
+    actors = [r[0] for r in s.sql("SELECT actor || ' ' || action FROM audit_log"
+                   " WHERE action LIKE 'destination.%' ORDER BY id")]
+    assert "agency-bot destination.pause" in actors
+    assert "ops-alice destination.resume" in actors
+    assert post(a, "/v1/admin/destinations/%s/frobnicate" % s.dest_id, admin)[0] == 404
