@@ -84,6 +84,15 @@ static const struct cfg_key keys[] = {
 	  1000000,
 	  "most client connections open at once; beyond it the server stops accepting "
 	  "(new ones wait in the kernel's backlog) until one closes" },
+	{ "server", "metrics_listen", T_STRING, OFF(metrics_listen), "127.0.0.1:9187", false, false,
+	  0, 0,
+	  "host:port of a separate listener for GET /metrics (Prometheus), loopback by "
+	  "default; empty serves /metrics on the [server] listen addresses instead" },
+	{ "server", "metrics_interval", T_DURATION, OFF(metrics_interval_ms), "15s", true, false,
+	  100, 3600000,
+	  "how often the control thread runs the one query behind the metrics that need SQL "
+	  "(deliveries by state, oldest due delivery, raw backlog, breakers); scrapes only "
+	  "read its last result" },
 	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
 	  false, true, 0, 0, "libpq connection string or URI" },
 	{ "database", "statement_timeout", T_DURATION, OFF(db_statement_timeout_ms), "15s", false,

@@ -48,6 +48,8 @@ struct config {
 	int n_listen;
 	char *admin_listen;
 	char *public_url;
+	char *metrics_listen; /* "" = /metrics on the listen addresses */
+	int64_t metrics_interval_ms;
 	int64_t max_body;
 	int64_t request_timeout_ms;
 	int64_t shutdown_timeout_ms;

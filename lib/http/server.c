@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/server_int.h"
+#include "pipeline/telemetry.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -157,6 +158,21 @@ void http_slot_abandon(struct http_server *s, uint32_t index, uint32_t gen)
 	(void)http_slot_release(s, index, gen);
 }
 
+/* The status job_done_cb answers job with (for the metrics). */
+static int answer_code(const struct ingest_job *job)
+{
+	switch (job->status) {
+	case INGEST_ACCEPTED:
+	case INGEST_DUPLICATE:
+		return 200;
+	case INGEST_UNAVAILABLE:
+		return job->unavailable_status ? job->unavailable_status : 503;
+	case INGEST_REJECTED:
+		return 500;
+	}
+	return 500;
+}
+
 /* The 200 of a stored (or duplicate) request: its kind's per-event answer
  * when it carries several events, else the raw event's. */
 static void reply_stored(struct evhttp_request *req, const struct ingest_job *job)
@@ -195,6 +211,7 @@ static void job_done_cb(struct ingest_job *job, void *arg)
 		ingest_job_free(job);
 		return;
 	}
+	telemetry_ingest_answered(job->kind, answer_code(job));
 	switch (job->status) {
 	case INGEST_ACCEPTED:
 	case INGEST_DUPLICATE:
@@ -266,6 +283,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 		handle_readyz(s, req);
 	else if (str_has_prefix(path, "/v1/webhooks/"))
 		http_handle_webhook(s, req, path + strlen("/v1/webhooks/"));
+	else if (strcmp(path, "/metrics") == 0 && s->mhttp == NULL)
+		http_handle_metrics(s, req);
 	else if (str_has_prefix(path, "/oauth/"))
 		http_handle_oauth(s, req, path + strlen("/oauth/"));
 	else if ((ops = source_ops_find_route(path, &rest)) != NULL)
@@ -274,32 +293,40 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 		http_reply_error(req, 404, "not_found", "no such route");
 }
 
+int http_bind_address(struct evhttp *http, const char *addr, const char *key,
+		      struct evhttp_bound_socket **out, struct err *e)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	long port;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+		return err_set(e, ERR_CONFIG, "[server] %s: bad address \"%s\"", key, addr);
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	/* [::1]:8080 */
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return err_set(e, ERR_CONFIG, "[server] %s: bad port in \"%s\"", key, addr);
+	*out = evhttp_bind_socket_with_handle(http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port);
+	if (*out == NULL)
+		return err_set(e, ERR_IO, "could not listen on %s", addr);
+	return 0;
+}
+
 static int bind_all(struct http_server *s, const struct config *cfg, struct err *e)
 {
 	for (int i = 0; i < cfg->n_listen; i++) {
-		char host[256];
-		const char *colon = strrchr(cfg->listen[i], ':');
-		long port;
-		char *end;
+		int rc = http_bind_address(s->http, cfg->listen[i], "listen", &s->bound[s->n_bound],
+					   e);
 
-		if (colon == NULL || (size_t)(colon - cfg->listen[i]) >= sizeof(host))
-			return err_set(e, ERR_CONFIG, "[server] listen: bad address \"%s\"",
-				       cfg->listen[i]);
-		memcpy(host, cfg->listen[i], (size_t)(colon - cfg->listen[i]));
-		host[colon - cfg->listen[i]] = '\0';
-		/* [::1]:8080 */
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			memmove(host, host + 1, strlen(host));
-			host[strlen(host) - 1] = '\0';
-		}
-		port = strtol(colon + 1, &end, 10);
-		if (*end || port < 0 || port > 65535)
-			return err_set(e, ERR_CONFIG, "[server] listen: bad port in \"%s\"",
-				       cfg->listen[i]);
-		s->bound[s->n_bound] = evhttp_bind_socket_with_handle(
-			s->http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port);
-		if (s->bound[s->n_bound] == NULL)
-			return err_set(e, ERR_IO, "could not listen on %s", cfg->listen[i]);
+		if (rc != 0)
+			return rc;
 		s->n_bound++;
 		log_info("listening", "address=%s", cfg->listen[i]);
 	}
@@ -314,6 +341,7 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 	struct ingest_opts io;
 	int rc;
 
+	telemetry_init(); /* before the ingest writers count */
 	s->base = base;
 	s->rt = rt;
 	/* Requests wait either in the queue or in a writer's batch. */
@@ -348,6 +376,8 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 	if (rc != 0)
 		goto fail;
 	rc = bind_all(s, cfg, e);
+	if (rc == 0)
+		rc = http_metrics_start(s, cfg->metrics_listen, e);
 	if (rc != 0)
 		goto fail;
 	rc = http_admin_start(s, cfg, e);
@@ -376,6 +406,7 @@ void http_server_stop_listening(struct http_server *s)
 		evhttp_del_accept_socket(s->http, s->bound[i]);
 	s->n_bound = 0;
 	http_admin_stop_listening(s);
+	http_metrics_stop_listening(s);
 }
 
 bool http_server_is_idle(const struct http_server *s)
@@ -396,6 +427,7 @@ void http_server_free(struct http_server *s)
 	/* Let evhttp write those last replies. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
 	http_conns_flush(s);
+	http_metrics_free(s);
 	if (s->http)
 		evhttp_free(s->http);
 	/* Requests whose connection evhttp_free() closed while they still

@@ -56,6 +56,10 @@ struct http_server {
 	struct event *adopt;	    /* adopts fresh connections */
 	struct bufferevent **fresh; /* accepted, close callback not yet set */
 	size_t n_fresh, cap_fresh;
+	/* The metrics listener (metrics_http.c); NULL when [server]
+	 * metrics_listen is empty and /metrics is on the main one. */
+	struct evhttp *mhttp;
+	struct evhttp_bound_socket *mbound;
 	/* OAuth consent callbacks (oauth_callback.c). */
 	unsigned char *oauth_key; /* the state MAC key, sodium_malloc'd */
 	struct oauth_job *oauth_jobs[HTTP_OAUTH_JOBS];
@@ -105,6 +109,19 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 /* POST {ops->route}{source_id}, a kind's own route; rest = "{source_id}". */
 void http_handle_source_route(struct http_server *s, struct evhttp_request *req,
 			      const struct source_ops *ops, const char *rest);
+
+/* Bind addr ("host:port", "[v6]:port") on http; key names the config
+ * key in messages. */
+int http_bind_address(struct evhttp *http, const char *addr, const char *key,
+		      struct evhttp_bound_socket **out, struct err *e) WUR;
+
+/* GET /metrics (metrics_http.c). */
+void http_handle_metrics(struct http_server *s, struct evhttp_request *req);
+/* Start the separate metrics listener when [server] metrics_listen is set;
+ * stop accepting on it; free it (before the main evhttp). */
+int http_metrics_start(struct http_server *s, const char *addr, struct err *e) WUR;
+void http_metrics_stop_listening(struct http_server *s);
+void http_metrics_free(struct http_server *s);
 
 /* GET /oauth/{provider}/callback; rest = "{provider}/callback". */
 void http_handle_oauth(struct http_server *s, struct evhttp_request *req, const char *rest);

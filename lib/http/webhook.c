@@ -23,6 +23,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "http/server_int.h"
+#include "pipeline/telemetry.h"
 #include "sources/source.h"
 
 #include <cjson/cJSON.h>
@@ -31,11 +32,20 @@
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define MAX_HEADERS 64
+
+/* Refuse a webhook, counted by kind (NULL: not known). */
+static void refuse(struct evhttp_request *req, const char *kind, int code, const char *error,
+		   const char *detail)
+{
+	telemetry_ingest_answered(kind, code);
+	http_reply_error(req, code, error, detail);
+}
 
 /* A uuid of 36 characters into id, lowercased; false if malformed. */
 static bool parse_uuid(const char *s, char *id)
@@ -139,6 +149,7 @@ static struct ingest_job *make_job(const struct source *src, const struct http_r
 		return NULL;
 	}
 	memcpy(job->source_id, src->id, sizeof(job->source_id));
+	snprintf(job->kind, sizeof(job->kind), "%s", src->kind);
 	snprintf(job->request_id, sizeof(job->request_id), "%s", request_id);
 	job->dedup_key = xstrdup(dedup);
 	job->topic = xstrdup(topic);
@@ -182,13 +193,13 @@ static bool take_items(struct evhttp_request *req, const struct source *src,
 	if (src->ops->items == NULL)
 		return true;
 	if (src->ops->items(ctx, hr, items, &e) != 0) {
-		http_reply_error(req, 400, "bad_request", e.msg);
+		refuse(req, src->kind, 400, "bad_request", e.msg);
 		return false;
 	}
 	for (size_t k = 0; k < items->n; k++) {
 		if (items->v[k].key && !text_is_utf8(items->v[k].key)) {
-			http_reply_error(req, 400, "bad_request",
-					 "an event key is not valid UTF-8");
+			refuse(req, src->kind, 400, "bad_request",
+			       "an event key is not valid UTF-8");
 			return false;
 		}
 	}
@@ -219,39 +230,39 @@ static void queue_webhook(struct http_server *s, struct evhttp_request *req,
 			log_info("webhook refused",
 				 "source=%s request_id=%s status=401 reason=\"%s\" suppressed=%d",
 				 src->id, request_id, e.msg, suppressed);
-		http_reply_error(req, 401, "unauthorized", e.msg);
+		refuse(req, src->kind, 401, "unauthorized", e.msg);
 		goto out;
 	}
 	if (!take_items(req, src, &ctx, hr, &items))
 		goto out;
 	if (src->ops->dedup_key(hr, dedup, sizeof(dedup), &e) != 0) {
-		http_reply_error(req, 400, "bad_request", e.msg);
+		refuse(req, src->kind, 400, "bad_request", e.msg);
 		goto out;
 	}
 	src->ops->topic(hr, topic, sizeof(topic));
 	/* Both go into text columns, which refuse malformed UTF-8. */
 	if (!text_is_utf8(dedup) || !text_is_utf8(topic)) {
-		http_reply_error(req, 400, "bad_request",
-				 "webhook id or topic header is not valid UTF-8");
+		refuse(req, src->kind, 400, "bad_request",
+		       "webhook id or topic header is not valid UTF-8");
 		goto out;
 	}
 	job = make_job(src, hr, body, dedup, topic, &items, request_id);
 	if (job == NULL) {
-		http_reply_error(req, unavailable, "overloaded", "out of memory; retry later");
+		refuse(req, src->kind, unavailable, "overloaded", "out of memory; retry later");
 		goto out;
 	}
 	body = NULL; /* the job's now */
 	if (http_slot_take(s, req, &slot, &gen) != 0) {
-		http_reply_error(req, unavailable, "overloaded",
-				 "too many requests in flight; retry later");
+		refuse(req, src->kind, unavailable, "overloaded",
+		       "too many requests in flight; retry later");
 		goto out;
 	}
 	job->slot = slot;
 	job->gen = gen;
 	if (ingest_submit(s->ingest, job) != 0) {
 		http_slot_abandon(s, slot, gen);
-		http_reply_error(req, unavailable, "overloaded",
-				 "ingest queue is full; retry later");
+		refuse(req, src->kind, unavailable, "overloaded",
+		       "ingest queue is full; retry later");
 		goto out;
 	}
 	job = NULL; /* the writers' now */
@@ -277,12 +288,12 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 	http_request_id(req, request_id);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-		http_reply_error(req, 405, "method_not_allowed", "webhooks are POSTed");
+		refuse(req, kind, 405, "method_not_allowed", "webhooks are POSTed");
 		return;
 	}
 	if (s->sources == NULL) {
-		http_reply_error(req, source_unavailable_status(source_ops_find(kind)),
-				 "unavailable", "sources not loaded yet; retry later");
+		refuse(req, kind, source_unavailable_status(source_ops_find(kind)), "unavailable",
+		       "sources not loaded yet; retry later");
 		return;
 	}
 	src = source_set_find(s->sources, id);
@@ -298,19 +309,20 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 	 * to after the sender let it go (source_ops.disabled_topics). */
 	if (src == NULL || strcmp(src->kind, kind) != 0 ||
 	    (!src->enabled && !source_takes_when_disabled(src->ops, &hr))) {
-		http_reply_error(req, 404, "not_found", "unknown or disabled source");
+		refuse(req, kind, 404, "not_found", "unknown or disabled source");
 		return;
 	}
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
-		http_reply_error(req, source_unavailable_status(src->ops), "overloaded",
-				 "out of memory; retry later");
+		refuse(req, kind, source_unavailable_status(src->ops), "overloaded",
+		       "out of memory; retry later");
 		return;
 	}
 	hr.method = "POST";
 	hr.headers = headers;
 	hr.body = body;
 	if (src->ops->answer_unstored && src->ops->answer_unstored(src, &hr, &ans)) {
+		telemetry_ingest_answered(kind, ans.status);
 		http_reply_json(req, ans.status, ans.body);
 		free(body);
 		return;
@@ -326,7 +338,7 @@ void http_handle_webhook(struct http_server *s, struct evhttp_request *req, cons
 	/* A kind with a route of its own is served only there. */
 	if (!split_route(rest, kind, sizeof(kind), id) ||
 	    ((ops = source_ops_find(kind)) != NULL && ops->route != NULL)) {
-		http_reply_error(req, 404, "not_found", "no such webhook route");
+		refuse(req, NULL, 404, "not_found", "no such webhook route");
 		return;
 	}
 	serve(s, req, kind, id);
@@ -338,7 +350,7 @@ void http_handle_source_route(struct http_server *s, struct evhttp_request *req,
 	char id[37];
 
 	if (!parse_uuid(rest, id)) {
-		http_reply_error(req, 404, "not_found", "no such route");
+		refuse(req, ops->kind, 404, "not_found", "no such route");
 		return;
 	}
 	serve(s, req, ops->kind, id);

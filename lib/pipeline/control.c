@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/telemetry.h"
 #include "store/db.h"
 #include "store/adjustment_store.h"
 #include "store/delivery_store.h"
@@ -39,7 +40,7 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -102,6 +103,7 @@ static bool ensure_conn(struct control *c, const struct config *cfg)
 		return false;
 	c->conn = c->link.conn;
 	c->next_reload_ms = 0; /* reload now: changes may have been missed */
+	c->next_metrics_ms = 0;
 	return true;
 }
 
@@ -161,6 +163,17 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
+/* The metrics that need SQL: one query, rendered for scrapes to copy. */
+static void refresh_metrics(struct control *c, const struct config *cfg)
+{
+	struct err e = { 0 };
+
+	/* A failure waits for the next turn too (its age shows the gap). */
+	c->next_metrics_ms = clock_mono_ms() + cfg->metrics_interval_ms;
+	if (telemetry_refresh(c->conn, &e) != 0)
+		fail(c, "could not refresh the metrics snapshot", &e);
+}
+
 /* The backlog and breaker numbers of the service status line. */
 static void read_svc_status(struct control *c)
 {
@@ -214,6 +227,8 @@ static void *control_main(void *arg)
 				read_svc_status(c);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
+			if (c->conn && now >= c->next_metrics_ms)
+				refresh_metrics(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {

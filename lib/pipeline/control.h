@@ -6,6 +6,8 @@
  *    30 s as a safety net, and hands each new snapshot to the loop;
  *  - returns expired leases (a worker that crashed or hung) to pending;
  *  - creates upcoming monthly partitions of raw_events every hour;
+ *  - runs the metrics snapshot query every [server] metrics_interval
+ *    (pipeline/telemetry.h);
  *  - reads the numbers of the service status line every 5 s
  *    (runtime_get_counts; one bounded query).
  * Nothing here waits on a platform: that work is the platform thread's

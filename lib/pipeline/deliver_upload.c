@@ -31,6 +31,7 @@
 #include "core/oauth_grant.h"
 #include "net/oauth.h"
 #include "pipeline/deliver_int.h"
+#include "pipeline/telemetry.h"
 #include "store/db.h"
 
 #include <event2/event.h>
@@ -43,6 +44,7 @@
  * until its answer (live_unlink). */
 static void live_link(struct worker *w, struct upload_ctx *c)
 {
+	telemetry_worker_inflight(1);
 	dest_slot_started(c->slot);
 	c->prev = NULL;
 	c->next = w->live;
@@ -53,6 +55,7 @@ static void live_link(struct worker *w, struct upload_ctx *c)
 
 static void live_unlink(struct worker *w, struct upload_ctx *c)
 {
+	telemetry_worker_inflight(-1);
 	dest_slot_finished(c->slot);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -318,6 +321,8 @@ static void log_interim(struct worker *w, struct upload_ctx *c, const struct upl
 
 	for (size_t i = 0; i < c->n; i++) {
 		recs_add(&r, c->ids[i], c->claimed[i], NULL, outcome, out[i].message);
+		if (strcmp(outcome, "validation_warning") != 0)
+			telemetry_upload_outcome(c->dest->d.id, outcome, false);
 		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
 		r.v[r.n - 1].platform_code = out[i].platform_code;
 		r.v[r.n - 1].latency_ms = (int32_t)resp->latency_ms;
@@ -448,7 +453,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 		struct outcome *o = &out[i];
 		const char *state = "failed";
 		int64_t delay = 0;
-		bool refund = false;
+		bool refund = false, retry = false;
 		char msg[400];
 
 		snprintf(msg, sizeof(msg), "%s", o->message);
@@ -466,6 +471,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 				delay = c->breaker_hold_ms;
 			} else if (backoff_should_retry(&pol, c->claimed[i])) {
 				state = "pending";
+				retry = true;
 				delay = backoff_delay_ms(
 					&pol, c->claimed[i], backoff_rand01(),
 					o->retry_after_s >= 0 ? o->retry_after_s * 1000 : -1);
@@ -529,6 +535,7 @@ static void record_outcomes(struct worker *w, struct upload_ctx *c, const struct
 			break;
 		}
 		recs_add(&r, c->ids[i], c->claimed[i], state, outcome_kind_name(o->kind), msg);
+		telemetry_upload_outcome(c->dest->d.id, outcome_kind_name(o->kind), retry);
 		r.v[r.n - 1].delay_ms = delay;
 		r.v[r.n - 1].refund = refund;
 		r.v[r.n - 1].http_status = resp->transport_error ? 0 : (int32_t)resp->status;
@@ -644,6 +651,8 @@ static void upload_done_cb(const struct upload_resp *resp, void *arg)
 	}
 	out = xcalloc(c->n, sizeof(*out));
 	c->dest->d.ops->result(&c->dest->d, resp, c->convs, c->n, out);
+	telemetry_upload_finished(c->dest->d.id, resp->transport_error, resp->status,
+				  resp->latency_ms);
 	add_check_note(c, out);
 	c->breaker_hold_ms = dest_health_report(w, c->dest->d.id, resp);
 	for (size_t i = 0; i < c->n && c->n > 1; i++)

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/telemetry.h"
 #include "store/db.h"
 #include "store/ingest_store.h"
 
@@ -271,6 +272,7 @@ static void write_batch(struct writer *w, struct ingest_job *jobs, size_t n)
 			drop_conn(w);
 	} else {
 		w->last_used_ms = clock_mono_ms();
+		telemetry_ingest_committed(nr, clock_mono_us() - t0);
 		log_debug("webhooks committed", "writer=%d n=%zu us=%lld", w->index, nr,
 			  (long long)(clock_mono_us() - t0));
 	}
@@ -482,6 +484,16 @@ size_t ingest_queued(struct ingest *in)
 
 	pthread_mutex_lock(&in->mu);
 	n = in->n_queued;
+	pthread_mutex_unlock(&in->mu);
+	return n;
+}
+
+size_t ingest_held_bytes(struct ingest *in)
+{
+	size_t n;
+
+	pthread_mutex_lock(&in->mu);
+	n = in->held_bytes;
 	pthread_mutex_unlock(&in->mu);
 	return n;
 }

@@ -41,6 +41,7 @@ struct ingest_job {
 	uint32_t gen;
 	/* Inputs, owned by the job. */
 	char source_id[37];
+	char kind[32];	     /* the source's kind, for the metrics */
 	char request_id[65]; /* for log lines about it (http_request_id) */
 	char *dedup_key;
 	char *topic;
@@ -101,6 +102,10 @@ bool ingest_is_ready(const struct ingest *in);
 
 /* Jobs queued and not yet taken by a writer. */
 size_t ingest_queued(struct ingest *in);
+
+/* Bytes of the jobs submitted and not yet handed back (the [ingest]
+ * queue_bytes budget in use). */
+size_t ingest_held_bytes(struct ingest *in);
 
 /* Stop: refuse new jobs, let writers finish what is queued, join them.
  * Finished jobs are still delivered to done_cb when the loop next runs.

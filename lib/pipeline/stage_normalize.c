@@ -33,6 +33,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "destinations/dest.h"
+#include "pipeline/telemetry.h"
 #include "pipeline/contacts.h"
 #include "pipeline/privacy.h"
 #include "pipeline/worker_int.h"
@@ -492,9 +493,11 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 			p.marks[0].error = msg;
 			raw_batch_cleanup(&b);
 			rc = normalize_store_begin(w->conn, 1, topics, &b, &e);
-			if (rc == 0 && b.n == 1 && b.rows[0].id == p.marks[0].id)
+			if (rc == 0 && b.n == 1 && b.rows[0].id == p.marks[0].id) {
 				rc = normalize_store_commit(w->conn, p.marks, 1, &e);
-			else if (rc == 0)
+				if (rc == 0)
+					telemetry_raw_processed("error");
+			} else if (rc == 0)
 				normalize_store_rollback(w->conn);
 			*write_failed = false;
 		}
@@ -515,6 +518,8 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 		worker_db_error(w, "could not commit normalized events", &e);
 		goto out;
 	}
+	for (size_t i = 0; i < b.n; i++)
+		telemetry_raw_processed(p.marks[i].state);
 	log_debug("normalized raw events",
 		  "worker=%d raw=%zu conversions=%lld deliveries=%lld claim_ms=%lld parse_ms=%lld "
 		  "write_ms=%lld mark_commit_ms=%lld",

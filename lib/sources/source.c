@@ -31,6 +31,11 @@ const struct source_ops *source_ops_find(const char *kind)
 	return NULL;
 }
 
+const struct source_ops *source_ops_at(size_t i)
+{
+	return i < sizeof(registry) / sizeof(registry[0]) ? registry[i] : NULL;
+}
+
 static bool topic_listed(const char *const *list, const char *topic)
 {
 	for (size_t i = 0; list && list[i]; i++) {

@@ -327,6 +327,10 @@ struct source_ops {
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
 
+/* The i-th registered kind, or NULL past the last (metrics declare a
+ * series per kind). */
+const struct source_ops *source_ops_at(size_t i);
+
 /* Whether a request to a disabled source of ops is one of its
  * disabled_topics (by ops->topic), so it is verified and stored anyway. */
 bool source_takes_when_disabled(const struct source_ops *ops, const struct http_req *req);

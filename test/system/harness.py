@@ -300,6 +300,10 @@ class Stack:
         settings = {
             ("server", "listen"): "127.0.0.1:%d" % self.port,
             ("server", "public_url"): self.base_url,
+            # /metrics on the main listener: a fixed metrics port would
+            # clash between the stacks of parallel tests (test_metrics.py
+            # covers the separate listener).
+            ("server", "metrics_listen"): "",
             ("database", "url"): cluster.url(self.db),
             ("security", "master_key_file"): self.key_file,
             ("workers", "threads"): "2",
