@@ -64,8 +64,11 @@ static int claims_from_args(struct ctl *c, const struct ctl_args *a, struct jwt_
 		return ctl_usage_error(c, "invalid ttl \"%s\": 1m to 366d", ttl);
 	if (sub == NULL)
 		sub = ctl_actor();
-	if (sub[0] == '\0' || strlen(sub) >= sizeof(cl->sub))
-		return ctl_usage_error(c, "--sub must be 1 to %zu bytes", sizeof(cl->sub) - 1);
+	if (!jwt_sub_is_valid(sub))
+		return ctl_usage_error(c,
+				       "--sub must be 1 to %d bytes without control characters, "
+				       "quotes or backslashes",
+				       JWT_SUB_MAX - 1);
 	snprintf(cl->sub, sizeof(cl->sub), "%s", sub);
 	if (cl->role == JWT_ROLE_AGENCY && ctl_arg(a, "tenant") == NULL)
 		return ctl_usage_error(c, "an agency token needs --tenant");

@@ -49,6 +49,19 @@ int jwt_key_load(const char *path, char **key, size_t *keylen, struct err *e)
 	return 0;
 }
 
+bool jwt_sub_is_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= JWT_SUB_MAX)
+		return false;
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+			return false;
+	}
+	return true;
+}
+
 const char *jwt_role_name(enum jwt_role r)
 {
 	return r == JWT_ROLE_ADMIN ? "admin" : "agency";
@@ -108,7 +121,7 @@ int jwt_sign(const unsigned char *key, size_t keylen, const struct jwt_claims *c
 
 	if (keylen < KEY_MIN)
 		return err_set(e, ERR_INVALID, "the JWT secret is shorter than %d bytes", KEY_MIN);
-	if (c->sub[0] == '\0' || (c->role == JWT_ROLE_AGENCY && c->tenant <= 0))
+	if (!jwt_sub_is_valid(c->sub) || (c->role == JWT_ROLE_AGENCY && c->tenant <= 0))
 		return err_set(e, ERR_INVALID,
 			       "a token needs a subject, and a tenant unless admin");
 	payload = claims_json(c);
@@ -259,6 +272,8 @@ static int check_claims(const cJSON *p, int64_t now, int64_t leeway, struct jwt_
 	if ((rc = str_claim(p, "sub", c->sub, sizeof(c->sub), e)) != 0 ||
 	    (rc = str_claim(p, "role", role, sizeof(role), e)) != 0)
 		return rc;
+	if (!jwt_sub_is_valid(c->sub))
+		return err_set(e, ERR_AUTH, "claim sub has control characters or quotes");
 	if (jwt_role_parse(role, &c->role) != 0)
 		return err_set(e, ERR_AUTH, "claim role must be agency or admin");
 	if (c->role == JWT_ROLE_AGENCY && c->tenant <= 0)

@@ -41,6 +41,10 @@ struct jwt_claims {
  */
 int jwt_key_load(const char *path, char **key, size_t *keylen, struct err *e) WUR;
 
+/* A subject we accept: 1..127 bytes, no control characters, no '"' or
+ * '\\' (it goes into log lines and the audit log as the actor). */
+bool jwt_sub_is_valid(const char *s);
+
 /* "agency" / "admin"; jwt_role_parse: 0 or ERR_INVALID. */
 const char *jwt_role_name(enum jwt_role r);
 int jwt_role_parse(const char *s, enum jwt_role *out) WUR;
@@ -49,7 +53,7 @@ int jwt_role_parse(const char *s, enum jwt_role *out) WUR;
  * Sign c with key (any length >= 32 bytes, per RFC 7518 §3.2) into *out
  * (malloc'd, caller frees).  iat and exp are written as given; nbf only
  * when non-zero; tenant only when non-zero.  0, ERR_INVALID (short key,
- * empty sub, agency without tenant) or ERR_NOMEM.
+ * invalid sub, agency without tenant) or ERR_NOMEM.
  */
 int jwt_sign(const unsigned char *key, size_t keylen, const struct jwt_claims *c, char **out,
 	     struct err *e) WUR;

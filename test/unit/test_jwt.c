@@ -243,6 +243,8 @@ static void test_types(void **state)
 	expect_refused(make("{\"sub\":7,\"role\":\"admin\",\"exp\":1800009999}"), "sub");
 	expect_refused(make("{\"sub\":\"\",\"role\":\"admin\",\"exp\":1800009999}"), "sub");
 	expect_refused(make("{\"role\":\"admin\",\"exp\":1800009999}"), "sub");
+	expect_refused(make("{\"sub\":\"a\\nb\",\"role\":\"admin\",\"exp\":1800009999}"), "sub");
+	expect_refused(make("{\"sub\":\"a\\\"b\",\"role\":\"admin\",\"exp\":1800009999}"), "sub");
 	expect_refused(make("{\"sub\":\"x\",\"role\":\"root\",\"exp\":1800009999}"), "role");
 	expect_refused(make("{\"sub\":\"x\",\"role\":[\"admin\"],\"exp\":1800009999}"), "role");
 	expect_refused(make("{\"sub\":\"x\",\"role\":\"agency\",\"tenant\":\"1\","
