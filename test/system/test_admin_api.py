@@ -122,6 +122,11 @@ def test_auth_refusals(make_stack, tmp_path):
     # unknown route, wrong method
     tok = token(s, "--role", "admin")
     assert a.get("/v1/admin/nothing", tok)[0] == 404
+    # many at once: all answered by the one worker, none lost
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        codes = list(ex.map(lambda _: a.get("/v1/admin/stats", tok)[0], range(48)))
+    assert set(codes) <= {200, 503} and codes.count(200) >= 16, codes
     assert "token" not in s.logs().lower() or tok not in s.logs()
 
 
