@@ -60,7 +60,8 @@ class Setup:
         with open(self.conf, "w") as f:
             f.write("[server]\nlisten = 127.0.0.1:%d\n[database]\nurl = %s\n"
                     "[security]\nmaster_key_file = %s\n[workers]\nthreads = %d\n"
-                    "[endpoints]\nmeta = %s\n[log]\nlevel = warn\n%s"
+                    "[endpoints]\nmeta = %s\n[log]\nlevel = warn\n"
+                    "[ratelimit]\nrate = 0\n%s"
                     % (self.port, pg_url(db), self.key, workers, meta, extra_conf))
         self.ctl("migrate")
         with open(os.path.join(self.dir, "secret"), "w") as f:

@@ -11,8 +11,10 @@
  */
 #include "admin/ctl.h"
 #include "admin/ctl_reconcile.h"
+#include "admin/ctl_source_limit.h"
 #include "admin/ctl_source_secret.h"
 #include "core/mem.h"
+#include "core/ratelimit.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
 #include "pipeline/admin_view.h"
@@ -345,6 +347,21 @@ static int add_ghl_settings(cJSON *settings, const struct ctl_args *a, struct er
 	return rc;
 }
 
+/* --rate-limit RATE[/BURST]: the source's own token bucket on ingest
+ * (settings.ratelimit_rate, ratelimit_burst; http/source_limits.c). */
+static int add_rate_limit(cJSON *settings, const char *spec, struct err *e)
+{
+	int64_t rate, burst;
+	int rc = ratelimit_parse_spec(spec, &rate, &burst, e);
+
+	if (rc != 0)
+		return rc;
+	if (!cJSON_AddNumberToObject(settings, "ratelimit_rate", (double)rate) ||
+	    !cJSON_AddNumberToObject(settings, "ratelimit_burst", (double)burst))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 /* The settings of `source add` as JSON text (*out, cJSON_free), from the
  * options of WooCommerce and GHL; ERR_INVALID for a usage error. */
 static int source_settings(const struct ctl_args *a, const char *kind, char **out, struct err *e)
@@ -374,6 +391,8 @@ static int source_settings(const struct ctl_args *a, const char *kind, char **ou
 		rc = add_meta_keys(settings, keys, e);
 	if (rc == 0 && ghl)
 		rc = add_ghl_settings(settings, a, e);
+	if (rc == 0 && ctl_arg(a, "rate-limit"))
+		rc = add_rate_limit(settings, ctl_arg(a, "rate-limit"), e);
 	if (rc == 0 && (*out = cJSON_PrintUnformatted(settings)) == NULL)
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 	cJSON_Delete(settings);
@@ -935,6 +954,9 @@ static const struct ctl_optspec source_add_opts[] = {
 	{ "event-map", CTL_OPT_VALUE, "LIST", false,
 	  "ghl: conversions by webhook type (won = a won opportunity), e.g. "
 	  "InvoicePaid=purchase,ContactCreate=lead; an empty name switches one off" },
+	{ "rate-limit", CTL_OPT_VALUE, "R[/B]", false,
+	  "this source's own ingest limit: R webhooks per second, bursts of B (default "
+	  "4 * R), instead of [ratelimit] rate and burst; over it: 429 with Retry-After" },
 	{ "store-url", CTL_OPT_VALUE, "URL", false,
 	  "woocommerce: the shop's URL (for reconcile through its REST API)" },
 	{ "rest-credentials-file", CTL_OPT_VALUE, "F", false,
@@ -1013,6 +1035,13 @@ const struct ctl_cmd ctl_catalog_cmds[] = {
 	  "With --interval instead, the daemon does it every D, each run from where the last\n"
 	  "good one started (less 10 minutes).  Every run is audited.",
 	  ctl_reconcile_opts, 1, 1, true, ctl_run_source_reconcile },
+	{ "source", "rate-limit", "SOURCE R[/B]|default",
+	  "set a source's own ingest rate limit, or go back to [ratelimit]",
+	  "At most R webhooks a second with bursts of B (default 4 * R) from this source,\n"
+	  "per daemon; above it the answer is 429 with Retry-After and nothing is stored.\n"
+	  "\"default\" removes the source's own limit.  Running daemons pick the change up\n"
+	  "by themselves.  Audited.",
+	  NULL, 2, 2, true, ctl_run_source_rate_limit },
 	{ "source", "rotate-secret", "ID",
 	  "replace a source's signing secret, keeping the old one a while",
 	  "The new secret is accepted at once; the old one until the overlap ends (default\n"

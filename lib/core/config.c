@@ -134,6 +134,11 @@ static const struct cfg_key keys[] = {
 	{ "ingest", "writers", T_INT, OFF(ingest_writers), "1", false, false, 1, 16,
 	  "ingest writer threads (each one database connection); one writer makes the "
 	  "largest commits, more only help when inserting takes longer than fsync" },
+	{ "ratelimit", "rate", T_INT, OFF(ratelimit_rate), "50", true, false, 0, 1000000,
+	  "webhooks per second per source, per daemon (above: 429 with Retry-After, nothing "
+	  "stored); 0 = no limit; source add --rate-limit sets a source's own" },
+	{ "ratelimit", "burst", T_INT, OFF(ratelimit_burst), "200", true, false, 1, 10000000,
+	  "webhooks a source may send at once (the token bucket's size)" },
 	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 0, 64,
 	  "worker threads (each one database connection and one curl multi); 0 makes an "
 	  "ingest-only node" },

@@ -70,6 +70,9 @@ struct config {
 	int64_t ingest_queue_bytes;
 	int64_t ingest_batch_max;
 	int64_t ingest_writers;
+	/* [ratelimit] */
+	int64_t ratelimit_rate; /* per source, per second; 0 = none */
+	int64_t ratelimit_burst;
 	/* [workers] */
 	int64_t worker_threads;
 	int64_t worker_batch;

@@ -69,7 +69,9 @@ void http_reply_error(struct evhttp_request *req, int code, const char *error, c
 			*p = '\'';
 	}
 	snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}", error, d);
-	if (code == 503 || code == 429)
+	/* A caller that knows better (the rate limit) set its own. */
+	if ((code == 503 || code == 429) &&
+	    evhttp_find_header(evhttp_request_get_output_headers(req), "Retry-After") == NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
 	http_reply_json(req, code, body);
 }
@@ -396,6 +398,7 @@ void http_server_set_sources(struct http_server *s, struct source_set *set)
 {
 	struct source_set *old = s->sources;
 
+	http_limits_swap(s, set);
 	s->sources = set;
 	source_set_unref(old);
 }
@@ -439,6 +442,7 @@ void http_server_free(struct http_server *s)
 	http_oauth_cleanup(s);
 	http_admin_cleanup(s);
 	http_conns_cleanup(s);
+	http_limits_cleanup(s);
 	source_set_unref(s->sources);
 	free(s->slots);
 	free(s->free_list);

@@ -46,6 +46,9 @@ struct http_server {
 	struct source_set *sources; /* NULL until the first load */
 	size_t max_body;
 	struct log_ratelimit rl_refused; /* refused webhooks: no log floods */
+	/* Per-source token buckets, parallel to sources->v (source_limits.c). */
+	struct source_limit *limits;
+	struct log_ratelimit rl_limited;
 	struct pending_slot *slots;
 	uint32_t *free_list;
 	uint32_t n_slots, n_free;
@@ -103,6 +106,16 @@ void http_conns_cleanup(struct http_server *s);
  * waiting request (arg: the server), and what a slot's calls. */
 void http_conn_closed_cb(struct evhttp_connection *evcon, void *arg);
 void http_conn_gone(struct http_server *s);
+
+/* The per-source rate limit (source_limits.c).  http_limits_swap():
+ * build the buckets for set (carrying over those of sources still there)
+ * before s->sources becomes set.  http_limits_allow(): take a token for
+ * src (a source of s->sources); false after answering 429 with
+ * Retry-After.  http_limits_cleanup(): free them. */
+void http_limits_swap(struct http_server *s, const struct source_set *set);
+bool http_limits_allow(struct http_server *s, struct evhttp_request *req, const struct source *src,
+		       const char *request_id);
+void http_limits_cleanup(struct http_server *s);
 
 /* POST /v1/webhooks/{kind}/{source_id}; rest = "{kind}/{source_id}". */
 void http_handle_webhook(struct http_server *s, struct evhttp_request *req, const char *rest);

@@ -312,6 +312,10 @@ static void serve(struct http_server *s, struct evhttp_request *req, const char 
 		refuse(req, kind, 404, "not_found", "unknown or disabled source");
 		return;
 	}
+	/* Before the body is read or verified: an over-limit sender costs
+	 * only this. */
+	if (!http_limits_allow(s, req, src, request_id))
+		return;
 	body = take_body(req, &hr.body_len);
 	if (body == NULL) {
 		refuse(req, kind, source_unavailable_status(src->ops), "overloaded",

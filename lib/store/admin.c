@@ -175,6 +175,45 @@ out:
 	return adm_tx_end(conn, rc, e);
 }
 
+int admin_source_set_rate_limit(PGconn *conn, const char *actor, const char *id, int64_t rate,
+				int64_t burst, struct err *e)
+{
+	struct params p = { 0 };
+	int64_t n = 0;
+	cJSON *d;
+	bool ok = true;
+	int rc;
+
+	rc = adm_tx_begin(conn, e);
+	if (rc != 0)
+		return rc;
+	adm_p_text(&p, id);
+	adm_p_int64(&p, rate);
+	adm_p_int64(&p, burst);
+	/* The catalog trigger NOTIFYs: running daemons take the new limit with
+	 * their next source snapshot. */
+	rc = adm_run_cmd(conn,
+			 "UPDATE sources SET settings = CASE WHEN $2::bigint = 0"
+			 " THEN settings - 'ratelimit_rate' - 'ratelimit_burst'"
+			 " ELSE settings || jsonb_build_object('ratelimit_rate', $2::bigint,"
+			 " 'ratelimit_burst', $3::bigint) END, updated_at = now()"
+			 " WHERE id = $1::uuid",
+			 &p, "could not update source", &n, e);
+	if (rc == 0 && n == 0)
+		rc = err_set(e, ERR_NOTFOUND, "no source with id %s", id);
+	if (rc != 0)
+		goto out;
+	d = cJSON_CreateObject();
+	adm_put_str(d, "id", id, &ok);
+	if (rate) {
+		adm_put_num(d, "rate", (double)rate, &ok);
+		adm_put_num(d, "burst", (double)burst, &ok);
+	}
+	rc = adm_audit(conn, actor, "source.rate_limit", d, ok, e);
+out:
+	return adm_tx_end(conn, rc, e);
+}
+
 /* ---- destinations ------------------------------------------------------------- */
 
 static int destination_insert(PGconn *conn, const struct admin_destination_new *x, struct err *e)

@@ -96,6 +96,12 @@ int admin_source_list(PGconn *conn, int64_t tenant_id, struct cJSON **out, struc
 int admin_source_set_enabled(PGconn *conn, const char *actor, const char *id, bool enabled,
 			     struct err *e) WUR;
 
+/* Set a source's own ingest rate limit (settings.ratelimit_rate/_burst),
+ * or with rate 0 remove it (the [ratelimit] defaults apply again).
+ * Audited as source.rate_limit; ERR_NOTFOUND for an unknown id. */
+int admin_source_set_rate_limit(PGconn *conn, const char *actor, const char *id, int64_t rate,
+				int64_t burst, struct err *e) WUR;
+
 struct admin_destination_new {
 	const char *id;
 	int64_t tenant_id;
