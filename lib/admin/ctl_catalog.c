@@ -17,6 +17,7 @@
 #include "core/ratelimit.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
+#include "pipeline/admin_view.h"
 #include "sources/source.h"
 #include "store/admin.h"
 #include "store/pgarr.h"
@@ -172,14 +173,10 @@ static int run_tenant_list(struct ctl *c, const struct ctl_args *a)
 
 /* ---- source ----------------------------------------------------------------------- */
 
-/* Where the platform sends: the kind's own route, or the webhook one. */
+/* Where the platform sends (shared with the admin HTTP API). */
 static char *webhook_url(const struct config *cfg, const char *kind, const char *id)
 {
-	const struct source_ops *ops = source_ops_find(kind);
-
-	if (ops && ops->route)
-		return xasprintf("%s%s%s", cfg->public_url, ops->route, id);
-	return xasprintf("%s/v1/webhooks/%s/%s", cfg->public_url, kind, id);
+	return admin_view_webhook_url(cfg, kind, id);
 }
 
 /* Seal plain for column `column` of row `id` of `table` with the master key.
@@ -563,19 +560,12 @@ static int run_source_list(struct ctl *c, const struct ctl_args *a)
 	struct config *cfg;
 	PGconn *conn;
 	int64_t tenant_id;
-	cJSON *rows = NULL, *row;
+	cJSON *rows = NULL;
 
 	if (ctl_config(c, &cfg, &e) != 0 || tenant_filter(c, a, &conn, &tenant_id, &e) != 0 ||
 	    admin_source_list(conn, tenant_id, &rows, &e) != 0)
 		return ctl_fail(c, &e);
-	cJSON_ArrayForEach (row, rows) {
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(row, "kind"));
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(row, "id"));
-		char *url = webhook_url(cfg, kind ? kind : "", id ? id : "");
-
-		cJSON_AddStringToObject(row, "webhook_url", url);
-		free(url);
-	}
+	admin_view_sources(cfg, rows);
 	return emit_rows(c, rows, cols);
 }
 

@@ -78,6 +78,10 @@ static const struct cfg_key keys[] = {
 	  1000, 3600000,
 	  "longest stop after SIGTERM; statements still running near its end are canceled "
 	  "and the daemon exits (leases bring work back); below systemd's TimeoutStopSec" },
+	{ "server", "admin_listen", T_STRING, OFF(admin_listen), "127.0.0.1:8081", false, false, 0,
+	  0,
+	  "host:port of the admin API (/v1/admin/, JWT bearer tokens); served only when "
+	  "[security] jwt_secret_file is set; keep it on loopback or a private network" },
 	{ "server", "max_connections", T_INT, OFF(max_connections), "1024", false, false, 1,
 	  1000000,
 	  "most client connections open at once; beyond it the server stops accepting "
@@ -117,6 +121,10 @@ static const struct cfg_key keys[] = {
 	  false, false, 0, 0,
 	  "32 random bytes (raw or 64 hex); a relative name is looked up in "
 	  "$CREDENTIALS_DIRECTORY" },
+	{ "security", "jwt_secret_file", T_STRING, OFF(jwt_secret_file), "", false, false, 0, 0,
+	  "HS256 key of the admin API's tokens (at least 32 bytes; `adsengctl token create` "
+	  "signs with it); a relative name is looked up in $CREDENTIALS_DIRECTORY; empty = "
+	  "no admin API" },
 	{ "ingest", "queue_max", T_INT, OFF(ingest_queue_max), "10000", false, false, 1, 1000000,
 	  "webhooks waiting for COMMIT before the server answers 503" },
 	{ "ingest", "queue_bytes", T_SIZE, OFF(ingest_queue_bytes), "256MiB", false, false, 1024,

@@ -46,6 +46,7 @@ struct config {
 	/* [server] */
 	char *listen[CONFIG_MAX_LISTEN];
 	int n_listen;
+	char *admin_listen;
 	char *public_url;
 	char *metrics_listen; /* "" = /metrics on the listen addresses */
 	int64_t metrics_interval_ms;
@@ -63,6 +64,7 @@ struct config {
 	int64_t db_keepalives_count;
 	/* [security] */
 	char *master_key_file;
+	char *jwt_secret_file; /* "" = no admin API */
 	/* [ingest] */
 	int64_t ingest_queue_max;
 	int64_t ingest_queue_bytes;

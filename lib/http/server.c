@@ -382,6 +382,9 @@ int http_server_start(struct event_base *base, struct runtime *rt, struct http_s
 		rc = http_metrics_start(s, cfg->metrics_listen, e);
 	if (rc != 0)
 		goto fail;
+	rc = http_admin_start(s, cfg, e);
+	if (rc != 0)
+		goto fail;
 	config_unref(cfg);
 	*out = s;
 	return 0;
@@ -405,6 +408,7 @@ void http_server_stop_listening(struct http_server *s)
 	for (int i = 0; i < s->n_bound; i++)
 		evhttp_del_accept_socket(s->http, s->bound[i]);
 	s->n_bound = 0;
+	http_admin_stop_listening(s);
 	http_metrics_stop_listening(s);
 }
 
@@ -422,6 +426,7 @@ void http_server_free(struct http_server *s)
 		ingest_free(s->ingest); /* answers the last finished jobs */
 	}
 	http_oauth_stop(s); /* their replies are queued on the loop */
+	http_admin_stop(s);
 	/* Let evhttp write those last replies. */
 	event_base_loop(s->base, EVLOOP_NONBLOCK);
 	http_conns_flush(s);
@@ -435,6 +440,7 @@ void http_server_free(struct http_server *s)
 			evhttp_request_free(s->slots[i].req);
 	}
 	http_oauth_cleanup(s);
+	http_admin_cleanup(s);
 	http_conns_cleanup(s);
 	http_limits_cleanup(s);
 	source_set_unref(s->sources);

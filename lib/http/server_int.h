@@ -22,6 +22,8 @@ struct bufferevent;
 struct event;
 struct http_server;
 struct oauth_job;
+struct admin_api;
+struct config;
 
 /* OAuth consent callbacks served at once (each on its own short thread). */
 #define HTTP_OAUTH_JOBS 4
@@ -64,6 +66,8 @@ struct http_server {
 	/* OAuth consent callbacks (oauth_callback.c). */
 	unsigned char *oauth_key; /* the state MAC key, sodium_malloc'd */
 	struct oauth_job *oauth_jobs[HTTP_OAUTH_JOBS];
+	/* The admin API (admin_api.c); NULL when not configured. */
+	struct admin_api *admin;
 };
 
 /* Reply with a JSON body (a newline is appended). */
@@ -141,5 +145,15 @@ void http_handle_oauth(struct http_server *s, struct evhttp_request *req, const 
 int http_oauth_init(struct http_server *s, struct err *e) WUR;
 void http_oauth_stop(struct http_server *s);
 void http_oauth_cleanup(struct http_server *s);
+
+/* The admin API on [server] admin_listen when [security] jwt_secret_file
+ * is set (else nothing): load the key, start the worker, bind (start);
+ * stop accepting; wait for the worker within the runtime's stop deadline
+ * (stop, before the last loop turn that writes its replies); free (cleanup,
+ * may be called after a failed start). */
+int http_admin_start(struct http_server *s, const struct config *cfg, struct err *e) WUR;
+void http_admin_stop_listening(struct http_server *s);
+void http_admin_stop(struct http_server *s);
+void http_admin_cleanup(struct http_server *s);
 
 #endif
