@@ -69,9 +69,10 @@ struct daemon_state {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: adsengd [-c FILE] [-t] [--version] [--help]\n"
+	fprintf(f, "usage: adsengd [-c FILE] [-t] [--admin-routes] [--version] [--help]\n"
 		   "  -c FILE    configuration file (default " DEFAULT_CONFIG " if it exists)\n"
 		   "  -t         check the configuration and the master key, then exit\n"
+		   "  --admin-routes  print the admin API's routes, then exit\n"
 		   "  --version  print the version\n"
 		   "Every key can be overridden with ADSENGD_<SECTION>_<KEY>.\n");
 }
@@ -247,6 +248,10 @@ static int parse_args(int argc, char **argv, const char **path, bool *check_only
 			*path = argv[++i];
 		} else if (strcmp(argv[i], "-t") == 0) {
 			*check_only = true;
+		} else if (strcmp(argv[i], "--admin-routes") == 0) {
+			/* For the OpenAPI test: the dispatcher's own table. */
+			http_admin_print_routes(stdout);
+			exit(0);
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("adsengd %s\n", ADSENG_VERSION);
 			exit(0);

@@ -18,6 +18,7 @@
 #include "core/vault.h"
 #include "destinations/dest.h"
 #include "pipeline/admin_view.h"
+#include "pipeline/catalog.h"
 #include "sources/source.h"
 #include "store/admin.h"
 #include "store/pgarr.h"
@@ -177,53 +178,6 @@ static int run_tenant_list(struct ctl *c, const struct ctl_args *a)
 static char *webhook_url(const struct config *cfg, const char *kind, const char *id)
 {
 	return admin_view_webhook_url(cfg, kind, id);
-}
-
-/* Seal plain for column `column` of row `id` of `table` with the master key.
- * *sealed is malloc'd (the caller frees it). */
-static int ctl_seal(struct ctl *c, const char *table, const char *id, const char *column,
-		    const char *plain, size_t plain_len, uint8_t **sealed, size_t *sealed_len,
-		    struct err *e)
-{
-	struct config *cfg;
-	struct vault *v = NULL;
-	char ad[VAULT_AD_MAX];
-	int rc;
-
-	rc = ctl_config(c, &cfg, e);
-	if (rc == 0)
-		rc = vault_open(cfg->master_key_file, &v, e);
-	if (rc != 0)
-		return rc;
-	vault_ad(ad, table, id, column);
-	rc = vault_seal(v, plain, plain_len, ad, sealed, sealed_len, e);
-	vault_free(v);
-	return rc;
-}
-
-/* Seal secret (and the REST credentials, when given) for source s->id and
- * insert the row. */
-static int source_store(struct ctl *c, PGconn *conn, struct admin_source_new *s, const char *secret,
-			size_t secret_len, const char *rest, size_t rest_len, struct err *e)
-{
-	uint8_t *sealed = NULL, *sealed_rest = NULL;
-	int rc;
-
-	rc = ctl_seal(c, "source", s->id, "secret", secret, secret_len, &sealed, &s->sealed_len, e);
-	if (rc == 0 && rest)
-		rc = ctl_seal(c, "source", s->id, "rest_credentials", rest, rest_len, &sealed_rest,
-			      &s->sealed_rest_len, e);
-	if (rc != 0)
-		goto out;
-	s->sealed = sealed;
-	s->sealed_rest = sealed_rest;
-	rc = admin_source_add(conn, ctl_actor(), s, e);
-	s->sealed = NULL;
-	s->sealed_rest = NULL;
-out:
-	free(sealed);
-	free(sealed_rest);
-	return rc;
 }
 
 /* The click fields clickid_from_attribute() knows (core/clickid.h). */
@@ -430,37 +384,38 @@ static int read_rest_credentials(const char *path, char **rest, size_t *len, str
 	return rc;
 }
 
-/* Everything after the argument checks: read (or take the generated
- * secret, when given), seal, insert. */
-static int source_add(struct ctl *c, const struct ctl_args *a, struct admin_source_new *s,
-		      bool no_secret, const char *generated, struct err *e)
+/* Everything after the argument checks: read the secret (unless the kind
+ * takes none or generates one: *key then), then catalog_source_add seals
+ * and inserts. */
+static int source_add(struct ctl *c, const struct ctl_args *a, struct catalog_source *s,
+		      char id[37], char **key, struct err *e)
 {
+	const char *secret_file = ctl_arg(a, "secret-file");
 	char *secret = NULL, *rest = NULL;
-	size_t secret_len = 0, rest_len = 0;
+	struct config *cfg;
+	struct vault *v = NULL;
 	PGconn *conn;
-	int rc;
+	int rc = 0;
 
-	/* A kind signed with the platform's own keys stores an empty secret
-	 * (the column holds a sealed value for every source). */
-	if (no_secret || generated)
-		rc = 0;
-	else
-		rc = secret_file_read(ctl_arg(a, "secret-file"), SECRET_MAX, &secret, &secret_len,
-				      e);
-	if (generated) {
-		secret = (char *)generated;
-		secret_len = strlen(generated);
-	}
+	if (secret_file)
+		rc = secret_file_read(secret_file, SECRET_MAX, &secret, &s->secret_len, e);
+	s->secret = secret;
 	if (rc == 0)
-		rc = read_rest_credentials(ctl_arg(a, "rest-credentials-file"), &rest, &rest_len,
+		rc = read_rest_credentials(ctl_arg(a, "rest-credentials-file"), &rest, &s->rest_len,
 					   e);
+	s->rest = rest;
 	if (rc == 0)
 		rc = ctl_db(c, &conn, e);
 	if (rc == 0)
 		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &s->tenant_id, e);
 	if (rc == 0)
-		rc = source_store(c, conn, s, secret ? secret : "", secret_len, rest, rest_len, e);
-	if (secret && !generated)
+		rc = ctl_config(c, &cfg, e);
+	if (rc == 0)
+		rc = vault_open(cfg->master_key_file, &v, e);
+	if (rc == 0)
+		rc = catalog_source_add(conn, v, ctl_actor(), s, id, key, e);
+	vault_free(v);
+	if (secret)
 		sodium_free(secret); /* wipes it */
 	if (rest)
 		sodium_free(rest);
@@ -499,7 +454,7 @@ static int print_source(struct ctl *c, const char *id, const char *url, const ch
 static int run_source_add(struct ctl *c, const struct ctl_args *a)
 {
 	struct err e = { 0 };
-	struct admin_source_new s = { 0 };
+	struct catalog_source s = { 0 };
 	const struct source_ops *ops;
 	struct config *cfg;
 	char *url, *settings = NULL, *key = NULL;
@@ -523,18 +478,10 @@ static int run_source_add(struct ctl *c, const struct ctl_args *a)
 		return ctl_usage_error(c, "%s", e.msg);
 	if (rc != 0)
 		return ctl_fail(c, &e);
-	uuid_generate(id);
-	s.id = id;
 	s.settings_json = settings;
-	if (ops->new_secret) {
-		key = sodium_malloc(SOURCE_SECRET_NEW_MAX);
-		if (key == NULL)
-			abort();
-		ops->new_secret(key);
-	}
 	rc = ctl_config(c, &cfg, &e);
 	if (rc == 0)
-		rc = source_add(c, a, &s, ops->no_secret, key, &e);
+		rc = source_add(c, a, &s, id, &key, &e);
 	cJSON_free(settings);
 	if (rc == 0) {
 		url = webhook_url(cfg, s.kind, id);
@@ -638,9 +585,9 @@ static cJSON *build_settings(const struct ctl_args *a)
 	return s;
 }
 
-/* Parse and validate the credentials text against the platform's rules. */
-static int check_credentials(const struct dest_ops *ops, const cJSON *settings, bool test_mode,
-			     const char *creds_text, const char *path, struct err *e)
+/* The credentials file must hold a JSON object (said here with its path;
+ * the kind's own checks are catalog_destination_add's). */
+static int check_credentials(const char *creds_text, const char *path, struct err *e)
 {
 	cJSON *creds = cJSON_Parse(creds_text);
 	int rc = 0;
@@ -648,79 +595,52 @@ static int check_credentials(const struct dest_ops *ops, const cJSON *settings, 
 	/* Never quote the file: it is a secret. */
 	if (!cJSON_IsObject(creds))
 		rc = err_set(e, ERR_INVALID, "credentials file \"%s\" is not a JSON object", path);
-	else if (ops->validate)
-		rc = ops->validate(settings, creds, test_mode, e);
 	json_wipe(creds);
 	cJSON_Delete(creds);
 	return rc;
 }
 
-/* Seal the credentials for destination x->id and insert the row. */
-static int destination_store(struct ctl *c, PGconn *conn, struct admin_destination_new *x,
-			     const char *creds, size_t creds_len, struct err *e)
-{
-	uint8_t *sealed = NULL;
-	int rc;
-
-	rc = ctl_seal(c, "destination", x->id, "credentials", creds, creds_len, &sealed,
-		      &x->sealed_len, e);
-	if (rc != 0)
-		return rc;
-	x->sealed = sealed;
-	rc = admin_destination_add(conn, ctl_actor(), x, e);
-	x->sealed = NULL;
-	free(sealed);
-	return rc;
-}
-
-/* Everything after the argument checks: read, validate, seal, insert. */
-static int destination_add(struct ctl *c, const struct ctl_args *a, const struct dest_ops *ops,
-			   struct admin_destination_new *x, struct err *e)
+/* Everything after the argument checks: read the credentials, then
+ * catalog_destination_add checks, seals and inserts. */
+static int destination_add(struct ctl *c, const struct ctl_args *a, struct catalog_destination *x,
+			   char id[37], struct err *e)
 {
 	const char *path = ctl_arg(a, "credentials-file");
-	cJSON *settings = build_settings(a);
-	char *creds = NULL, *settings_text = NULL;
-	size_t creds_len = 0;
+	char *creds = NULL;
+	struct config *cfg;
+	struct vault *v = NULL;
 	PGconn *conn;
 	int rc;
 
-	if (settings == NULL)
+	x->settings = build_settings(a);
+	if (x->settings == NULL)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	/* Normalized first (Google customer ids lose their hyphens): what is
-	 * validated and stored is the normalized form. */
-	rc = dest_prepare_common_settings(settings, e);
-	if (rc == 0 && ops->prepare_settings)
-		rc = ops->prepare_settings(settings, e);
-	if (rc != 0) {
-		cJSON_Delete(settings);
-		return rc;
-	}
-	if ((settings_text = cJSON_PrintUnformatted(settings)) == NULL) {
-		cJSON_Delete(settings);
-		return err_set(e, ERR_NOMEM, "out of memory");
-	}
-	x->settings_json = settings_text;
-	rc = secret_file_read(path, CREDS_MAX, &creds, &creds_len, e);
+	rc = secret_file_read(path, CREDS_MAX, &creds, &x->creds_len, e);
+	x->creds = creds;
 	if (rc == 0)
-		rc = check_credentials(ops, settings, x->test_mode, creds, path, e);
+		rc = check_credentials(creds, path, e);
 	if (rc == 0)
 		rc = ctl_db(c, &conn, e);
 	if (rc == 0)
 		rc = ctl_find_tenant(conn, ctl_arg(a, "tenant"), &x->tenant_id, e);
 	if (rc == 0)
-		rc = destination_store(c, conn, x, creds, creds_len, e);
+		rc = ctl_config(c, &cfg, e);
+	if (rc == 0)
+		rc = vault_open(cfg->master_key_file, &v, e);
+	if (rc == 0)
+		rc = catalog_destination_add(conn, v, ctl_actor(), x, id, e);
+	vault_free(v);
 	if (creds)
 		sodium_free(creds); /* wipes it */
-	cJSON_free(settings_text);
-	cJSON_Delete(settings);
-	x->settings_json = NULL;
+	cJSON_Delete(x->settings);
+	x->settings = NULL;
 	return rc;
 }
 
 static int run_destination_add(struct ctl *c, const struct ctl_args *a)
 {
 	struct err e = { 0 };
-	struct admin_destination_new x = { 0 };
+	struct catalog_destination x = { 0 };
 	const struct dest_ops *ops;
 	char id[37];
 
@@ -735,9 +655,7 @@ static int run_destination_add(struct ctl *c, const struct ctl_args *a)
 				       "invalid destination name: 1 to %d characters, no "
 				       "control characters",
 				       NAME_MAX_LEN);
-	uuid_generate(id);
-	x.id = id;
-	if (destination_add(c, a, ops, &x, &e) != 0)
+	if (destination_add(c, a, &x, id, &e) != 0)
 		return ctl_fail(c, &e);
 	if (!c->json) {
 		fprintf(c->out, "%s\n", id);

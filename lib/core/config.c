@@ -141,6 +141,11 @@ static const struct cfg_key keys[] = {
 	  "stored); 0 = no limit; source add --rate-limit sets a source's own" },
 	{ "ratelimit", "burst", T_INT, OFF(ratelimit_burst), "200", true, false, 1, 10000000,
 	  "webhooks a source may send at once (the token bucket's size)" },
+	{ "ratelimit", "admin_rate", T_INT, OFF(ratelimit_admin_rate), "20", true, false, 0, 100000,
+	  "admin API requests per second per token (its sub and tenant), per daemon (above: "
+	  "429 with Retry-After); 0 = no limit" },
+	{ "ratelimit", "admin_burst", T_INT, OFF(ratelimit_admin_burst), "100", true, false, 1,
+	  1000000, "admin API requests a token may send at once (the token bucket's size)" },
 	{ "workers", "threads", T_INT, OFF(worker_threads), "2", false, false, 0, 64,
 	  "worker threads (each one database connection and one curl multi); 0 makes an "
 	  "ingest-only node" },

@@ -73,6 +73,8 @@ struct config {
 	/* [ratelimit] */
 	int64_t ratelimit_rate; /* per source, per second; 0 = none */
 	int64_t ratelimit_burst;
+	int64_t ratelimit_admin_rate; /* per admin API token, per second; 0 = none */
+	int64_t ratelimit_admin_burst;
 	/* [workers] */
 	int64_t worker_threads;
 	int64_t worker_batch;

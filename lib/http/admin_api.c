@@ -28,6 +28,8 @@
 #include "core/clock.h"
 #include "core/jwt.h"
 #include "core/log.h"
+#include "core/ratelimit.h"
+#include "http/admin_int.h"
 #include "core/mem.h"
 #include "core/thread.h"
 #include "http/server_int.h"
@@ -48,39 +50,18 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#define ADMIN_SLOTS	   32 /* requests waiting at once; 503 beyond */
-#define ADMIN_PREFIX	   "/v1/admin/"
-#define ADMIN_MAX_BODY	   (64 * 1024)
-#define LIST_LIMIT_DEFAULT 50
-#define LIST_LIMIT_MAX	   10000
+#define ADMIN_SLOTS    32 /* requests waiting at once; 503 beyond */
+#define ADMIN_PREFIX   "/v1/admin/"
+#define ADMIN_MAX_BODY (64 * 1024)
+#define RATE_SLOTS     1024 /* tokens with a bucket; the stalest goes beyond */
+#define RATE_PROBE     8    /* slots a key may take: its hash and the next ones */
 
-enum admin_route {
-	R_TENANTS,
-	R_SOURCES,
-	R_DESTINATIONS,
-	R_ROUTES,
-	R_DELIVERIES,
-	R_DELIVERY,
-	R_STATS,
-	R_PAUSE,  /* POST destinations/{id}/pause */
-	R_RESUME, /* POST destinations/{id}/resume */
-};
-
-struct admin_job {
-	struct admin_api *api;
-	STAILQ_ENTRY(admin_job) next;
-	uint32_t slot, gen;
-	enum admin_route route;
-	struct jwt_claims who;
-	int64_t tenant; /* the tenant filter: 0 = every tenant (admin only) */
-	int64_t id;	/* R_DELIVERY */
-	char state[16], dest_id[37];
-	char reason[256]; /* R_PAUSE */
-	int64_t limit;
-	char path[128]; /* for the log line */
-	/* The answer, written by the worker. */
-	int status;
-	char *body; /* JSON text, malloc'd */
+/* One token's bucket (sub + tenant), owned by the loop thread. */
+struct admin_rate {
+	bool used;
+	char key[JWT_SUB_MAX + 24];
+	struct ratelimit_bucket bucket;
+	int64_t seen_us;
 };
 
 struct admin_slot {
@@ -99,6 +80,7 @@ struct admin_api {
 	size_t keylen;
 	struct admin_slot slots[ADMIN_SLOTS];
 	struct log_ratelimit rl_refused;
+	struct admin_rate *rates; /* RATE_SLOTS; the loop thread's */
 	/* Worker: the queue is guarded by mu. */
 	pthread_t thread;
 	bool started, joined;
@@ -159,6 +141,53 @@ static struct evhttp_request *slot_release(struct admin_api *api, uint32_t index
 	return req;
 }
 
+/* ---- the per-token rate limit (loop thread) ------------------------------------------ */
+
+/*
+ * Take one request from the bucket of who (its sub and tenant: the same
+ * person's tokens share one, a new token does not get a fresh burst).  The
+ * map is a fixed table: a key lives in one of RATE_PROBE slots from its
+ * hash; when they are all taken, the one seen longest ago is evicted and
+ * its key starts again with a full bucket, which bounds memory whatever
+ * the number of tokens.  Limits come from the config of the moment, so a
+ * reload applies to the next request.
+ */
+static bool admin_rate_take(struct admin_api *api, const struct jwt_claims *who, int64_t *retry_s)
+{
+	struct config *cfg = runtime_config(api->s->rt);
+	struct ratelimit_policy p = { (double)cfg->ratelimit_admin_rate,
+				      (double)cfg->ratelimit_admin_burst };
+	int64_t now = clock_mono_us();
+	struct admin_rate *r = NULL, *oldest = NULL;
+	char key[sizeof(r->key)];
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	config_unref(cfg);
+	*retry_s = 0;
+	if (p.rate <= 0)
+		return true;
+	snprintf(key, sizeof(key), "%s|%lld", who->sub, (long long)who->tenant);
+	for (const char *c = key; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	for (size_t i = 0; i < RATE_PROBE && r == NULL; i++) {
+		struct admin_rate *s = &api->rates[(h + i) % RATE_SLOTS];
+
+		if (s->used && strcmp(s->key, key) == 0)
+			r = s;
+		else if (oldest == NULL || (oldest->used && !s->used) ||
+			 (oldest->used == s->used && s->seen_us < oldest->seen_us))
+			oldest = s; /* a free slot first, else the stalest */
+	}
+	if (r == NULL) {
+		r = oldest;
+		r->used = true;
+		snprintf(r->key, sizeof(r->key), "%s", key);
+		ratelimit_init(&r->bucket, &p, now);
+	}
+	r->seen_us = now;
+	return ratelimit_take(&r->bucket, &p, now, retry_s);
+}
+
 /* ---- the worker ------------------------------------------------------------------ */
 
 static void job_answer(struct admin_job *job, int status, const char *error, const char *detail)
@@ -166,136 +195,57 @@ static void job_answer(struct admin_job *job, int status, const char *error, con
 	cJSON *o = cJSON_CreateObject();
 
 	job->status = status;
-	free(job->body);
-	job->body = NULL;
+	free(job->answer);
+	job->answer = NULL;
 	if (o && cJSON_AddStringToObject(o, "error", error) &&
 	    cJSON_AddStringToObject(o, "detail", detail))
-		job->body = cJSON_PrintUnformatted(o);
+		job->answer = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 }
 
-/* A store failure as an answer: 404, 503 (database), else 500. */
+/* The "error" word of a status. */
+static const char *status_error(int status)
+{
+	switch (status) {
+	case 400:
+		return "bad_request";
+	case 403:
+		return "forbidden";
+	case 404:
+		return "not_found";
+	case 409:
+		return "conflict";
+	case 422:
+		return "unprocessable";
+	case 502:
+		return "bad_gateway";
+	case 503:
+		return "unavailable";
+	default:
+		return "internal";
+	}
+}
+
+/* A handler's failure as an answer: the status it chose (422, 502), else
+ * by the code: 400 a field, 404, 409, 503 (database), 500. */
 static void job_fail(struct admin_job *job, const struct err *e)
 {
-	if (e->code == ERR_NOTFOUND)
-		job_answer(job, 404, "not_found", e->msg);
-	else if (e->code == ERR_DB)
+	int status = job->status >= 400 ? job->status : 500;
+
+	if (job->status < 400) {
+		if (e->code == ERR_INVALID || e->code == ERR_TOOBIG)
+			status = 400;
+		else if (e->code == ERR_NOTFOUND)
+			status = 404;
+		else if (e->code == ERR_CONFLICT)
+			status = 409;
+		else if (e->code == ERR_DB)
+			status = 503;
+	}
+	if (status == 503)
 		job_answer(job, 503, "unavailable", "database unavailable; retry later");
 	else
-		job_answer(job, 500, "internal", e->msg);
-}
-
-/* Keep only what an agency token may see of admin_stats: its tenant's
- * destinations (matched by tenant name; the totals of raw events and
- * adjustments span every tenant and are left out). */
-static int stats_scope(PGconn *conn, int64_t tenant, cJSON *st, struct err *e)
-{
-	cJSON *tenants = NULL, *t, *dests = cJSON_GetObjectItemCaseSensitive(st, "destinations");
-	const char *name = NULL;
-	int rc = admin_tenant_list(conn, &tenants, e);
-
-	if (rc != 0)
-		return rc;
-	cJSON_ArrayForEach (t, tenants) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(t, "id");
-
-		if (cJSON_IsNumber(id) && (int64_t)id->valuedouble == tenant)
-			name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
-	}
-	for (int i = cJSON_GetArraySize(dests) - 1; i >= 0; i--) {
-		const char *tn = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(dests, i), "tenant"));
-
-		if (name == NULL || tn == NULL || strcmp(tn, name) != 0)
-			cJSON_DeleteItemFromArray(dests, i);
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(st, "raw_events");
-	cJSON_DeleteItemFromObjectCaseSensitive(st, "adjustments");
-	cJSON_Delete(tenants);
-	return 0;
-}
-
-/* One delivery; another tenant's is 404 for an agency token. */
-static int delivery_scoped(PGconn *conn, const struct admin_job *job, cJSON **out, struct err *e)
-{
-	const cJSON *tid;
-	int rc = admin_delivery_show(conn, job->id, out, e);
-
-	if (rc != 0 || job->tenant == 0)
-		return rc;
-	tid = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(*out, "delivery"),
-					       "tenant_id");
-	if (!cJSON_IsNumber(tid) || (int64_t)tid->valuedouble != job->tenant) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		return err_set(e, ERR_NOTFOUND, "no delivery %lld", (long long)job->id);
-	}
-	return 0;
-}
-
-/* Pause or resume a destination the token may see, the token's subject
- * as the audit actor; the answer is what `adsengctl destination pause
- * --json` prints. */
-static int dest_action(PGconn *conn, const struct admin_job *job, cJSON **out, struct err *e)
-{
-	struct admin_obj d;
-	int64_t n = 0;
-	int rc = admin_destination_find(conn, job->dest_id, true, &d, e);
-
-	if (rc != 0)
-		return rc;
-	if (job->tenant != 0 && d.tenant_id != job->tenant)
-		return err_set(e, ERR_NOTFOUND, "no destination %s", job->dest_id);
-	if (job->route == R_PAUSE)
-		rc = admin_destination_pause(conn, job->who.sub, d.id, job->reason, &n, e);
-	else
-		rc = admin_destination_resume(conn, job->who.sub, d.id, &n, e);
-	if (rc != 0)
-		return rc;
-	*out = cJSON_CreateObject();
-	if (*out == NULL || !cJSON_AddStringToObject(*out, "id", d.id) ||
-	    !cJSON_AddStringToObject(*out, "name", d.name) ||
-	    !cJSON_AddNumberToObject(*out, job->route == R_PAUSE ? "held" : "released", (double)n))
-		return err_set(e, ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-static int job_query(PGconn *conn, const struct config *cfg, const struct admin_job *job,
-		     cJSON **out, struct err *e)
-{
-	struct admin_delivery_filter f = { 0 };
-	int rc;
-
-	switch (job->route) {
-	case R_TENANTS:
-		return admin_tenant_list(conn, out, e);
-	case R_SOURCES:
-		rc = admin_source_list(conn, job->tenant, out, e);
-		if (rc == 0)
-			admin_view_sources(cfg, *out);
-		return rc;
-	case R_DESTINATIONS:
-		return admin_destination_list(conn, job->tenant, out, e);
-	case R_ROUTES:
-		return admin_route_list(conn, job->tenant, out, e);
-	case R_DELIVERIES:
-		f.state = job->state[0] ? job->state : NULL;
-		f.destination_id = job->dest_id[0] ? job->dest_id : NULL;
-		f.tenant_id = job->tenant;
-		f.limit = job->limit;
-		return admin_deliveries_list(conn, &f, out, e);
-	case R_DELIVERY:
-		return delivery_scoped(conn, job, out, e);
-	case R_STATS:
-		rc = admin_stats(conn, out, e);
-		if (rc == 0 && job->tenant != 0)
-			rc = stats_scope(conn, job->tenant, *out, e);
-		return rc;
-	case R_PAUSE:
-	case R_RESUME:
-		return dest_action(conn, job, out, e);
-	}
-	return err_set(e, ERR_INVALID, "no such route");
+		job_answer(job, status, status_error(status), e->msg);
 }
 
 static int setup_cb(PGconn *conn, void *arg, struct err *e)
@@ -317,15 +267,16 @@ static void job_run(struct admin_api *api, struct admin_job *job)
 		job_answer(job, 503, "unavailable", "database unavailable; retry later");
 		goto out;
 	}
-	if (job_query(api->link.conn, cfg, job, &out, &e) != 0) {
+	if (job->route->run(api->link.conn, cfg, job, &out, &e) != 0) {
 		if (e.code == ERR_DB)
 			(void)db_link_recover(&api->link);
 		job_fail(job, &e);
 		goto out;
 	}
-	job->body = cJSON_PrintUnformatted(out);
-	job->status = 200;
-	if (job->body == NULL)
+	job->answer = cJSON_PrintUnformatted(out);
+	if (job->status == 0)
+		job->status = 200;
+	if (job->answer == NULL)
 		job_answer(job, 500, "internal", "out of memory");
 out:
 	cJSON_Delete(out);
@@ -375,7 +326,8 @@ static void job_free(struct admin_job *job)
 {
 	if (job == NULL)
 		return;
-	free(job->body);
+	free(job->answer);
+	cJSON_Delete(job->body);
 	free(job);
 }
 
@@ -389,7 +341,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("admin request", "sub=\"%s\" path=%s status=%d", job->who.sub, job->path,
 		 job->status);
 	if (req)
-		reply(req, job->status ? job->status : 500, job->body);
+		reply(req, job->status ? job->status : 500, job->answer);
 	job_free(job);
 }
 
@@ -427,157 +379,6 @@ static int authenticate(struct admin_api *api, struct evhttp_request *req, struc
 			  JWT_LEEWAY, who, e);
 }
 
-static bool is_uuid(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; shape[i]; i++) {
-		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || !isdigit((unsigned char)s[0]))
-		return false;
-	v = strtoll(s, &end, 10);
-	if (*end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool is_delivery_state(const char *s)
-{
-	static const char *const states[] = { "pending", "in_flight", "delivered", "failed",
-					      "dead",	 "held",      "skipped" };
-
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		if (strcmp(s, states[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* The route of rest ("deliveries/42"); false when there is none. */
-static bool route_of(const char *rest, struct admin_job *job)
-{
-	static const struct {
-		const char *name;
-		enum admin_route r;
-	} fixed[] = { { "tenants", R_TENANTS },		  { "sources", R_SOURCES },
-		      { "destinations", R_DESTINATIONS }, { "routes", R_ROUTES },
-		      { "deliveries", R_DELIVERIES },	  { "stats", R_STATS } };
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (strcmp(rest, fixed[i].name) == 0) {
-			job->route = fixed[i].r;
-			return true;
-		}
-	}
-	if (strncmp(rest, "deliveries/", 11) == 0 && parse_int(rest + 11, 1, INT64_MAX, &job->id)) {
-		job->route = R_DELIVERY;
-		return true;
-	}
-	/* destinations/{uuid}/pause|resume */
-	if (strncmp(rest, "destinations/", 13) == 0 && strlen(rest) > 13 + 36 &&
-	    rest[13 + 36] == '/') {
-		memcpy(job->dest_id, rest + 13, 36);
-		job->dest_id[36] = '\0';
-		if (!is_uuid(job->dest_id))
-			return false;
-		if (strcmp(rest + 13 + 37, "pause") == 0)
-			job->route = R_PAUSE;
-		else if (strcmp(rest + 13 + 37, "resume") == 0)
-			job->route = R_RESUME;
-		else
-			return false;
-		return true;
-	}
-	return false;
-}
-
-/* Query parameters → the job; a 400 detail or NULL. */
-static const char *query_to_job(const struct evkeyvalq *q, struct admin_job *job)
-{
-	const char *state = evhttp_find_header(q, "state");
-	const char *dest = evhttp_find_header(q, "destination");
-	const char *limit = evhttp_find_header(q, "limit");
-	const char *tenant = evhttp_find_header(q, "tenant");
-	int64_t t;
-
-	job->limit = LIST_LIMIT_DEFAULT;
-	if (state && (!is_delivery_state(state) || job->route != R_DELIVERIES))
-		return "state: pending, in_flight, delivered, failed, dead, held or skipped "
-		       "(deliveries only)";
-	if (state)
-		snprintf(job->state, sizeof(job->state), "%s", state);
-	if (dest && (!is_uuid(dest) || job->route != R_DELIVERIES))
-		return "destination: a destination id (uuid; deliveries only)";
-	if (dest)
-		snprintf(job->dest_id, sizeof(job->dest_id), "%s", dest);
-	if (limit && !parse_int(limit, 1, LIST_LIMIT_MAX, &job->limit))
-		return "limit: 1 to 10000";
-	if (tenant) {
-		if (!parse_int(tenant, 1, INT64_MAX, &t))
-			return "tenant: a tenant id";
-		/* An agency token stays on its own tenant whatever it asks. */
-		if (job->who.role == JWT_ROLE_ADMIN)
-			job->tenant = t;
-		else if (t != job->who.tenant)
-			job->tenant = -1; /* matches nothing */
-	}
-	return NULL;
-}
-
-static bool method_ok(struct evhttp_request *req, const struct admin_job *job)
-{
-	bool post = job->route == R_PAUSE || job->route == R_RESUME;
-
-	if (evhttp_request_get_command(req) == (post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET))
-		return true;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET");
-	return false;
-}
-
-/* The optional body of a pause, {"reason": "..."}; a 400 detail or NULL.
- * Without one the reason names the token's subject. */
-static const char *pause_reason(struct evhttp_request *req, struct admin_job *job)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	const char *why = NULL;
-	cJSON *body, *r;
-	char *text;
-
-	snprintf(job->reason, sizeof(job->reason), "paused by %s", job->who.sub);
-	if (n == 0)
-		return NULL;
-	text = xmalloc(n + 1);
-	evbuffer_copyout(in, text, n);
-	text[n] = '\0';
-	/* Whole text, no NUL inside (cJSON would stop there). */
-	body = strlen(text) == n ? cJSON_ParseWithOpts(text, NULL, true) : NULL;
-	r = cJSON_GetObjectItemCaseSensitive(body, "reason");
-	if (!cJSON_IsObject(body))
-		why = "the body must be a JSON object: {\"reason\": \"...\"}";
-	else if (r && (!cJSON_IsString(r) || r->valuestring[0] == '\0' ||
-		       strlen(r->valuestring) >= sizeof(job->reason)))
-		why = "reason: a string of 1 to 255 bytes";
-	else if (r)
-		snprintf(job->reason, sizeof(job->reason), "%s", r->valuestring);
-	cJSON_Delete(body);
-	free(text);
-	return why;
-}
-
 /* Queue job for the worker, parked in a slot; replies itself on failure. */
 static void submit(struct admin_api *api, struct evhttp_request *req, struct admin_job *job)
 {
@@ -592,47 +393,95 @@ static void submit(struct admin_api *api, struct evhttp_request *req, struct adm
 	pthread_mutex_unlock(&api->mu);
 }
 
+/* evhttp's method as one of the table's bits; 0 for others. */
+static unsigned method_bit(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		return ADMIN_GET;
+	case EVHTTP_REQ_POST:
+		return ADMIN_POST;
+	case EVHTTP_REQ_PATCH:
+		return ADMIN_PATCH;
+	case EVHTTP_REQ_DELETE:
+		return ADMIN_DELETE;
+	default:
+		return 0;
+	}
+}
+
+/* The route of the request, its params, query and body into job; replies
+ * itself (404, 405 with Allow, 403, 400) and returns false otherwise. */
+static bool request_to_job(struct admin_api *api, struct evhttp_request *req, const char *path,
+			   const char *query, struct admin_job *job)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const struct admin_route *table;
+	struct err e = { 0 };
+	unsigned allow;
+	char methods[64];
+	size_t n;
+
+	table = admin_routes(&n);
+	switch (admin_route_match(table, n, method_bit(req), path + strlen(ADMIN_PREFIX),
+				  &job->route, job->param, &allow)) {
+	case ADMIN_MATCH_NO_PATH:
+		refuse(api, req, 404, "not_found", "no such route");
+		return false;
+	case ADMIN_MATCH_NO_METHOD:
+		admin_methods_text(allow, methods, sizeof(methods));
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", methods);
+		refuse(api, req, 405, "method_not_allowed", methods);
+		return false;
+	case ADMIN_MATCH_OK:
+		break;
+	}
+	if (job->route->admin_only && job->who.role != JWT_ROLE_ADMIN) {
+		refuse(api, req, 403, "forbidden", "this route needs an admin token");
+		return false;
+	}
+	if (admin_query_parse(query, job->route->query, job->route->key, &job->q, &e) != 0) {
+		refuse(api, req, 400, "bad_request", e.msg);
+		return false;
+	}
+	/* Parsed here (CPU only, at most ADMIN_MAX_BODY bytes): the worker
+	 * gets a tree. */
+	n = evbuffer_get_length(in);
+	if (job->route->method != ADMIN_GET &&
+	    admin_body_parse((const char *)evbuffer_pullup(in, -1), n, ADMIN_MAX_BODY, &job->body,
+			     &e) != 0) {
+		refuse(api, req, 400, "bad_request", e.msg);
+		return false;
+	}
+	return true;
+}
+
 static void handle(struct admin_api *api, struct evhttp_request *req, const char *path,
 		   const char *query)
 {
 	struct admin_job *job = xcalloc(1, sizeof(*job));
-	struct evkeyvalq q = { 0 };
 	struct err e = { 0 };
-	const char *bad;
+	int64_t retry_s;
 
 	job->api = api;
+	job->rt = api->s->rt;
 	snprintf(job->path, sizeof(job->path), "%s", path);
 	if (authenticate(api, req, &job->who, &e) != 0) {
 		refuse(api, req, 401, "unauthorized", e.msg);
 		goto fail;
 	}
-	if (!route_of(path + strlen(ADMIN_PREFIX), job)) {
-		refuse(api, req, 404, "not_found", "no such route");
-		goto fail;
-	}
-	if (!method_ok(req, job)) {
-		refuse(api, req, 405, "method_not_allowed", "use GET to read, POST to change");
-		goto fail;
-	}
-	if (job->route == R_PAUSE && (bad = pause_reason(req, job)) != NULL) {
-		refuse(api, req, 400, "bad_request", bad);
-		goto fail;
-	}
-	if (job->route == R_TENANTS && job->who.role != JWT_ROLE_ADMIN) {
-		refuse(api, req, 403, "forbidden", "listing tenants needs an admin token");
+	if (!admin_rate_take(api, &job->who, &retry_s)) {
+		char text[24];
+
+		snprintf(text, sizeof(text), "%lld", (long long)retry_s);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", text);
+		refuse(api, req, 429, "rate_limited",
+		       "too many requests for this token; retry later");
 		goto fail;
 	}
 	job->tenant = job->who.role == JWT_ROLE_ADMIN ? 0 : job->who.tenant;
-	if (evhttp_parse_query_str(query ? query : "", &q) != 0) {
-		refuse(api, req, 400, "bad_request", "unparseable query string");
+	if (!request_to_job(api, req, path, query, job))
 		goto fail;
-	}
-	bad = query_to_job(&q, job);
-	evhttp_clear_headers(&q);
-	if (bad) {
-		refuse(api, req, 400, "bad_request", bad);
-		goto fail;
-	}
 	submit(api, req, job);
 	return;
 fail:
@@ -694,6 +543,7 @@ int http_admin_start(struct http_server *s, const struct config *cfg, struct err
 	api = xcalloc(1, sizeof(*api));
 	api->s = s;
 	api->base = s->base;
+	api->rates = xcalloc(RATE_SLOTS, sizeof(*api->rates));
 	pthread_mutex_init(&api->mu, NULL);
 	pthread_cond_init(&api->cv, NULL);
 	STAILQ_INIT(&api->queue);
@@ -770,6 +620,7 @@ void http_admin_cleanup(struct http_server *s)
 		sodium_free(api->key);
 	pthread_mutex_destroy(&api->mu);
 	pthread_cond_destroy(&api->cv);
+	free(api->rates);
 	free(api);
 	s->admin = NULL;
 }

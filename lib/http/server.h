@@ -8,6 +8,7 @@
 #define ADSENG_HTTP_SERVER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/err.h"
 #include "pipeline/runtime.h"
@@ -32,5 +33,10 @@ bool http_server_is_idle(const struct http_server *s);
 /* Stop the ingest writers (they finish the queue) and free everything.
  * Runs the loop briefly so the last replies are written. */
 void http_server_free(struct http_server *s);
+
+/* Print the admin API's routes ("METHOD /v1/admin/path/{param}", sorted,
+ * one a line) from the table its dispatcher uses (`adsengd
+ * --admin-routes`); needs no config, database or loop. */
+void http_admin_print_routes(FILE *f);
 
 #endif

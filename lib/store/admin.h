@@ -74,6 +74,14 @@ int admin_destination_find(PGconn *conn, const char *ref, bool ref_is_id, struct
 int admin_tenant_add(PGconn *conn, const char *actor, const char *name, const char *plan,
 		     const int64_t *quota, int64_t *id, struct err *e) WUR;
 int admin_tenant_list(PGconn *conn, struct cJSON **out, struct err *e) WUR;
+/* Rename a tenant and/or change its plan (NULL = keep).  ERR_NOTFOUND,
+ * ERR_CONFLICT (name taken), ERR_INVALID (not a plan). */
+int admin_tenant_update(PGconn *conn, const char *actor, int64_t id, const char *name,
+			const char *plan, struct err *e) WUR;
+/* Mark a tenant disabled and disable its sources (*sources counts them) in
+ * one transaction; deliveries already queued still go.  ERR_NOTFOUND. */
+int admin_tenant_disable(PGconn *conn, const char *actor, int64_t id, int64_t *sources,
+			 struct err *e) WUR;
 
 struct admin_source_new {
 	const char *id; /* uuid the secret was sealed for */
@@ -101,6 +109,11 @@ int admin_source_set_enabled(PGconn *conn, const char *actor, const char *id, bo
  * Audited as source.rate_limit; ERR_NOTFOUND for an unknown id. */
 int admin_source_set_rate_limit(PGconn *conn, const char *actor, const char *id, int64_t rate,
 				int64_t burst, struct err *e) WUR;
+/* Rename a source (name NULL = keep) and merge settings_json (an object's
+ * text, NULL = none) into its settings key by key.  Audited as
+ * source.update; ERR_NOTFOUND, ERR_CONFLICT for a name the tenant has. */
+int admin_source_update(PGconn *conn, const char *actor, const char *id, const char *name,
+			const char *settings_json, struct err *e) WUR;
 
 struct admin_destination_new {
 	const char *id;
@@ -135,6 +148,9 @@ int admin_destination_resume_in_tx(PGconn *conn, const char *actor, const char *
 int admin_route_add(PGconn *conn, const char *actor, const char *source_id, const char *dest_id,
 		    const char *const *events, int n_events, bool *created, struct err *e) WUR;
 int admin_route_list(PGconn *conn, int64_t tenant_id, struct cJSON **out, struct err *e) WUR;
+/* Delete the route source → destination; ERR_NOTFOUND when there is none. */
+int admin_route_delete(PGconn *conn, const char *actor, const char *source_id, const char *dest_id,
+		       struct err *e) WUR;
 
 /* ---- deliveries ------------------------------------------------------------ */
 
@@ -142,8 +158,9 @@ struct admin_delivery_filter {
 	const char *state;	    /* NULL = any */
 	const char *destination_id; /* NULL = any */
 	int64_t tenant_id;	    /* 0 = any */
-	bool has_since;
-	int64_t since_us; /* updated_at >= since */
+	bool has_since, has_until;
+	int64_t since_us, until_us; /* since <= updated_at < until */
+	int64_t before_id;	    /* id < before_id (the API's cursor); 0 = none */
 	int64_t limit;
 };
 /* Newest first: id, state, attempts, destination, event, event_id,

@@ -30,6 +30,8 @@ int admin_deliveries_list(PGconn *conn, const struct admin_delivery_filter *f, c
 	adm_p_int64_opt(&p, f->tenant_id);
 	adm_p_time_opt(&p, f->has_since, f->since_us);
 	adm_p_int64(&p, f->limit);
+	adm_p_time_opt(&p, f->has_until, f->until_us);
+	adm_p_int64_opt(&p, f->before_id);
 	return adm_query_rows(
 		conn,
 		"SELECT d.id, d.state, d.attempts, x.name AS destination, c.event, c.event_id,"
@@ -41,6 +43,8 @@ int admin_deliveries_list(PGconn *conn, const struct admin_delivery_filter *f, c
 		" AND ($2::uuid IS NULL OR d.destination_id = $2::uuid)"
 		" AND ($3::bigint IS NULL OR d.tenant_id = $3::bigint)"
 		" AND ($4::timestamptz IS NULL OR d.updated_at >= $4::timestamptz)"
+		" AND ($6::timestamptz IS NULL OR d.updated_at < $6::timestamptz)"
+		" AND ($7::bigint IS NULL OR d.id < $7::bigint)"
 		" ORDER BY d.id DESC LIMIT $5::bigint",
 		&p, "could not list deliveries", out, e);
 }
@@ -163,7 +167,10 @@ out:
 static const char replay_ids_sql[] =
 	"SELECT r.id, d.state, coalesce(" REPLAY_MATCH ", false) AS selected"
 	" FROM unnest($6::bigint[]) WITH ORDINALITY AS r (id, ord)"
-	" LEFT JOIN deliveries d ON d.id = r.id ORDER BY r.ord";
+	/* Another tenant's delivery (a scoped replay) is as absent as a
+	 * missing one: its state is not shown. */
+	" LEFT JOIN deliveries d ON d.id = r.id"
+	" AND ($3::bigint IS NULL OR d.tenant_id = $3::bigint) ORDER BY r.ord";
 
 static const char replay_update_sql[] =
 	"WITH c AS (SELECT d.id, d.state, d.destination_id FROM deliveries d"
