@@ -199,6 +199,7 @@ struct ctl_cmd {
 
 /* The tables the ctl_*.c files export, each terminated by a NULL group. */
 extern const struct ctl_cmd ctl_catalog_cmds[];
+extern const struct ctl_cmd ctl_catalog_edit_cmds[];
 extern const struct ctl_cmd ctl_deliveries_cmds[];
 extern const struct ctl_cmd ctl_misc_cmds[];
 extern const struct ctl_cmd ctl_oauth_cmds[];

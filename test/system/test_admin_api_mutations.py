@@ -123,9 +123,20 @@ def test_tenants(make_stack, tmp_path):
     status, body, _ = call(a, "POST", "/v1/admin/tenants/%d/disable" % gid, admin)
     assert status == 200 and body["disabled"] is True and body["sources_disabled"] == 1
     assert s.scalar("SELECT enabled FROM sources WHERE id = '%s'" % s.source2) == "f"
+    # the CLI calls the same operations
+    assert s.ctl("tenant", "update", "initrode", "--plan", "enterprise",
+                 json_out=True)["id"] == tid
+    assert call(a, "GET", "/v1/admin/tenants/%d" % tid, admin)[1]["plan"] == "enterprise"
+    assert s.ctl("tenant", "disable", "acme", json_out=True)["sources_disabled"] == 1
+    assert call(a, "GET", "/v1/admin/tenants/%d" % acme_id, acme)[1]["disabled"] is True
+    assert s.ctl("route", "delete", s.source_id, s.dest_id, json_out=True)["source_id"] \
+        == s.source_id
+    assert s.ctl("route", "delete", s.source_id, s.dest_id, check=False).returncode != 0
+    assert audit(s, "route.delete") == ["adsengctl"] or len(audit(s, "route.delete")) == 1
     assert audit(s, "tenant.add")[-1] == "ops-alice"
-    assert audit(s, "tenant.update") == ["ops-alice"]
-    assert audit(s, "tenant.disable") == ["ops-alice"]
+    assert audit(s, "tenant.update")[0] == "ops-alice"
+    assert audit(s, "tenant.disable")[0] == "ops-alice"
+    assert len(audit(s, "tenant.disable")) == 2
 
 
 def test_sources_destinations_routes(make_stack, tmp_path):
