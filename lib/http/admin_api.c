@@ -1,26 +1,28 @@
 /*
  * admin_api.c - the admin HTTP API under /v1/admin/ on its own listener
  * ([server] admin_listen), served only when [security] jwt_secret_file is
- * set.  GET tenants, sources, destinations, routes, deliveries (one or a
- * filtered list) and stats, and POST destinations/{id}/pause|resume (the
- * token's sub is the audit actor): the same JSON `adsengctl ... --json`
- * prints, from the same store/admin.h functions.
+ * set: the listener, the per-token rate limit, the slots and the worker.
+ * What the routes are and do is admin_ops.c's table (the same one
+ * `adsengd --admin-routes` prints); parsing the path, query and body is
+ * admin_req.c's.
  *
  * Every request carries "Authorization: Bearer <JWT>" (core/jwt.h); a
  * missing or bad token is 401 {"error","detail"} decided on the loop
- * thread (CPU only).  Role agency sees its own tenant's objects only (an
- * object of another tenant is 404, as if it did not exist); role admin
- * sees every tenant and may narrow lists with ?tenant=ID.
+ * thread (CPU only), then the token's bucket (429 with Retry-After), the
+ * route (404, 405 with Allow), its role (403), the query and body (400).
+ * Role agency sees its own tenant's objects only (an object of another
+ * tenant is 404, as if it did not exist); role admin sees every tenant.
  *
  * The queries block, so they never run on the loop: a verified request
- * becomes a job that owns copies of its inputs, parked in one of our
- * slots (index + generation, as server.c does for webhooks), queued to
- * ONE admin worker thread with its own database connection (db_link,
- * the daemon's session limits, admin_session_setup for UTC timestamps).
- * The worker writes the answer into the job and hands it back with
- * event_base_once; done_cb on the loop replies through the slot if the
- * client is still there.  One thread is enough: the admin API is for
- * people and dashboards, not traffic; a full queue answers 503.
+ * becomes a job that owns copies of its inputs (and its parsed body),
+ * parked in one of our slots (index + generation, as server.c does for
+ * webhooks), queued to ONE admin worker thread with its own database
+ * connection (db_link, the daemon's session limits, admin_session_setup
+ * for UTC timestamps).  The worker runs the route's handler, writes the
+ * answer into the job and hands it back with event_base_once; done_cb on
+ * the loop replies through the slot if the client is still there.  One
+ * thread is enough: the admin API is for people and dashboards, not
+ * traffic; a full queue answers 503.
  *
  * A separate evhttp, so the admin port is never the public webhook port
  * and the webhook connection cap (conns.c) does not count it.
@@ -33,16 +35,13 @@
 #include "core/mem.h"
 #include "core/thread.h"
 #include "http/server_int.h"
-#include "pipeline/admin_view.h"
 #include "store/admin.h"
 #include "store/db.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
