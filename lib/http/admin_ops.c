@@ -32,8 +32,12 @@
 /* A 422: the request is well formed but cannot be done. */
 int aop_unprocessable(struct admin_job *job, struct err *e, const char *msg)
 {
+	char copy[sizeof(e->msg)];
+
+	/* msg may be e->msg itself (a store error passed on). */
+	snprintf(copy, sizeof(copy), "%s", msg);
 	job->status = 422;
-	return err_set(e, ERR_INVALID, "%s", msg);
+	return err_set(e, ERR_INVALID, "%s", copy);
 }
 
 /* The text of a row's key field (a number or a string) into buf. */

@@ -212,6 +212,13 @@ def test_sources_destinations_routes(make_stack, tmp_path):
     assert call(a, "PATCH", "/v1/admin/destinations/%s" % s.dest2, acme,
                 {"settings": {"max_inflight": "3"}})[0] == 404
     assert call(a, "POST", "/v1/admin/destinations/%s/test" % s.dest2, acme, {})[0] == 404
+    # test: one synthetic purchase in test mode, as `adsengctl destination test`
+    status, body, _ = call(a, "POST", "/v1/admin/destinations/%s/test" % s.dest_id, acme, {})
+    assert status == 422 and "test event code" in body["detail"], body
+    status, body, _ = call(a, "POST", "/v1/admin/destinations/%s/test" % s.dest_id, acme,
+                           {"test_event_code": "TEST4242"})
+    assert status == 200 and body["outcome"] == "delivered", body
+    assert audit(s, "destination.test") == ["agency-bot"]
     status, body, _ = call(a, "POST", "/v1/admin/destinations/%s/disable" % dst, acme)
     assert status == 200 and body["enabled"] is False
     assert body["paused_reason"] == "disabled by agency-bot"
