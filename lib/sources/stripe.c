@@ -391,7 +391,8 @@ static const struct config_platform_key stripe_config_keys[] = {
 	  .name = "stripe",
 	  .def = "https://api.stripe.com",
 	  .help = "Stripe API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 };
 
 const struct source_ops stripe_source_ops = {
