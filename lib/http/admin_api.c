@@ -30,7 +30,7 @@
 #include "core/clock.h"
 #include "core/jwt.h"
 #include "core/log.h"
-#include "core/ratelimit.h"
+#include "core/ratelimit_map.h"
 #include "http/admin_int.h"
 #include "core/mem.h"
 #include "core/thread.h"
@@ -53,15 +53,6 @@
 #define ADMIN_PREFIX   "/v1/admin/"
 #define ADMIN_MAX_BODY (64 * 1024)
 #define RATE_SLOTS     1024 /* tokens with a bucket; the stalest goes beyond */
-#define RATE_PROBE     8    /* slots a key may take: its hash and the next ones */
-
-/* One token's bucket (sub + tenant), owned by the loop thread. */
-struct admin_rate {
-	bool used;
-	char key[JWT_SUB_MAX + 24];
-	struct ratelimit_bucket bucket;
-	int64_t seen_us;
-};
 
 struct admin_slot {
 	struct evhttp_request *req; /* NULL when free */
@@ -79,7 +70,7 @@ struct admin_api {
 	size_t keylen;
 	struct admin_slot slots[ADMIN_SLOTS];
 	struct log_ratelimit rl_refused;
-	struct admin_rate *rates; /* RATE_SLOTS; the loop thread's */
+	struct ratelimit_map *rates; /* per token; the loop thread's */
 	/* Worker: the queue is guarded by mu. */
 	pthread_t thread;
 	bool started, joined;
@@ -142,49 +133,21 @@ static struct evhttp_request *slot_release(struct admin_api *api, uint32_t index
 
 /* ---- the per-token rate limit (loop thread) ------------------------------------------ */
 
-/*
- * Take one request from the bucket of who (its sub and tenant: the same
- * person's tokens share one, a new token does not get a fresh burst).  The
- * map is a fixed table: a key lives in one of RATE_PROBE slots from its
- * hash; when they are all taken, the one seen longest ago is evicted and
- * its key starts again with a full bucket, which bounds memory whatever
- * the number of tokens.  Limits come from the config of the moment, so a
- * reload applies to the next request.
- */
+/* Take one request from the bucket of who: its sub and tenant, so the
+ * same person's tokens share one and a new token gets no fresh burst.  The
+ * limits come from the config of the moment (a reload applies to the next
+ * request); the map is bounded (core/ratelimit_map.h). */
 static bool admin_rate_take(struct admin_api *api, const struct jwt_claims *who, int64_t *retry_s)
 {
 	struct config *cfg = runtime_config(api->s->rt);
 	struct ratelimit_policy p = { (double)cfg->ratelimit_admin_rate,
 				      (double)cfg->ratelimit_admin_burst };
-	int64_t now = clock_mono_us();
-	struct admin_rate *r = NULL, *oldest = NULL;
-	char key[sizeof(r->key)];
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	char key[RATELIMIT_MAP_KEY_MAX];
 
 	config_unref(cfg);
 	*retry_s = 0;
-	if (p.rate <= 0)
-		return true;
-	snprintf(key, sizeof(key), "%s|%lld", who->sub, (long long)who->tenant);
-	for (const char *c = key; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-	for (size_t i = 0; i < RATE_PROBE && r == NULL; i++) {
-		struct admin_rate *s = &api->rates[(h + i) % RATE_SLOTS];
-
-		if (s->used && strcmp(s->key, key) == 0)
-			r = s;
-		else if (oldest == NULL || (oldest->used && !s->used) ||
-			 (oldest->used == s->used && s->seen_us < oldest->seen_us))
-			oldest = s; /* a free slot first, else the stalest */
-	}
-	if (r == NULL) {
-		r = oldest;
-		r->used = true;
-		snprintf(r->key, sizeof(r->key), "%s", key);
-		ratelimit_init(&r->bucket, &p, now);
-	}
-	r->seen_us = now;
-	return ratelimit_take(&r->bucket, &p, now, retry_s);
+	snprintf(key, sizeof(key), "%lld|%s", (long long)who->tenant, who->sub);
+	return ratelimit_map_take(api->rates, key, &p, clock_mono_us(), retry_s);
 }
 
 /* ---- the worker ------------------------------------------------------------------ */
@@ -542,7 +505,7 @@ int http_admin_start(struct http_server *s, const struct config *cfg, struct err
 	api = xcalloc(1, sizeof(*api));
 	api->s = s;
 	api->base = s->base;
-	api->rates = xcalloc(RATE_SLOTS, sizeof(*api->rates));
+	api->rates = ratelimit_map_new(RATE_SLOTS);
 	pthread_mutex_init(&api->mu, NULL);
 	pthread_cond_init(&api->cv, NULL);
 	STAILQ_INIT(&api->queue);
@@ -619,7 +582,7 @@ void http_admin_cleanup(struct http_server *s)
 		sodium_free(api->key);
 	pthread_mutex_destroy(&api->mu);
 	pthread_cond_destroy(&api->cv);
-	free(api->rates);
+	ratelimit_map_free(api->rates);
 	free(api);
 	s->admin = NULL;
 }
