@@ -149,6 +149,21 @@ static int catalog_fail(struct admin_job *job, int rc)
 	return rc;
 }
 
+/* "rest_credentials": absent, or the shop's {"consumer_key",
+ * "consumer_secret"} (WooCommerce REST API), as text; as the CLI's
+ * --rest-credentials-file checks it, never quoting it. */
+static int body_rest_credentials(const struct admin_job *job, char **rest, struct err *e)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(job->body, "rest_credentials");
+
+	if (r && (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "consumer_key")) ||
+		  !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "consumer_secret"))))
+		return err_set(e, ERR_INVALID,
+			       "rest_credentials: an object with \"consumer_key\" "
+			       "and \"consumer_secret\"");
+	return body_object_text(job, "rest_credentials", false, rest, e);
+}
+
 /* POST /sources {tenant?, kind, name, secret?, settings?, rest_credentials?}:
  * as `adsengctl source add`; the answer is the new source with its
  * webhook_url, and for a kind that generates its key, that key ("api_key"),
@@ -178,7 +193,7 @@ int aop_source_create(PGconn *conn, const struct config *cfg, struct admin_job *
 	if (rc == 0)
 		rc = body_settings(job, &settings, e);
 	if (rc == 0)
-		rc = body_object_text(job, "rest_credentials", false, &rest, e);
+		rc = body_rest_credentials(job, &rest, e);
 	s.settings_json = settings;
 	s.rest = rest;
 	s.rest_len = rest ? strlen(rest) : 0;
