@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/quota.h"
 #include "core/secret_file.h"
 
 #include <ctype.h>
@@ -198,6 +199,21 @@ static const struct cfg_key keys[] = {
 	{ "stripe", "plans", T_STRING, OFF(stripe_plans), "", true, false, 0, 0,
 	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
 	  "price_b:professional\"" },
+	{ "stripe", "secret_key_file", T_STRING, OFF(stripe_secret_key_file), "", true, false, 0, 0,
+	  "file holding the Stripe secret API key (sk_... or rk_...) used to create Checkout and "
+	  "billing portal sessions, may be relative to $CREDENTIALS_DIRECTORY; read at each "
+	  "use; empty = those commands fail" },
+	{ "stripe", "success_url", T_STRING, OFF(stripe_success_url), "", true, false, 0, 0,
+	  "where Stripe Checkout sends the customer after paying (success_url)" },
+	{ "stripe", "cancel_url", T_STRING, OFF(stripe_cancel_url), "", true, false, 0, 0,
+	  "where Stripe Checkout sends the customer who goes back (cancel_url)" },
+	{ "stripe", "portal_return_url", T_STRING, OFF(stripe_portal_return_url), "", true, false,
+	  0, 0, "where the Stripe billing portal's back link leads (return_url)" },
+	{ "plans", "quotas", T_STRING, OFF(plan_quotas_text), "", true, false, 0, 0,
+	  "conversions per calendar month (UTC) of each plan: \"starter:1000, "
+	  "professional:50000, enterprise:0\" (0 or unlisted = unlimited; empty = no quotas). "
+	  "Conversions over it are stored and their deliveries held (reason quota) until an "
+	  "upgrade or the next month" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
@@ -737,6 +753,8 @@ int config_load(const char *path, struct config **out, struct err *e)
 		rc = read_key_file(c->ghl_rsa_key_file, EVP_PKEY_RSA, &c->ghl_rsa_key_pem, e);
 	if (rc == 0)
 		rc = read_stripe_secret(c, e);
+	if (rc == 0)
+		rc = quota_parse(c->plan_quotas_text, &c->plan_quotas, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;
