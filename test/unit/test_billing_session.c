@@ -1,8 +1,8 @@
 /*
  * test_billing_session.c - the pure parts of Stripe sessions: the plan ->
  * price lookup (reverse of [stripe] plans), the Checkout and portal form
- * bodies (bracketed keys percent-encoded, optional fields left out, URLs
- * encoded), and reading Stripe's answers (a session's url and id, its
+ * bodies (bracketed keys, optional fields left out, the separators in
+ * values encoded), and reading Stripe's answers (a session's url and id, its
  * error object per HTTP status, malformed bodies).
  */
 #include <stdarg.h>
@@ -48,13 +48,14 @@ static void test_checkout_form(void **state)
 	billing_checkout_form(&b, "price_p", 42, "",
 			      "https://app.example/ok?s={CHECKOUT_SESSION_ID}",
 			      "https://app.example/x y");
-	assert_string_equal(
-		b.data,
-		"mode=subscription&line_items%5B0%5D%5Bprice%5D=price_p"
-		"&line_items%5B0%5D%5Bquantity%5D=1&client_reference_id=42"
-		"&subscription_data%5Bmetadata%5D%5Btenant_id%5D=42"
-		"&success_url=https%3A%2F%2Fapp.example%2Fok%3Fs%3D%7BCHECKOUT_SESSION_ID%7D"
-		"&cancel_url=https%3A%2F%2Fapp.example%2Fx%20y");
+	/* form.c leaves brackets, ':' '/' '?' '{' '}' as they are (a form
+	 * parser splits only on '&' and '='), as Stripe's own curl examples
+	 * send them; '=', '&', '+', '%' and spaces are encoded. */
+	assert_string_equal(b.data, "mode=subscription&line_items[0][price]=price_p"
+				    "&line_items[0][quantity]=1&client_reference_id=42"
+				    "&subscription_data[metadata][tenant_id]=42"
+				    "&success_url=https://app.example/ok?s%3D{CHECKOUT_SESSION_ID}"
+				    "&cancel_url=https://app.example/x%20y");
 	buf_reset(&b);
 	billing_checkout_form(&b, "price_s", 7, "cus_A&B", "u1", "u2");
 	assert_non_null(strstr(b.data, "&customer=cus_A%26B&"));
@@ -68,8 +69,7 @@ static void test_portal_form(void **state)
 	(void)state;
 	buf_init(&b);
 	billing_portal_form(&b, "cus_1", "https://app.example/account");
-	assert_string_equal(b.data,
-			    "customer=cus_1&return_url=https%3A%2F%2Fapp.example%2Faccount");
+	assert_string_equal(b.data, "customer=cus_1&return_url=https://app.example/account");
 	buf_reset(&b);
 	billing_portal_form(&b, "cus_1", "");
 	assert_string_equal(b.data, "customer=cus_1");
