@@ -200,9 +200,8 @@ static const struct cfg_key keys[] = {
 	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
 	  "price_b:professional\"" },
 	{ "stripe", "secret_key_file", T_STRING, OFF(stripe_secret_key_file), "", true, false, 0, 0,
-	  "file holding the Stripe secret API key (sk_... or rk_...) used to create Checkout and "
-	  "billing portal sessions, may be relative to $CREDENTIALS_DIRECTORY; read at each "
-	  "use; empty = those commands fail" },
+	  "file of the Stripe secret API key (sk_... or rk_...) for Checkout and portal "
+	  "sessions, may be relative to $CREDENTIALS_DIRECTORY; read at each use" },
 	{ "stripe", "success_url", T_STRING, OFF(stripe_success_url), "", true, false, 0, 0,
 	  "where Stripe Checkout sends the customer after paying (success_url)" },
 	{ "stripe", "cancel_url", T_STRING, OFF(stripe_cancel_url), "", true, false, 0, 0,
@@ -210,10 +209,8 @@ static const struct cfg_key keys[] = {
 	{ "stripe", "portal_return_url", T_STRING, OFF(stripe_portal_return_url), "", true, false,
 	  0, 0, "where the Stripe billing portal's back link leads (return_url)" },
 	{ "plans", "quotas", T_STRING, OFF(plan_quotas_text), "", true, false, 0, 0,
-	  "conversions per calendar month (UTC) of each plan: \"starter:1000, "
-	  "professional:50000, enterprise:0\" (0 or unlisted = unlimited; empty = no quotas). "
-	  "Conversions over it are stored and their deliveries held (reason quota) until an "
-	  "upgrade or the next month" },
+	  "conversions per calendar month (UTC) per plan: \"starter:1000, enterprise:0\" (0 "
+	  "or unlisted = unlimited; empty = no quotas); over it deliveries are held" },
 	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
 	  0, "Meta Graph API base URL" },
 	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
