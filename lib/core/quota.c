@@ -117,15 +117,6 @@ int64_t quota_for_plan(const struct plan_quotas *q, const char *plan)
 	return 0;
 }
 
-bool quota_any_limited(const struct plan_quotas *q)
-{
-	for (size_t i = 0; q && i < q->n; i++) {
-		if (q->v[i].limit > 0)
-			return true;
-	}
-	return false;
-}
-
 /* Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days
  * inverse in eras of 400 years; m is 1..12). */
 static int64_t days_from_civil(int64_t y, int m, int d)

@@ -40,9 +40,6 @@ int quota_parse(const char *text, struct plan_quotas *out, struct err *e) WUR;
 /* The monthly limit of plan: 0 (unlimited) when the plan is not listed. */
 int64_t quota_for_plan(const struct plan_quotas *q, const char *plan);
 
-/* Whether any plan is limited (else stage 1 need not lock usage rows). */
-bool quota_any_limited(const struct plan_quotas *q);
-
 /*
  * The calendar month (UTC) holding unix second t: its first second in
  * *start_s and the first second of the next month in *end_s (so the month

@@ -57,7 +57,7 @@ static const char claim_sql[] =
  * conversion of a tenant in this batch is over quota when admitted + k >
  * limit, and its deliveries are created 'held' with hold_reason 'quota'
  * (a test one is never held, nor counted).  The usage row was locked
- * beforehand (usage_lock_sql) when any plan is limited, so admitted read
+ * beforehand (usage_lock_sql), so the admitted read
  * here is the latest and two workers cannot both take the last unit. */
 static const char write_sql[] =
 	"WITH input AS ("
@@ -296,11 +296,11 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 	values[12] = plans;
 	values[13] = limits;
 	values[14] = month;
-	if (quota_any_limited(quotas)) {
-		rc = lock_usage(conn, values[2], lengths[2], month, e);
-		if (rc != 0)
-			goto out;
-	}
+	/* Always, not only when a plan has a quota: a tenant's own
+	 * monthly_quota applies without any [plans] quotas. */
+	rc = lock_usage(conn, values[2], lengths[2], month, e);
+	if (rc != 0)
+		goto out;
 	res = PQexecPrepared(conn, "adseng_n_write", 15, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not write conversions", e);
 	if (rc != 0) {

@@ -133,7 +133,7 @@ int quota_release_due(PGconn *conn, const struct plan_quotas *q, int64_t now_s, 
 		rc = adm_tx_begin(conn, e);
 		if (rc != 0)
 			break;
-		rc = quota_release_tenant(conn, q, tenant, now_s, "adsengd", "month", &n, e);
+		rc = quota_release_tenant(conn, q, tenant, now_s, "adsengd", "periodic", &n, e);
 		rc = adm_tx_end(conn, rc, e);
 		if (rc == 0)
 			*released += n;

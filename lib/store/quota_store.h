@@ -29,7 +29,7 @@ struct cJSON;
  * month of now_s, then release what its limit (tenants.monthly_quota when
  * set, else the plan's in q) still admits this month.  When anything
  * moves: an audit_log row (action "quota.release", actor, details with
- * the reason `why` — "plan", "month" — the plan, limit, month and counts)
+ * the reason `why` — "plan", "periodic" — the plan, limit, month and counts)
  * and NOTIFY adseng_deliveries (delivered at COMMIT).  *released gets the
  * number of conversions released.  0 or ERR_DB.  Any thread with its own
  * connection.
@@ -41,7 +41,8 @@ int quota_release_tenant(PGconn *conn, const struct plan_quotas *q, int64_t tena
 /*
  * The periodic check (control thread): for each tenant with deliveries
  * held for quota, one transaction of quota_release_tenant (actor
- * "adsengd", reason "month").  Cheap when nothing is held (a partial
+ * "adsengd", reason "periodic": a new month, or a quota raised by a
+ * reload or by hand).  Cheap when nothing is held (a partial
  * index probe).  *released: conversions released in all.  0 or ERR_DB.
  */
 int quota_release_due(PGconn *conn, const struct plan_quotas *q, int64_t now_s, int64_t *released,

@@ -108,7 +108,7 @@ def test_month_rollover_releases_up_to_quota(make_stack, meta):
     rel = json.loads(stack.scalar(
         "SELECT details::text FROM audit_log WHERE action = 'quota.release'"))
     assert (rel["reason"], rel["conversions"], rel["quota"], rel["used_before"]) == \
-        ("month", 1, 1, 0), rel
+        ("periodic", 1, 1, 0), rel
     rows = stack.sql("SELECT admitted, over_quota FROM tenant_usage ORDER BY month")
     assert [(int(a), int(o)) for a, o in rows] == [(1, 2), (1, 0)], rows
     # Nothing was dropped: three conversions, each with its delivery.
@@ -222,3 +222,33 @@ def test_stripe_errors_and_retry(make_stack):
         assert stack.count("audit_log", "action = 'billing.checkout'") == 1
     finally:
         fake.stop()
+
+
+def test_release_leaves_paused_destination_holds(make_stack, meta):
+    """A tenant's own quota (tenants.monthly_quota) without any [plans]
+    quotas; the destination is paused.  Over-quota deliveries are held for
+    quota, the one within quota for the pause.  Lifting the quota (own
+    quota 0 = unlimited, picked up by the periodic check) turns the quota
+    holds into pause holds, sends nothing, and `destination resume` then
+    sends all three."""
+    stack = make_stack()
+    stack.setup_demo(paused=True)
+    stack.sql("UPDATE tenants SET monthly_quota = 1 WHERE name = 'acme'")
+    stack.start()
+    post_orders(stack, 7000500, 3)
+    wait_until(lambda: stack.count("deliveries", "state = 'held'") == 3, what="3 held")
+    assert held_for_quota(stack) == 2
+    assert stack.count("deliveries", "state = 'held' AND hold_reason IS NULL") == 1
+    u = usage(stack)
+    assert (u["quota"], u["used"], u["over_quota"], u["held"]) == (1, 1, 2, 2), u
+    stack.sql("UPDATE tenants SET monthly_quota = 0 WHERE name = 'acme'")
+    wait_until(lambda: held_for_quota(stack) == 0, timeout=30, what="quota holds released")
+    assert stack.count("deliveries", "state = 'held' AND hold_reason IS NULL") == 3
+    rel = json.loads(stack.scalar(
+        "SELECT details::text FROM audit_log WHERE action = 'quota.release'"))
+    assert (rel["reason"], rel["conversions"], rel["deliveries"], rel["pending"]) == \
+        ("periodic", 2, 2, 0), rel
+    time.sleep(0.5)
+    assert len(meta.accepted()) == 0
+    stack.ctl("destination", "resume", stack.dest_id)
+    wait_until(lambda: len(meta.accepted()) == 3, timeout=30, what="all three delivered")

@@ -83,15 +83,12 @@ static void test_parse_good(void **state)
 	assert_int_equal(quota_for_plan(&q, "starter"), 1000);
 	assert_int_equal(quota_for_plan(&q, "professional"), 50000);
 	assert_int_equal(quota_for_plan(&q, "enterprise"), 0);
-	assert_true(quota_any_limited(&q));
 	assert_int_equal(quota_parse("", &q, &e), 0);
 	assert_int_equal(q.n, 0);
-	assert_false(quota_any_limited(&q));
 	assert_int_equal(quota_for_plan(&q, "starter"), 0);
 	assert_int_equal(quota_parse("  ", &q, &e), 0);
 	assert_int_equal(quota_parse(NULL, &q, &e), 0);
 	assert_int_equal(quota_parse("enterprise:0", &q, &e), 0);
-	assert_false(quota_any_limited(&q));
 	/* Unlisted plans are unlimited. */
 	assert_int_equal(quota_parse("starter:5", &q, &e), 0);
 	assert_int_equal(quota_for_plan(&q, "professional"), 0);
