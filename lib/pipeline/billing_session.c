@@ -154,11 +154,20 @@ int billing_session_read(long status, const char *body, size_t len, char **url, 
 
 /* ---- requests -------------------------------------------------------------------------------- */
 
+/* A [stripe] key the stripe source declares (sources/stripe.c), "" when
+ * unset or not registered. */
+static const char *stripe_key(const struct config *cfg, const char *name)
+{
+	const char *v = config_platform_value(cfg, "stripe", name);
+
+	return v ? v : "";
+}
+
 /* The secret key, read from [stripe] secret_key_file (relative names under
  * $CREDENTIALS_DIRECTORY, as the webhook secret).  sodium_free it. */
 static int read_key(const struct config *cfg, char **key, size_t *keylen, struct err *e)
 {
-	const char *name = cfg->stripe_secret_key_file;
+	const char *name = stripe_key(cfg, "secret_key_file");
 	const char *credsdir = getenv("CREDENTIALS_DIRECTORY");
 	char path[PATH_MAX];
 
@@ -291,15 +300,14 @@ int billing_checkout_create(PGconn *conn, const struct config *cfg, int64_t tena
 	if (!billing_price_for_plan(cfg->stripe_plans, plan, price, sizeof(price)))
 		return err_set(e, ERR_INVALID, "no price in [stripe] plans buys plan \"%s\"",
 			       plan ? plan : "");
-	if (cfg->stripe_success_url == NULL || cfg->stripe_success_url[0] == '\0' ||
-	    cfg->stripe_cancel_url == NULL || cfg->stripe_cancel_url[0] == '\0')
+	if (stripe_key(cfg, "success_url")[0] == '\0' || stripe_key(cfg, "cancel_url")[0] == '\0')
 		return err_set(e, ERR_CONFIG, "[stripe] success_url and cancel_url must be set");
 	rc = billing_store_customer(conn, tenant_id, customer, sizeof(customer), e);
 	if (rc != 0)
 		return rc;
 	buf_init(&body);
-	billing_checkout_form(&body, price, tenant_id, customer, cfg->stripe_success_url,
-			      cfg->stripe_cancel_url);
+	billing_checkout_form(&body, price, tenant_id, customer, stripe_key(cfg, "success_url"),
+			      stripe_key(cfg, "cancel_url"));
 	rc = post_form(cfg, "/v1/checkout/sessions", &body, url, session, sizeof(session), e);
 	buf_cleanup(&body);
 	if (rc == 0)
@@ -329,7 +337,7 @@ int billing_portal_create(PGconn *conn, const struct config *cfg, int64_t tenant
 			       " has no Stripe customer yet (finish a checkout first)",
 			       tenant_id);
 	buf_init(&body);
-	billing_portal_form(&body, customer, cfg->stripe_portal_return_url);
+	billing_portal_form(&body, customer, stripe_key(cfg, "portal_return_url"));
 	rc = post_form(cfg, "/v1/billing_portal/sessions", &body, url, session, sizeof(session), e);
 	buf_cleanup(&body);
 	if (rc == 0)
