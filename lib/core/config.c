@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/quota.h"
 #include "core/secret_file.h"
 
 #include <ctype.h>
@@ -187,6 +188,9 @@ static const struct cfg_key keys[] = {
 	{ "stripe", "plans", T_STRING, OFF(stripe_plans), "", true, false, 0, 0,
 	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
 	  "price_b:professional\"" },
+	{ "plans", "quotas", T_STRING, OFF(plan_quotas_text), "", true, false, 0, 0,
+	  "conversions per calendar month (UTC) per plan: \"starter:1000, enterprise:0\" (0 "
+	  "or unlisted = unlimited; empty = no quotas); over it deliveries are held" },
 	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
 	  DAY_MS,
 	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
@@ -716,6 +720,8 @@ int config_load(const char *path, struct config **out, struct err *e)
 		rc = load_platform_data(c, e);
 	if (rc == 0)
 		rc = read_stripe_secret(c, e);
+	if (rc == 0)
+		rc = quota_parse(c->plan_quotas_text, &c->plan_quotas, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;

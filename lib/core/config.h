@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/quota.h"
 
 #define CONFIG_MAX_LISTEN 8
 /* Most platform keys registered with config_add_platform_key. */
@@ -118,6 +119,9 @@ struct config {
 	size_t stripe_webhook_secret_len;
 	int64_t stripe_tolerance_ms;
 	char *stripe_plans;
+	/* [plans]: the text of quotas and its parsed table. */
+	char *plan_quotas_text;
+	struct plan_quotas plan_quotas;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
 	/* [log] */
