@@ -297,7 +297,8 @@ int billing_checkout_create(PGconn *conn, const struct config *cfg, int64_t tena
 	int rc;
 
 	*url = NULL;
-	if (!billing_price_for_plan(cfg->stripe_plans, plan, price, sizeof(price)))
+	if (!billing_price_for_plan(config_platform_value(cfg, "stripe", "plans"), plan, price,
+				    sizeof(price)))
 		return err_set(e, ERR_INVALID, "no price in [stripe] plans buys plan \"%s\"",
 			       plan ? plan : "");
 	if (stripe_key(cfg, "success_url")[0] == '\0' || stripe_key(cfg, "cancel_url")[0] == '\0')
