@@ -25,7 +25,8 @@ static int run_tenant_update(struct ctl *c, const struct ctl_args *a)
 {
 	const char *name = ctl_arg(a, "name"), *plan = ctl_arg(a, "plan");
 	struct err e = { 0 };
-	int64_t id;
+	struct config *cfg;
+	int64_t id, released = 0;
 	PGconn *conn;
 	cJSON *j;
 
@@ -34,11 +35,14 @@ static int run_tenant_update(struct ctl *c, const struct ctl_args *a)
 	if (plan && strcmp(plan, "starter") != 0 && strcmp(plan, "professional") != 0 &&
 	    strcmp(plan, "enterprise") != 0)
 		return ctl_usage_error(c, "--plan: starter, professional or enterprise");
-	if (ctl_db(c, &conn, &e) != 0 || ctl_find_tenant(conn, a->pos[0], &id, &e) != 0 ||
-	    admin_tenant_update(conn, ctl_actor(), id, name, plan, &e) != 0)
+	if (ctl_config(c, &cfg, &e) != 0 || ctl_db(c, &conn, &e) != 0 ||
+	    ctl_find_tenant(conn, a->pos[0], &id, &e) != 0 ||
+	    admin_tenant_update(conn, ctl_actor(), id, name, plan, &cfg->plan_quotas, &released,
+				&e) != 0)
 		return ctl_fail(c, &e);
 	j = cJSON_CreateObject();
 	cJSON_AddNumberToObject(j, "id", (double)id);
+	cJSON_AddNumberToObject(j, "released", (double)released);
 	return emit_done(c, j, "updated");
 }
 

@@ -273,7 +273,7 @@ static int tenant_update(PGconn *conn, const struct config *cfg, struct admin_jo
 {
 	static const char *const fields[] = { "name", "plan", NULL };
 	const char *name = NULL, *plan = NULL;
-	int64_t id;
+	int64_t id, released = 0;
 	int rc = aop_own(conn, job, admin_tenant_page, "tenant", job->param[0], e);
 
 	if (rc == 0)
@@ -289,8 +289,13 @@ static int tenant_update(PGconn *conn, const struct config *cfg, struct admin_jo
 	if (name == NULL && plan == NULL)
 		return err_set(e, ERR_INVALID, "name: give name and/or plan");
 	(void)admin_parse_id(job->param[0], &id);
-	rc = admin_tenant_update(conn, job->who.sub, id, name, plan, e);
-	return rc == 0 ? tenant_get(conn, cfg, job, out, e) : rc;
+	rc = admin_tenant_update(conn, job->who.sub, id, name, plan, &cfg->plan_quotas, &released,
+				 e);
+	if (rc == 0)
+		rc = tenant_get(conn, cfg, job, out, e);
+	if (rc == 0 && plan && !cJSON_AddNumberToObject(*out, "released", (double)released))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	return rc;
 }
 
 static int tenant_disable(PGconn *conn, const struct config *cfg, struct admin_job *job,

@@ -9,6 +9,7 @@
 #include "http/admin_ops.h"
 #include "store/admin.h"
 #include "store/admin_pages.h"
+#include "store/quota_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -260,8 +261,11 @@ int aop_stats(PGconn *conn, const struct config *cfg, struct admin_job *job, cJS
 {
 	int rc = admin_stats(conn, out, e);
 
-	(void)cfg;
 	if (rc == 0 && job->tenant != 0)
 		rc = stats_scope(conn, job, *out, e);
+	/* Usage against quota, as `adsengctl stats` shows it (the token's
+	 * tenant only for an agency). */
+	if (rc == 0)
+		rc = admin_usage_add(conn, cfg, job->tenant, *out, e);
 	return rc;
 }

@@ -74,10 +74,15 @@ int admin_destination_find(PGconn *conn, const char *ref, bool ref_is_id, struct
 int admin_tenant_add(PGconn *conn, const char *actor, const char *name, const char *plan,
 		     const int64_t *quota, int64_t *id, struct err *e) WUR;
 int admin_tenant_list(PGconn *conn, struct cJSON **out, struct err *e) WUR;
-/* Rename a tenant and/or change its plan (NULL = keep).  ERR_NOTFOUND,
- * ERR_CONFLICT (name taken), ERR_INVALID (not a plan). */
+/* Rename a tenant and/or change its plan (NULL = keep).  With a plan and
+ * q (the configured quotas; NULL = none), deliveries held for quota that
+ * the new plan admits are released in the same transaction (*released
+ * counts conversions; quota_store.h).  ERR_NOTFOUND, ERR_CONFLICT (name
+ * taken), ERR_INVALID (not a plan). */
+struct plan_quotas;
 int admin_tenant_update(PGconn *conn, const char *actor, int64_t id, const char *name,
-			const char *plan, struct err *e) WUR;
+			const char *plan, const struct plan_quotas *q, int64_t *released,
+			struct err *e) WUR;
 /* Mark a tenant disabled and disable its sources (*sources counts them) in
  * one transaction; deliveries already queued still go.  ERR_NOTFOUND. */
 int admin_tenant_disable(PGconn *conn, const char *actor, int64_t id, int64_t *sources,

@@ -7,6 +7,8 @@
 #include "store/admin.h"
 #include "store/admin_int.h"
 #include "store/db.h"
+#include "store/quota_store.h"
+#include "core/clock.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -33,7 +35,8 @@ static int update_result(PGconn *conn, PGresult *res, const char *what, int64_t 
 }
 
 int admin_tenant_update(PGconn *conn, const char *actor, int64_t id, const char *name,
-			const char *plan, struct err *e)
+			const char *plan, const struct plan_quotas *q, int64_t *released,
+			struct err *e)
 {
 	struct params p = { 0 };
 	int64_t n = 0;
@@ -63,6 +66,12 @@ int admin_tenant_update(PGconn *conn, const char *actor, int64_t id, const char 
 	if (plan)
 		adm_put_str(d, "plan", plan, &ok);
 	rc = adm_audit(conn, actor, "tenant.update", d, ok, e);
+	/* A new plan may admit what waits for quota: released in the same
+	 * transaction, as the billing webhook's plan change does. */
+	*released = 0;
+	if (rc == 0 && plan && q)
+		rc = quota_release_tenant(conn, q, id, clock_wall_ms() / 1000, actor, "plan",
+					  released, e);
 out:
 	return adm_tx_end(conn, rc, e);
 }

@@ -350,3 +350,28 @@ def test_rate_limit(make_stack, tmp_path):
     # and the first recovers once a token is back
     time.sleep(int(hdrs["Retry-After"]) + 0.2)
     assert call(a, "GET", "/v1/admin/stats", tok)[0] == 200
+
+
+def test_plan_change_releases_quota_holds(make_stack, tmp_path):
+    s = admin_stack(lambda **kw: make_stack(plans__quotas="starter:1, professional:0", **kw),
+                    tmp_path)
+    a = s.admin
+    admin = token(s, "--role", "admin", "--sub", "ops-alice")
+    acme = token(s, "--tenant", "acme", "--sub", "agency-bot")
+    for i in range(3):
+        assert s.post_shopify(shopify_order(order_id=5000 + i))[0] == 200
+    held = lambda: s.count("deliveries", "state = 'held' AND hold_reason = 'quota'")
+    wait_until(lambda: held() == 2, timeout=30, what="2 held for quota")
+    # stats show usage against quota; an agency token its own tenant's only
+    usage = call(a, "GET", "/v1/admin/stats", acme)[1]["usage"]
+    assert [(u["tenant"], u["quota"], u["held"]) for u in usage] == [("acme", 1, 2)]
+    assert {u["tenant"] for u in call(a, "GET", "/v1/admin/stats", admin)[1]["usage"]} == {
+        "acme", "globex"}
+    acme_id = int(s.scalar("SELECT id FROM tenants WHERE name = 'acme'"))
+    status, body, _ = call(a, "PATCH", "/v1/admin/tenants/%d" % acme_id, admin,
+                           {"plan": "professional"})
+    assert status == 200 and body["plan"] == "professional" and body["released"] == 2
+    assert held() == 0
+    wait_until(lambda: s.count("deliveries", "state = 'delivered'") == 3, timeout=30,
+               what="the released deliveries delivered")
+    assert "ops-alice" in audit(s, "quota.release")
