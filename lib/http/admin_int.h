@@ -4,7 +4,8 @@
  * route table's row, and the parsing of a request's path, query string
  * and body (admin_req.c: pure functions of outside input, fuzzed by
  * test/fuzz/fuzz_admin_request.c).  admin_api.c owns the listener, the
- * slots and the worker; admin_ops.c the route table and its handlers.
+ * slots and the worker; admin_ops.c the route table, admin_ops*.c the
+ * handlers (admin_ops.h).
  */
 #ifndef ADSENG_HTTP_ADMIN_INT_H
 #define ADSENG_HTTP_ADMIN_INT_H
