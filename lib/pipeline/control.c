@@ -8,11 +8,11 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/status_view.h"
 #include "pipeline/telemetry.h"
 #include "store/db.h"
 #include "store/adjustment_store.h"
 #include "store/delivery_store.h"
-#include "store/status_store.h"
 
 #include <event2/event.h>
 #include <poll.h>
@@ -24,9 +24,6 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
-/* The numbers of the service status line (the daemon sends it every
- * 10 s): one bounded query this often. */
-#define SVC_STATUS_EVERY_MS 5000
 
 struct control {
 	struct runtime *rt;
@@ -40,7 +37,7 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_metrics_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -163,29 +160,38 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
-/* The metrics that need SQL: one query, rendered for scrapes to copy. */
+/* Minutes of activity_minutes recomputed per refresh: the minutes since
+ * the previous refresh, the one it was in (it may have been partial), and
+ * one for rows committed late (a transaction's now() is its start). */
+static int activity_window_minutes(const struct config *cfg)
+{
+	int64_t m = cfg->metrics_interval_ms / 60000 + 2;
+
+	return m < 3 ? 3 : m > 60 ? 60 : (int)m;
+}
+
+/*
+ * The numbers that need SQL: one metrics query, rendered for scrapes to
+ * copy; its rows also give the service status line (sd_notify STATUS=)
+ * and, with the per-minute aggregate, the status page's snapshot.
+ */
 static void refresh_metrics(struct control *c, const struct config *cfg)
 {
+	struct metrics_rows rows = { 0 };
+	struct svc_counts counts;
 	struct err e = { 0 };
 
 	/* A failure waits for the next turn too (its age shows the gap). */
 	c->next_metrics_ms = clock_mono_ms() + cfg->metrics_interval_ms;
-	if (telemetry_refresh(c->conn, &e) != 0)
+	if (telemetry_refresh(c->conn, &rows, &e) != 0) {
 		fail(c, "could not refresh the metrics snapshot", &e);
-}
-
-/* The backlog and breaker numbers of the service status line. */
-static void read_svc_status(struct control *c)
-{
-	struct svc_counts counts = { 0 };
-	struct err e = { 0 };
-
-	c->next_svc_ms = clock_mono_ms() + SVC_STATUS_EVERY_MS;
-	if (status_store_load(c->conn, &counts, &e) != 0) {
-		fail(c, "could not read the service status", &e);
 		return;
 	}
+	telemetry_svc_counts(&rows, &counts);
 	runtime_set_counts(c->rt, &counts);
+	if (status_view_refresh(c->conn, &rows, activity_window_minutes(cfg), &e) != 0)
+		fail(c, "could not refresh the status page snapshot", &e);
+	metrics_rows_cleanup(&rows);
 }
 
 static bool drain_notifies(struct control *c)
@@ -223,8 +229,6 @@ static void *control_main(void *arg)
 				reload_sources(c);
 			if (c->conn && now >= c->next_sweep_ms)
 				sweep_leases(c, cfg);
-			if (c->conn && now >= c->next_svc_ms)
-				read_svc_status(c);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
 			if (c->conn && now >= c->next_metrics_ms)
