@@ -18,14 +18,18 @@
 
 #define CHART_PAD 8
 
+/* Dashed delivery line: where both rates are equal the ingest line
+ * shows through. */
 static const char style[] = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
 			    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
 			    "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
 			    "td.n{text-align:right;font-variant-numeric:tabular-nums}"
 			    "th{background:#f3f3f3}.bad{color:#b00}.muted{color:#777}"
 			    "svg{border:1px solid #ccc;background:#fcfcfc}"
-			    ".ingest{stroke:#1f77b4}.deliver{stroke:#2ca02c}"
-			    "polyline{fill:none;stroke-width:1.5}";
+			    "polyline{fill:none;stroke-width:1.5}"
+			    "polyline.ingest{stroke:#1f77b4}span.ingest{color:#1f77b4}"
+			    "polyline.deliver{stroke:#2ca02c;stroke-dasharray:4 3}"
+			    "span.deliver{color:#2ca02c}";
 
 void status_page_escape(FILE *f, const char *s)
 {
