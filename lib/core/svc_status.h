@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Shown as "over N" from here on (the count itself is exact). */
+/* A larger due count is shown as "over SVC_DUE_CAP". */
 #define SVC_DUE_CAP 100000
 
 struct svc_counts {

@@ -319,6 +319,8 @@ void telemetry_svc_counts(const struct metrics_rows *r, struct svc_counts *out)
 		else if (strcmp(d->breaker, "half_open") == 0)
 			out->breakers_half++;
 	}
+	if (out->due > SVC_DUE_CAP)
+		out->due = SVC_DUE_CAP; /* "over 100000": the line keeps its length */
 }
 
 double telemetry_upload_quantile(const char *destination_id, double q)

@@ -226,6 +226,9 @@ static void svc_counts_from_rows(void **state)
 	assert_int_equal(c.oldest_due_s, 70);
 	assert_int_equal(c.breakers_open, 1);
 	assert_int_equal(c.breakers_half, 1);
+	d[0].due = 2e6;
+	telemetry_svc_counts(&r, &c);
+	assert_int_equal(c.due, SVC_DUE_CAP);
 }
 
 int main(void)
