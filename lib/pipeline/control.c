@@ -38,6 +38,7 @@ struct control {
 	void *cb_arg;
 	struct log_ratelimit rl;
 	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_metrics_ms;
+	int64_t activity_ok_ms; /* last good status page refresh; 0 = none yet */
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -160,13 +161,17 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
-/* Minutes of activity_minutes recomputed per refresh: the minutes since
- * the previous refresh, the one it was in (it may have been partial), and
- * one for rows committed late (a transaction's now() is its start). */
-static int activity_window_minutes(const struct config *cfg)
+/* Minutes of activity_minutes recomputed per refresh: those since the
+ * last good one, the minute it was in (it may have been partial), and one
+ * for rows committed late (a transaction's now() is its start).  The
+ * first refresh of a process (a restart, a database back after an outage)
+ * catches up on the last hour. */
+static int activity_window_minutes(const struct control *c)
 {
-	int64_t m = cfg->metrics_interval_ms / 60000 + 2;
+	int64_t m = 60;
 
+	if (c->activity_ok_ms > 0)
+		m = (clock_mono_ms() - c->activity_ok_ms) / 60000 + 2;
 	return m < 3 ? 3 : m > 60 ? 60 : (int)m;
 }
 
@@ -189,8 +194,10 @@ static void refresh_metrics(struct control *c, const struct config *cfg)
 	}
 	telemetry_svc_counts(&rows, &counts);
 	runtime_set_counts(c->rt, &counts);
-	if (status_view_refresh(c->conn, &rows, activity_window_minutes(cfg), &e) != 0)
+	if (status_view_refresh(c->conn, &rows, activity_window_minutes(c), &e) != 0)
 		fail(c, "could not refresh the status page snapshot", &e);
+	else
+		c->activity_ok_ms = clock_mono_ms();
 	metrics_rows_cleanup(&rows);
 }
 
