@@ -385,6 +385,38 @@ static int stripe_billing(const struct raw_event *ev, const struct config *cfg,
 
 static const char *const stripe_headers[] = { "Stripe-Signature", NULL };
 
+/* Daemon-wide settings of this kind; registered by source.c. */
+static const struct config_platform_key stripe_config_keys[] = {
+	{ .section = "endpoints",
+	  .name = "stripe",
+	  .def = "https://api.stripe.com",
+	  .help = "Stripe API base URL",
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
+	/* Checkout and billing portal sessions (pipeline/billing_session.c). */
+	{ .section = "stripe",
+	  .name = "secret_key_file",
+	  .def = "",
+	  .help = "file of the Stripe secret API key (sk_... or rk_...) for Checkout and portal "
+		  "sessions, may be relative to $CREDENTIALS_DIRECTORY; read at each use",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "success_url",
+	  .def = "",
+	  .help = "where Stripe Checkout sends the customer after paying (success_url)",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "cancel_url",
+	  .def = "",
+	  .help = "where Stripe Checkout sends the customer who goes back (cancel_url)",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "portal_return_url",
+	  .def = "",
+	  .help = "where the Stripe billing portal's back link leads (return_url)",
+	  .reloadable = true },
+};
+
 const struct source_ops stripe_source_ops = {
 	.kind = "stripe",
 	.no_secret = true,  /* the daemon's [stripe] webhook_secret_file */
@@ -396,4 +428,6 @@ const struct source_ops stripe_source_ops = {
 	.parse = stripe_parse,
 	.action = stripe_action,
 	.billing = stripe_billing,
+	.config_keys = stripe_config_keys,
+	.n_config_keys = sizeof(stripe_config_keys) / sizeof(stripe_config_keys[0]),
 };

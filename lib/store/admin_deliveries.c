@@ -182,8 +182,9 @@ static const char replay_batch_sql[] =
 	"WITH c AS (SELECT d.id, d.state, d.destination_id FROM deliveries d"
 	" WHERE " REPLAY_MATCH " LIMIT " REPLAY_BATCH " FOR UPDATE OF d),"
 	" u AS (UPDATE deliveries d SET state = 'pending', attempts = 0,"
-	" next_attempt_at = now(), lease_until = NULL, updated_at = now()"
-	" FROM c WHERE d.id = c.id RETURNING c.destination_id, c.state)"
+	" next_attempt_at = now(), lease_until = NULL, updated_at = now(),"
+	/* an operator's replay of a delivery held for quota overrides it */
+	" hold_reason = NULL FROM c WHERE d.id = c.id RETURNING c.destination_id, c.state)"
 	" INSERT INTO replay_moved SELECT destination_id, state FROM u";
 
 static const char replay_moved_groups_sql[] =
