@@ -177,6 +177,46 @@ static void render_sources(FILE *f, const struct activity_snapshot *s, int64_t n
 	fputs("</tbody></table>\n", f);
 }
 
+static void render_usage_row(FILE *f, const struct activity_usage *u)
+{
+	fputs("<tr><td>", f);
+	status_page_escape(f, u->tenant);
+	fputs("</td><td>", f);
+	status_page_escape(f, u->plan);
+	fputs("</td>", f);
+	cell_i(f, "used", u->used, false);
+	if (u->quota < 0)
+		fputs("<td class=\"n muted\" data-field=\"quota\">unlimited</td>", f);
+	else
+		cell_i(f, "quota", u->quota, false);
+	cell_i(f, "held", u->held, true);
+	fputs("</tr>\n", f);
+}
+
+/* Usage against quota this month, per tenant; only when a quota applies
+ * to some tenant, since otherwise nothing is ever held for billing. */
+static void render_usage(FILE *f, const struct activity_snapshot *s)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < s->n_usage; i++)
+		any = any || s->usage[i].quota >= 0 || s->usage[i].held > 0;
+	if (!any)
+		return;
+	fputs("<h2>Usage this month", f);
+	if (s->n_usage > 0) {
+		fputs(" (", f);
+		status_page_escape(f, s->usage[0].month);
+		fputs(", UTC)", f);
+	}
+	fputs("</h2>\n<table id=\"usage\"><thead><tr><th>Tenant</th><th>Plan</th>"
+	      "<th>Conversions</th><th>Quota</th><th>Held for quota</th></tr></thead><tbody>\n",
+	      f);
+	for (size_t i = 0; i < s->n_usage; i++)
+		render_usage_row(f, &s->usage[i]);
+	fputs("</tbody></table>\n", f);
+}
+
 /* One polyline: a point per minute from first_min on, zero where the
  * snapshot has no row. */
 static void render_line(FILE *f, const struct activity_snapshot *s, int64_t first_min, int64_t max,
@@ -254,6 +294,7 @@ void status_page_render(FILE *f, const struct activity_snapshot *s, int64_t now)
 	fputs(" ago); upload latency since this daemon started.</p>\n", f);
 	render_dests(f, s);
 	render_sources(f, s, now);
+	render_usage(f, s);
 	render_chart(f, s, now);
 	fputs("</body></html>\n", f);
 }

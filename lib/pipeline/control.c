@@ -199,7 +199,7 @@ static void refresh_metrics(struct control *c, const struct config *cfg)
 	}
 	telemetry_svc_counts(&rows, &counts);
 	runtime_set_counts(c->rt, &counts);
-	if (status_view_refresh(c->conn, &rows, activity_window_minutes(c), &e) != 0)
+	if (status_view_refresh(c->conn, cfg, &rows, activity_window_minutes(c), &e) != 0)
 		fail(c, "could not refresh the status page snapshot", &e);
 	else
 		c->activity_ok_ms = clock_mono_ms();

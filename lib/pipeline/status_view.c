@@ -6,9 +6,15 @@
  */
 #include "pipeline/status_view.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "pipeline/telemetry.h"
+#include "store/quota_store.h"
+
+#include <cjson/cJSON.h>
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t view_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -40,6 +46,44 @@ void status_view_merge(struct activity_snapshot *s, const struct metrics_rows *r
 	}
 }
 
+static int64_t num_or(const cJSON *o, const char *key, int64_t def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+static void copy_str(char *out, size_t outlen, const cJSON *o, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+
+	snprintf(out, outlen, "%s", v ? v : "");
+}
+
+void status_view_set_usage(struct activity_snapshot *s, const cJSON *usage)
+{
+	const cJSON *u;
+	size_t n = (size_t)cJSON_GetArraySize(usage), i = 0;
+
+	free(s->usage);
+	s->usage = n ? xcalloc(n, sizeof(*s->usage)) : NULL;
+	s->n_usage = 0;
+	cJSON_ArrayForEach (u, usage) {
+		struct activity_usage *a;
+
+		if (i == n)
+			break;
+		a = &s->usage[i++];
+		copy_str(a->tenant, sizeof(a->tenant), u, "tenant");
+		copy_str(a->plan, sizeof(a->plan), u, "plan");
+		copy_str(a->month, sizeof(a->month), u, "month");
+		a->used = num_or(u, "used", 0);
+		a->quota = num_or(u, "quota", -1); /* null: unlimited */
+		a->held = num_or(u, "held", 0);
+	}
+	s->n_usage = i;
+}
+
 static void publish(struct activity_snapshot *s)
 {
 	struct activity_snapshot *old;
@@ -51,10 +95,11 @@ static void publish(struct activity_snapshot *s)
 	activity_snapshot_unref(old);
 }
 
-int status_view_refresh(PGconn *conn, const struct metrics_rows *rows, int window_minutes,
-			struct err *e)
+int status_view_refresh(PGconn *conn, const struct config *cfg, const struct metrics_rows *rows,
+			int window_minutes, struct err *e)
 {
 	struct activity_snapshot *s = NULL;
+	cJSON *usage = NULL;
 	bool done = false;
 	int rc = activity_store_refresh(conn, window_minutes, &done, e);
 
@@ -66,6 +111,13 @@ int status_view_refresh(PGconn *conn, const struct metrics_rows *rows, int windo
 	if (rc != 0)
 		return rc;
 	status_view_merge(s, rows);
+	rc = admin_usage_list(conn, cfg, 0, &usage, e);
+	if (rc != 0) {
+		activity_snapshot_unref(s);
+		return rc;
+	}
+	status_view_set_usage(s, usage);
+	cJSON_Delete(usage);
 	publish(s);
 	return 0;
 }

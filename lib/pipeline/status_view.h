@@ -15,15 +15,22 @@
 
 #include <libpq-fe.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "store/activity_store.h"
 #include "store/metrics_store.h"
 
+struct cJSON;
+
 /* Refresh activity_minutes over the last window_minutes, read a new
- * snapshot, merge rows into it and publish it.  On failure the previous
- * snapshot stays.  Control thread. */
-int status_view_refresh(PGconn *conn, const struct metrics_rows *rows, int window_minutes,
-			struct err *e) WUR;
+ * snapshot, merge rows and the tenants' usage against quota (cfg's
+ * [plans]) into it and publish it.  On failure the previous snapshot
+ * stays.  Control thread. */
+int status_view_refresh(PGconn *conn, const struct config *cfg, const struct metrics_rows *rows,
+			int window_minutes, struct err *e) WUR;
+
+/* Fill s->usage from admin_usage_list's JSON array (pure). */
+void status_view_set_usage(struct activity_snapshot *s, const struct cJSON *usage);
 
 /* Add the metrics rows' numbers and the latency quantiles to s (matched
  * by destination id).  Pure but for reading the in-process histogram. */

@@ -212,5 +212,6 @@ void activity_snapshot_unref(struct activity_snapshot *s)
 	free(s->dests);
 	free(s->sources);
 	free(s->points);
+	free(s->usage);
 	free(s);
 }

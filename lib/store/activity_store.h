@@ -48,6 +48,17 @@ struct activity_source {
 	int64_t last_event_unix; /* 0 = none in the last 48 h */
 };
 
+/* One tenant's conversions this month against its quota (quota_store.h's
+ * admin_usage_list, filled in by the caller). */
+struct activity_usage {
+	char tenant[ACTIVITY_NAME_MAX];
+	char plan[32];
+	char month[16];
+	int64_t used;
+	int64_t quota; /* -1 = unlimited */
+	int64_t held;  /* conversions waiting for quota */
+};
+
 /* One minute of the chart, summed over every source / destination. */
 struct activity_point {
 	int64_t minute_unix;
@@ -63,6 +74,8 @@ struct activity_snapshot {
 	size_t n_sources;
 	struct activity_point *points; /* ascending minute; minutes without activity left out */
 	size_t n_points;
+	struct activity_usage *usage; /* by the caller; NULL when not read */
+	size_t n_usage;
 };
 
 /* Recompute the last window_minutes minutes (and the current one) of

@@ -2,8 +2,8 @@
  * test_status_page.c - GET /status's renderer from hand-built snapshots:
  * user-supplied names escaped (no markup gets through), the chart's
  * points placed and scaled per minute, numbers in their data-field
- * cells, the empty page; and the two summaries feeding it and the
- * STATUS= line: histogram quantiles and the counts from metrics rows.
+ * cells, the usage table (only with a quota), the empty page; and the two summaries feeding it and
+ * the STATUS= line: histogram quantiles and the counts from metrics rows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +18,10 @@
 
 #include "core/metrics.h"
 #include "http/status_page.h"
+#include "pipeline/status_view.h"
 #include "pipeline/telemetry.h"
+
+#include <cjson/cJSON.h>
 
 #define NOW 1800000000 /* a minute boundary: 2027-01-15 08:00:00Z */
 
@@ -97,6 +100,45 @@ static size_t parse_points(const char *html, const char *series, double *x, doub
 			p++;
 	}
 	return n;
+}
+
+/* The usage table: shown only when some tenant has a quota (or holds),
+ * from admin_usage_list's JSON, unlimited shown as such, names escaped. */
+static void usage_table(void **state)
+{
+	struct activity_snapshot s = { .taken_unix = NOW };
+	cJSON *usage = cJSON_Parse(
+		"[{\"tenant_id\":1,\"tenant\":\"acme <b>\",\"plan\":\"starter\","
+		"\"month\":\"2027-01\",\"quota\":2,\"used\":2,\"remaining\":0,"
+		"\"over_quota\":3,\"held\":3},"
+		"{\"tenant_id\":2,\"tenant\":\"ops\",\"plan\":\"enterprise\",\"month\":"
+		"\"2027-01\",\"quota\":null,\"used\":7,\"remaining\":null,\"over_quota\":0,"
+		"\"held\":0}]");
+	cJSON *free_only = cJSON_Parse("[{\"tenant\":\"ops\",\"plan\":\"starter\","
+				       "\"month\":\"2027-01\",\"quota\":null,\"used\":7,"
+				       "\"held\":0}]");
+	char *html;
+
+	(void)state;
+	status_view_set_usage(&s, usage);
+	assert_int_equal(s.n_usage, 2);
+	assert_int_equal(s.usage[1].quota, -1);
+	html = render(&s);
+	assert_non_null(strstr(html, "<table id=\"usage\">"));
+	assert_non_null(strstr(html, "Usage this month (2027-01, UTC)"));
+	assert_non_null(strstr(html, "acme &lt;b&gt;"));
+	assert_non_null(strstr(html, "data-field=\"quota\">2</td>"));
+	assert_non_null(strstr(html, "<td class=\"n bad\" data-field=\"held\">3</td>"));
+	assert_non_null(strstr(html, "data-field=\"quota\">unlimited</td>"));
+	free(html);
+	/* No quota anywhere: no table. */
+	status_view_set_usage(&s, free_only);
+	html = render(&s);
+	assert_null(strstr(html, "id=\"usage\""));
+	free(html);
+	free(s.usage);
+	cJSON_Delete(usage);
+	cJSON_Delete(free_only);
 }
 
 static void chart_points(void **state)
@@ -234,9 +276,10 @@ static void svc_counts_from_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names_are_escaped),   cmocka_unit_test(chart_points),
-		cmocka_unit_test(numbers_in_cells),    cmocka_unit_test(no_snapshot_yet),
-		cmocka_unit_test(histogram_quantiles), cmocka_unit_test(svc_counts_from_rows),
+		cmocka_unit_test(names_are_escaped),	cmocka_unit_test(chart_points),
+		cmocka_unit_test(usage_table),		cmocka_unit_test(numbers_in_cells),
+		cmocka_unit_test(no_snapshot_yet),	cmocka_unit_test(histogram_quantiles),
+		cmocka_unit_test(svc_counts_from_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
