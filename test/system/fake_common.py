@@ -116,13 +116,18 @@ class FakeState:
 
 
 def check_fail_next(value, allowed=None, what="HTTP statuses"):
-    """Validate a fail_next setting: a list whose items are in allowed (any
-    int when allowed is None).  ValueError names what is wanted."""
+    """Validate a fail_next setting: a list whose items are in allowed (a
+    container, or a predicate; any int when None).  ValueError names what
+    is wanted."""
     if not isinstance(value, list):
         raise ValueError("fail_next: a list of %s" % what)
     for v in value:
-        ok = (v in allowed) if allowed is not None else (
-            isinstance(v, int) and not isinstance(v, bool))
+        if allowed is None:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif callable(allowed):
+            ok = allowed(v)
+        else:
+            ok = v in allowed
         if not ok:
             raise ValueError("fail_next: a list of %s" % what)
     return list(value)
