@@ -35,15 +35,40 @@ from test_admin_api import admin_stack, deliver_one_each, token
 SPEC = os.path.join(harness.ROOT, "docs", "openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
-# GET routes of the contract (BRIEF, "The admin API surface this session")
-# that this tree's lib/http/admin_api.c does not serve yet: they answer
-# 404 "no such route".  The admin helper (i11-admin) adds them; the lead
-# empties this set after merging it.
+# Routes of the contract (BRIEF, "The admin API surface this session") that
+# this tree's lib/http/admin_api.c does not serve yet: they answer 404 "no
+# such route", or 405 on a path that has other methods.  The admin helper
+# (i11-admin) adds all but billing, which the lead wires; the lead empties
+# this set as they are merged.
 EXPECTED_MISSING = {
-    "/tenants/{id}",
-    "/sources/{id}",
-    "/destinations/{id}",
-    "/conversions",
+    "GET /tenants/{id}",
+    "GET /sources/{id}",
+    "GET /destinations/{id}",
+    "GET /conversions",
+    "POST /tenants",
+    "PATCH /tenants/{id}",
+    "POST /tenants/{id}/disable",
+    "POST /sources",
+    "PATCH /sources/{id}",
+    "POST /sources/{id}/disable",
+    "POST /sources/{id}/enable",
+    "POST /destinations",
+    "PATCH /destinations/{id}",
+    "POST /destinations/{id}/test",
+    "POST /destinations/{id}/disable",
+    "POST /routes",
+    "DELETE /routes/{source_id}/{destination_id}",
+    "POST /replay",
+    "POST /billing/checkout",
+    "POST /billing/portal",
+}
+
+# Routes of the spec that `adsengd --admin-routes` may still leave out:
+# billing is wired by the lead.  A route listed here that the table has
+# fails the route test, so the set empties as it lands.
+NOT_DISPATCHED = {
+    "POST /v1/admin/billing/checkout",
+    "POST /v1/admin/billing/portal",
 }
 
 # List routes that still answer a bare JSON array (issue 10's first slice)
@@ -188,7 +213,9 @@ def test_admin_routes_match_spec():
         "\"METHOD /v1/admin/path/{param}\" per line\nstdout: %s\nstderr: %s" % (
             p.returncode, p.stdout[-500:], p.stderr[-500:]))
     daemon = parse_routes(p.stdout)
-    diff = route_difference(daemon, spec)
+    landed = daemon & {norm_path(r) for r in NOT_DISPATCHED}
+    assert not landed, "dispatched now, remove from NOT_DISPATCHED: %s" % sorted(landed)
+    diff = route_difference(daemon, spec - {norm_path(r) for r in NOT_DISPATCHED})
     assert diff == "", diff
 
 
@@ -251,7 +278,12 @@ def call(s, method, url, tok=None, body=None):
 
 
 def is_missing_route(status, body):
-    return status == 404 and isinstance(body, dict) and body.get("detail") == "no such route"
+    """What a route the dispatcher does not know answers: 404 "no such
+    route", or 405 where the path has other methods."""
+    if not isinstance(body, dict):
+        return False
+    return (status == 404 and body.get("detail") == "no such route" or
+            status == 405 and body.get("error") == "method_not_allowed")
 
 
 def check_list_or_bare(spec, path, status, body):
@@ -280,14 +312,94 @@ def follow_pages(s, spec, path, tok):
         assert nxt["items"] != body["items"], "the cursor did not move: %s" % path
 
 
-def get_routes(spec, ids):
-    """Every GET path of the spec with its parameters filled in."""
-    out = []
+class Calls:
+    """Calls routes of the spec on a stack, validates what they answer and
+    notes which are not served (is_missing_route)."""
+
+    def __init__(self, s, spec):
+        self.s, self.spec, self.pre = s, spec, prefix(spec)
+        self.missing, self.served = set(), set()
+
+    def __call__(self, method, path, tok, params=None, body=None, want=(200,), query=""):
+        """The answer (None when the route is not served yet), validated
+        against the spec for its status; the status must be one of want
+        (None: any the spec declares)."""
+        url = re.sub(r"\{([^}/]+)\}", lambda m: str(params[m.group(1)]), path) + query
+        status, answer = call(self.s, method, self.pre + url, tok, body)
+        name = "%s %s" % (method, path)
+        if is_missing_route(status, answer):
+            self.missing.add(name)
+            return None
+        self.served.add(name)
+        assert want is None or status in want, "%s: %d %s (wanted %s)" % (
+            name, status, answer, want)
+        check(self.spec, path, method.lower(), status, answer)
+        return answer
+
+
+def check_gets(c, spec, ids, tokens):
+    """Every GET route of the spec, for each token; ids: the {id} of each
+    path that has one."""
     for path, item in spec["paths"].items():
-        if "get" in item:
-            url = re.sub(r"\{([^}/]+)\}", lambda m: str(ids[path, m.group(1)]), path)
-            out.append((path, url))
-    return out
+        if "get" not in item:
+            continue
+        for who, tok in tokens:
+            if path == "/tenants" and who == "agency":
+                c("GET", path, tok, want=(403,))
+                continue
+            schema = deref(spec, response_schema(spec, path, "get", 200))
+            if schema.get("required") != ["items", "next_cursor"]:
+                c("GET", path, tok, {"id": ids.get(path)})
+                continue
+            status, body = call(c.s, "GET", c.pre + path, tok)
+            if is_missing_route(status, body):
+                c.missing.add("GET " + path)
+                continue
+            c.served.add("GET " + path)
+            assert status == 200, (path, who, status, body)
+            body = check_list_or_bare(spec, path, status, body)
+            assert body["items"], "GET %s as %s: an empty list checks nothing" % (path, who)
+            if path not in BARE_LISTS:
+                follow_pages(c.s, spec, path, tok)
+
+
+def check_mutations(c, s, acme, admin, agency):
+    """The mutations, in an order that leaves each object for the next."""
+    t = c("POST", "/tenants", admin, body={"name": "initech"}, want=(201,))
+    tid = t["id"] if t else acme
+    c("PATCH", "/tenants/{id}", admin, {"id": tid}, {"plan": "professional"})
+    src = c("POST", "/sources", agency, body={"kind": "shopify", "name": "shop3",
+                                              "secret": "shpss_openapi_0123456789"},
+            want=(201,))
+    sid = src["id"] if src else s.source_id
+    c("PATCH", "/sources/{id}", agency, {"id": sid},
+      {"name": "shop3b", "rate_limit": {"rate": 5}})
+    c("POST", "/sources/{id}/disable", agency, {"id": sid})
+    c("POST", "/sources/{id}/enable", agency, {"id": sid})
+    dst = c("POST", "/destinations", agency,
+            body={"kind": "meta_capi", "name": "pixel3", "settings": {"pixel_id": s.PIXEL},
+                  "credentials": {"access_token": s.TOKEN}}, want=(201,))
+    did = dst["id"] if dst else s.dest_id
+    c("PATCH", "/destinations/{id}", agency, {"id": did},
+      {"settings": {"test_event_code": "TEST4242"}}, want=(200, 422))
+    route = {"source_id": sid, "destination_id": did}
+    c("POST", "/routes", agency, body=route, want=(201,))
+    c("POST", "/routes", agency, body=dict(route, events=["purchase"]), want=(200,))
+    c("DELETE", "/routes/{source_id}/{destination_id}", agency, route)
+    c("DELETE", "/routes/{source_id}/{destination_id}", agency, route, want=(404,))
+    c("POST", "/destinations/{id}/test", agency, {"id": did}, {}, want=None)
+    c("POST", "/destinations/{id}/pause", agency, {"id": s.dest_id}, {"reason": "openapi"})
+    c("POST", "/destinations/{id}/pause", agency, {"id": s.dest_id}, {"reason": 7},
+      want=(400,))
+    c("POST", "/destinations/{id}/resume", agency, {"id": s.dest_id})
+    c("POST", "/destinations/{id}/resume", agency, {"id": s.dest2}, want=(404,))
+    c("POST", "/destinations/{id}/disable", agency, {"id": did})
+    c("POST", "/replay", agency, body={"dry_run": True})
+    c("POST", "/replay", admin, body={"state": ["failed", "dead"], "dry_run": True})
+    c("POST", "/tenants/{id}/disable", admin, {"id": tid})
+    # Without Stripe configured: whatever the spec allows (the lead wires these).
+    c("POST", "/billing/checkout", agency, body={"plan": "professional"}, want=None)
+    c("POST", "/billing/portal", agency, want=None)
 
 
 @pytest.mark.timeout(240)
@@ -298,35 +410,21 @@ def test_answers_match_spec(make_stack, tmp_path):
     admin = token(s, "--role", "admin", "--sub", "openapi-admin")
     agency = token(s, "--tenant", "acme", "--sub", "openapi-agency")
     acme = int(s.scalar("SELECT id FROM tenants WHERE name = 'acme'"))
-    ids = {("/tenants/{id}", "id"): acme, ("/sources/{id}", "id"): s.source_id,
-           ("/destinations/{id}", "id"): s.dest_id, ("/deliveries/{id}", "id"): acme_d}
+    ids = {"/tenants/{id}": acme, "/sources/{id}": s.source_id,
+           "/destinations/{id}": s.dest_id, "/deliveries/{id}": acme_d}
+    c = Calls(s, spec)
+    check_gets(c, spec, ids, (("admin", admin), ("agency", agency)))
+    check_mutations(c, s, acme, admin, agency)
+    assert not c.served & c.missing, "answered for one token, not the other: %s" % (
+        c.served & c.missing)
+    every = {"%s %s" % (m.upper(), p) for p, item in spec["paths"].items()
+             for m in METHODS if m in item}
+    assert c.served | c.missing == every, "not called: %s" % sorted(
+        every - c.served - c.missing)
+    assert c.missing == EXPECTED_MISSING, (
+        "routes not served: %s; EXPECTED_MISSING says %s (a route that answers now must "
+        "leave the set)" % (sorted(c.missing), sorted(EXPECTED_MISSING)))
     pre = prefix(spec)
-    missing, served = set(), set()
-    for path, url in get_routes(spec, ids):
-        for who, tok in (("admin", admin), ("agency", agency)):
-            status, body = call(s, "GET", pre + url, tok)
-            if is_missing_route(status, body):
-                missing.add(path)
-                continue
-            served.add(path)
-            if path == "/tenants" and who == "agency":
-                assert status == 403, (path, who, status, body)
-                check(spec, path, "get", status, body)
-                continue
-            assert status == 200, (path, who, status, body)
-            if deref(spec, response_schema(spec, path, "get", 200)).get("required") == [
-                    "items", "next_cursor"]:
-                body = check_list_or_bare(spec, path, status, body)
-                assert body["items"], "GET %s as %s: an empty list checks nothing" % (path, who)
-                if path not in BARE_LISTS and len(body["items"]) >= 1:
-                    follow_pages(s, spec, path, tok)
-            else:
-                check(spec, path, "get", status, body)
-    assert not served & missing, "answered for one token, not the other: %s" % (
-        served & missing)
-    assert missing == EXPECTED_MISSING, (
-        "GET routes not served: %s; EXPECTED_MISSING says %s (a route that answers now must "
-        "leave the set)" % (sorted(missing), sorted(EXPECTED_MISSING)))
 
     # Error answers: {"error","detail"} with the statuses the spec declares.
     status, body = call(s, "GET", pre + "/stats")
@@ -341,21 +439,3 @@ def test_answers_match_spec(make_stack, tmp_path):
     # The error schema can fail: an answer without detail is refused.
     with pytest.raises(AssertionError, match="detail"):
         check(spec, "/stats", "get", 401, {"error": "unauthorized"})
-
-    # The mutations this tree serves already.
-    path = "/destinations/{id}/pause"
-    status, body = call(s, "POST", pre + path.replace("{id}", s.dest_id), agency,
-                        {"reason": "openapi test"})
-    assert status == 200, body
-    check(spec, path, "post", status, body)
-    status, body = call(s, "POST", pre + path.replace("{id}", s.dest_id), agency,
-                        {"reason": 7})
-    assert status == 400, body
-    check(spec, path, "post", status, body)
-    path = "/destinations/{id}/resume"
-    status, body = call(s, "POST", pre + path.replace("{id}", s.dest_id), agency)
-    assert status == 200, body
-    check(spec, path, "post", status, body)
-    status, body = call(s, "POST", pre + path.replace("{id}", s.dest2), agency)
-    assert status == 404, body
-    check(spec, path, "post", status, body)
