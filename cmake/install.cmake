@@ -9,6 +9,8 @@ install(TARGETS adsengctl DESTINATION ${CMAKE_INSTALL_BINDIR})
 # systemd's units, sysusers and tmpfiles under the prefix's lib/ (Debian 12
 # has merged /usr: /usr/lib/systemd/system is where its packages go).
 install(FILES ${CMAKE_SOURCE_DIR}/systemd/adsengd.service
+              ${CMAKE_SOURCE_DIR}/systemd/adsengd-purge.service
+              ${CMAKE_SOURCE_DIR}/systemd/adsengd-purge.timer
         DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/systemd/adsengd.sysusers
         DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME adsengd.conf)

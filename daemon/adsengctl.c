@@ -6,6 +6,7 @@
  */
 #include "admin/ctl.h"
 #include "destinations/dest.h"
+#include "sources/source.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ int main(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	dest_register_config_keys(); /* before any config_load */
+	source_register_config_keys();
 	ctl_init(&c, stdout, stderr);
 	rc = ctl_parse_global(&c, argc, argv, &next);
 	if (rc < 0)

@@ -27,6 +27,7 @@
 #include "core/svc_status.h"
 #include "core/vault.h"
 #include "destinations/dest.h"
+#include "sources/source.h"
 #include "http/server.h"
 #include "pipeline/control.h"
 #include "pipeline/platform_jobs.h"
@@ -281,6 +282,7 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	dest_register_config_keys(); /* before any config_load */
+	source_register_config_keys();
 	if (config_load(d.config_path, &cfg, &e) != 0) {
 		fprintf(stderr, "adsengd: %s\n", e.msg);
 		return 1;

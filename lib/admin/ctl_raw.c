@@ -1,13 +1,16 @@
 /*
  * ctl_raw.c - adsengctl's commands on raw events (webhooks as received):
  * `reprocess`, which sends raw events that stage 1 marked 'error' through
- * normalization again, typically after a parser fix.  The SQL lives in
- * store/admin_raw.c.
+ * normalization again, typically after a parser fix; and `purge`, the
+ * retention of raw events and their dedup keys.  The SQL lives in
+ * store/admin_raw.c and store/admin_purge.c.
  */
 #include "admin/ctl.h"
+#include "admin/ctl_progress.h"
 #include "core/clock.h"
 #include "core/mem.h"
 #include "store/admin.h"
+#include "store/admin_purge.h"
 #include "store/admin_raw.h"
 
 #include <cjson/cJSON.h>
@@ -170,6 +173,67 @@ out:
 	return rc;
 }
 
+static void purge_progress(void *arg, size_t done, size_t total)
+{
+	ctl_progress_update(arg, done, total);
+}
+
+static void purge_print(struct ctl *c, const cJSON *res)
+{
+	const cJSON *d, *dropped = cJSON_GetObjectItemCaseSensitive(res, "partitions_dropped");
+	const cJSON *kept = cJSON_GetObjectItemCaseSensitive(res, "partitions_kept");
+	bool dry = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "dry_run"));
+
+	fprintf(c->out, "%s %lld raw events received before %s, %lld dedup keys, %lld item keys\n",
+		dry ? "dry run: would purge" : "purged", (long long)num_of(res, "raw_events"),
+		str_of(res, "before"), (long long)num_of(res, "ingest_keys"),
+		(long long)num_of(res, "item_keys"));
+	cJSON_ArrayForEach (d, dropped)
+		fprintf(c->out, "%s partition %s\n", dry ? "would drop" : "dropped",
+			cJSON_GetStringValue(d));
+	cJSON_ArrayForEach (d, kept)
+		fprintf(c->out, "kept partition %s: %s\n", str_of(d, "name"), str_of(d, "reason"));
+	if (num_of(res, "kept_pending") > 0)
+		fprintf(c->out, "kept %lld older raw events still waiting for stage 1\n",
+			(long long)num_of(res, "kept_pending"));
+}
+
+static int run_purge(struct ctl *c, const struct ctl_args *a)
+{
+	struct admin_purge_opts o = { .dry_run = ctl_flag(a, "dry-run"), .actor = ctl_actor() };
+	struct ctl_progress prog;
+	struct err e = { 0 };
+	PGconn *conn;
+	cJSON *res = NULL;
+	int rc;
+
+	if (ctl_parse_time(ctl_arg(a, "older-than"), clock_wall_ms() * 1000, &o.before_us, &e) != 0)
+		return ctl_usage_error(c, "--older-than: %s", e.msg);
+	if (ctl_db(c, &conn, &e) != 0)
+		return ctl_fail(c, &e);
+	o.progress = purge_progress;
+	o.progress_arg = &prog;
+	ctl_progress_init(&prog, c, "purge steps");
+	rc = admin_purge(conn, &o, &res, &e);
+	ctl_progress_end(&prog);
+	if (res && c->json) {
+		if (ctl_print_json(c, res) != 0 && rc == 0)
+			rc = err_set(&e, ERR_NOMEM, "out of memory");
+	} else if (res) {
+		purge_print(c, res);
+	}
+	cJSON_Delete(res);
+	return rc != 0 ? ctl_fail(c, &e) : CTL_EXIT_OK;
+}
+
+static const struct ctl_optspec purge_opts[] = {
+	{ "older-than", CTL_OPT_VALUE, "AGE", true,
+	  "purge raw events received before now minus AGE (30d, 12w; at least 7d) or before an "
+	  "RFC 3339 time" },
+	{ "dry-run", CTL_OPT_FLAG, NULL, false, "count, change nothing" },
+	{ NULL, 0, NULL, false, NULL },
+};
+
 static const struct ctl_optspec reprocess_opts[] = {
 	{ "raw-event", CTL_OPT_LIST, "ID", false, "these raw events (repeat, or ID,ID,...)" },
 	{ "source", CTL_OPT_VALUE, "S", false,
@@ -191,5 +255,16 @@ const struct ctl_cmd ctl_raw_cmds[] = {
 	  "not made twice.  Only events in error move; done, ignored and pending ones named\n"
 	  "by --raw-event are reported and left alone.",
 	  reprocess_opts, 0, 0, true, run_reprocess },
+	{ "purge", NULL, NULL, "delete raw events and dedup keys older than an age",
+	  "Retention of what is received (raw webhook bodies are where clear PII is kept):\n"
+	  "raw events received before the cutoff and the inbound dedup keys of the same age go.\n"
+	  "Whole monthly partitions before the cutoff are detached concurrently and dropped,\n"
+	  "so ingest is never blocked; in the month of the cutoff the older rows are deleted\n"
+	  "in short batches.  A raw event still waiting for stage 1 is never purged, whatever\n"
+	  "its age, nor its partition.  Conversions, deliveries and attempts stay.  The cutoff\n"
+	  "must be at least 7 days back (senders retry for days; a dedup key must outlive\n"
+	  "every retry).  One audit_log row \"purge\" records the counts.  Run it from cron or\n"
+	  "a systemd timer.",
+	  purge_opts, 0, 0, true, run_purge },
 	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, false, NULL },
 };

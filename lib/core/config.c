@@ -1,12 +1,14 @@
 /*
  * config.c - the key table and the loader.
  *
- * The table holds the platform-neutral keys.  Settings of one ad platform
- * ([meta] api_version) are declared by its destination file and registered
- * at startup (config_add_platform_key): core may not include destinations
+ * The table holds the platform-neutral keys.  Settings of one platform
+ * ([meta] api_version, [endpoints] tiktok, [ghl] max_age) are declared by
+ * its destination or source file and registered at startup
+ * (config_add_platform_key): core may not include destinations or sources
  * (STYLE.md), so the data flows down through registration instead, and
  * adding a platform never touches this file.  Registered keys become
- * ordinary string entries whose slots are struct config's platform[].
+ * ordinary entries whose slots are struct config's platform arrays; a key
+ * may carry a load hook that reads the file it names at every load.
  *
  * libinih reports a parse error's line but calls our handler without one,
  * so we feed it lines through ini_parse_stream() with our own reader that
@@ -21,9 +23,6 @@
 #include <errno.h>
 #include <sodium.h>
 #include <ini.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -177,16 +176,6 @@ static const struct cfg_key keys[] = {
 	  false, 0, 30 * DAY_MS,
 	  "how often the daemon syncs each customer-list audience (adsengctl audience) with "
 	  "its platform; one daemon at a time; 0 = only by hand (adsengctl audience sync)" },
-	{ "ghl", "ed25519_public_key_file", T_STRING, OFF(ghl_ed25519_key_file), "", true, false, 0,
-	  0,
-	  "PEM file of HighLevel's Ed25519 webhook public key (X-GHL-Signature); empty = the "
-	  "published key compiled in; read at start and on reload" },
-	{ "ghl", "rsa_public_key_file", T_STRING, OFF(ghl_rsa_key_file), "", true, false, 0, 0,
-	  "PEM file of HighLevel's legacy RSA webhook public key (X-WH-Signature, checked only "
-	  "without X-GHL-Signature); empty = the published key compiled in" },
-	{ "ghl", "max_age", T_DURATION, OFF(ghl_max_age_ms), "5m", true, false, 1000, DAY_MS,
-	  "GoHighLevel webhooks whose body timestamp is older (or further in the future) are "
-	  "refused with 401" },
 	{ "stripe", "webhook_secret_file", T_STRING, OFF(stripe_webhook_secret_file), "", true,
 	  false, 0, 0,
 	  "file holding the Stripe endpoint's signing secret (whsec_...), may be relative to "
@@ -198,28 +187,9 @@ static const struct cfg_key keys[] = {
 	{ "stripe", "plans", T_STRING, OFF(stripe_plans), "", true, false, 0, 0,
 	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
 	  "price_b:professional\"" },
-	{ "endpoints", "meta", T_URL, OFF(ep_meta), "https://graph.facebook.com", false, false, 0,
-	  0, "Meta Graph API base URL" },
-	{ "endpoints", "google_ads", T_URL, OFF(ep_google_ads), "https://googleads.googleapis.com",
-	  false, false, 0, 0, "Google Ads API base URL (destination not yet implemented)" },
-	{ "endpoints", "google_oauth", T_URL, OFF(ep_google_oauth), "https://oauth2.googleapis.com",
-	  false, false, 0, 0, "Google OAuth token endpoint base (not yet used)" },
-	{ "endpoints", "google_datamanager", T_URL, OFF(ep_google_datamanager),
-	  "https://datamanager.googleapis.com", false, false, 0, 0,
-	  "Google Data Manager API base URL (not yet used)" },
-	{ "endpoints", "tiktok", T_URL, OFF(ep_tiktok), "https://business-api.tiktok.com", false,
-	  false, 0, 0, "TikTok Events API base URL" },
-	{ "endpoints", "ga4", T_URL, OFF(ep_ga4), "https://www.google-analytics.com", false, false,
-	  0, 0, "GA4 Measurement Protocol base URL" },
-	{ "endpoints", "stripe", T_URL, OFF(ep_stripe), "https://api.stripe.com", false, false, 0,
-	  0, "Stripe API base URL" },
 	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
 	  DAY_MS,
 	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
-	{ "shopify", "max_age", T_DURATION, OFF(shopify_max_age_ms), "24h", true, false, 1000,
-	  30 * DAY_MS,
-	  "oldest X-Shopify-Triggered-At accepted: an older webhook is answered 401 and not "
-	  "stored, so a captured request cannot be replayed once its dedup key is purged" },
 	{ "log", "level", T_LEVEL, OFF(log_level), "info", true, false, 0, 0,
 	  "debug, info, warn or error" },
 	{ "log", "format", T_CHOICE, OFF(log_format), "text", true, false, 0, 0,
@@ -231,12 +201,21 @@ static const struct cfg_key keys[] = {
 #define N_KEYS_MAX  (N_CORE_KEYS + CONFIG_MAX_PLATFORM_KEYS)
 
 /*
- * Keys that destinations declare (config_add_platform_key): turned into
- * ordinary T_STRING entries whose slot is struct config's platform[i], so
- * parsing, env overrides, printing and reload treat them like core keys
- * without naming any platform here.  Written only before threads start.
+ * Keys that platforms declare (config_add_platform_key): turned into
+ * ordinary entries whose slot is struct config's platform[slot] (strings,
+ * URLs) or platform_ms[slot] (durations), so parsing, env overrides,
+ * printing and reload treat them like core keys without naming any
+ * platform here.  Kept grouped by section (a section's keys print under
+ * one header whatever order the platforms registered them in); the slot is
+ * the registration number.  Written only before threads start.
  */
-static struct cfg_key platform_keys[CONFIG_MAX_PLATFORM_KEYS];
+struct platform_entry {
+	struct cfg_key key;
+	const struct config_platform_key *decl;
+	size_t slot;
+};
+
+static struct platform_entry platform_keys[CONFIG_MAX_PLATFORM_KEYS];
 static size_t n_platform_keys;
 
 static size_t n_keys(void)
@@ -247,52 +226,90 @@ static size_t n_keys(void)
 /* Key i of the core table followed by the platform keys. */
 static const struct cfg_key *key_at(size_t i)
 {
-	return i < N_CORE_KEYS ? &keys[i] : &platform_keys[i - N_CORE_KEYS];
+	return i < N_CORE_KEYS ? &keys[i] : &platform_keys[i - N_CORE_KEYS].key;
+}
+
+/* The entry of [section] name: ignoring case as the file does (register),
+ * or exactly as code names it (the accessors). */
+static const struct platform_entry *platform_find(const char *section, const char *name,
+						  bool any_case)
+{
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		const struct cfg_key *k = &platform_keys[i].key;
+
+		if (any_case
+			    ? strcasecmp(k->section, section) == 0 && strcasecmp(k->name, name) == 0
+			    : strcmp(k->section, section) == 0 && strcmp(k->name, name) == 0)
+			return &platform_keys[i];
+	}
+	return NULL;
 }
 
 void config_add_platform_key(const struct config_platform_key *k)
 {
-	struct cfg_key *slot;
+	size_t at = n_platform_keys, slot = n_platform_keys;
+	struct cfg_key key = { .section = k->section,
+			       .name = k->name,
+			       .type = T_STRING,
+			       .offset = OFF(platform) + slot * sizeof(char *),
+			       .def = k->def,
+			       .reloadable = k->reloadable,
+			       .min = k->min_ms,
+			       .max = k->max_ms,
+			       .help = k->help };
 
-	for (size_t i = 0; i < n_platform_keys; i++) {
-		if (strcasecmp(platform_keys[i].section, k->section) == 0 &&
-		    strcasecmp(platform_keys[i].name, k->name) == 0)
-			return;
+	if (platform_find(k->section, k->name, true))
+		return;
+	/* Raise CONFIG_MAX_PLATFORM_KEYS; a hook's data must follow reloads. */
+	if (n_platform_keys >= CONFIG_MAX_PLATFORM_KEYS || (k->load && !k->reloadable))
+		abort();
+	if (k->type == CONFIG_P_URL) {
+		key.type = T_URL;
+	} else if (k->type == CONFIG_P_DURATION) {
+		key.type = T_DURATION;
+		key.offset = OFF(platform_ms) + slot * sizeof(int64_t);
 	}
-	if (n_platform_keys >= CONFIG_MAX_PLATFORM_KEYS)
-		abort(); /* raise CONFIG_MAX_PLATFORM_KEYS */
-	slot = &platform_keys[n_platform_keys];
-	*slot = (struct cfg_key){ .section = k->section,
-				  .name = k->name,
-				  .type = T_STRING,
-				  .offset = OFF(platform) + n_platform_keys * sizeof(char *),
-				  .def = k->def,
-				  .help = k->help };
+	/* After the last key of the same section, if any. */
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		if (strcasecmp(platform_keys[i].key.section, k->section) == 0)
+			at = i + 1;
+	}
+	memmove(&platform_keys[at + 1], &platform_keys[at],
+		(n_platform_keys - at) * sizeof(platform_keys[0]));
+	platform_keys[at] = (struct platform_entry){ .key = key, .decl = k, .slot = slot };
 	n_platform_keys++;
 }
 
 const char *config_platform_value(const struct config *c, const char *section, const char *name)
 {
-	for (size_t i = 0; i < n_platform_keys; i++) {
-		if (strcmp(platform_keys[i].section, section) == 0 &&
-		    strcmp(platform_keys[i].name, name) == 0)
-			return c->platform[i];
-	}
-	return NULL;
+	const struct platform_entry *p = platform_find(section, name, false);
+
+	if (p == NULL || p->key.type == T_DURATION)
+		return NULL;
+	return c->platform[p->slot];
 }
 
-static const struct {
-	const char *key;
-	size_t offset;
-} endpoints[] = {
-	{ "meta", OFF(ep_meta) },
-	{ "google_ads", OFF(ep_google_ads) },
-	{ "google_oauth", OFF(ep_google_oauth) },
-	{ "google_datamanager", OFF(ep_google_datamanager) },
-	{ "tiktok", OFF(ep_tiktok) },
-	{ "ga4", OFF(ep_ga4) },
-	{ "stripe", OFF(ep_stripe) },
-};
+int64_t config_platform_ms(const struct config *c, const char *section, const char *name,
+			   int64_t def)
+{
+	const struct platform_entry *p = platform_find(section, name, false);
+
+	if (c == NULL || p == NULL || p->key.type != T_DURATION)
+		return def;
+	return c->platform_ms[p->slot];
+}
+
+const void *config_platform_data(const struct config *c, const char *section, const char *name,
+				 size_t *len)
+{
+	const struct platform_entry *p = platform_find(section, name, false);
+
+	if (c == NULL || p == NULL)
+		return NULL;
+	if (len)
+		*len = c->platform_data_len[p->slot];
+	return c->platform_data[p->slot];
+}
 
 int config_parse_duration_ms(const char *s, int64_t *out_ms)
 {
@@ -621,57 +638,22 @@ static int validate(const struct config *c, struct err *e)
 	return 0;
 }
 
-/* True when text is a PEM public key (SubjectPublicKeyInfo) of that
- * OpenSSL type (EVP_PKEY_RSA, EVP_PKEY_ED25519). */
-static bool pem_is_public_key(const char *text, int type)
+/* Run the load hook of every platform key that has one (a key file read
+ * for the HTTP loop); the data belongs to c. */
+static int load_platform_data(struct config *c, struct err *e)
 {
-	BIO *bio = BIO_new_mem_buf(text, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-	bool ok = key && EVP_PKEY_base_id(key) == type;
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		const struct platform_entry *p = &platform_keys[i];
+		const char *v = p->key.type == T_DURATION ? "" : c->platform[p->slot];
+		int rc;
 
-	EVP_PKEY_free(key);
-	BIO_free(bio);
-	ERR_clear_error();
-	return ok;
-}
-
-/*
- * The text of a public key file named by a key, read once per load so the
- * HTTP loop never touches the disk to verify a request, and a reload picks
- * up a rotated key.  An empty name leaves *out NULL (the user of the key
- * then falls back to its compiled-in default).  Public keys: no wiping.
- */
-static int read_key_file(const char *path, int type, char **out, struct err *e)
-{
-	enum { KEY_FILE_MAX = 64 * 1024 };
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	*out = NULL;
-	if (path == NULL || path[0] == '\0')
-		return 0;
-	f = fopen(path, "r");
-	if (f == NULL)
-		return err_set(e, ERR_CONFIG, "could not open key file \"%s\": %s", path,
-			       strerror(errno));
-	buf = xmalloc(KEY_FILE_MAX + 1);
-	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
-	fclose(f);
-	if (n == 0 || n > KEY_FILE_MAX) {
-		free(buf);
-		return err_set(e, ERR_CONFIG, "key file \"%s\" is empty or larger than %d bytes",
-			       path, KEY_FILE_MAX);
+		if (p->decl->load == NULL)
+			continue;
+		rc = p->decl->load(v ? v : "", &c->platform_data[p->slot],
+				   &c->platform_data_len[p->slot], e);
+		if (rc != 0)
+			return rc;
 	}
-	buf[n] = '\0';
-	/* A wrong file fails the start or the reload here, rather than every
-	 * webhook later with 401. */
-	if (!pem_is_public_key(buf, type)) {
-		free(buf);
-		return err_set(e, ERR_CONFIG, "key file \"%s\" is not a PEM %s public key", path,
-			       type == EVP_PKEY_RSA ? "RSA" : "Ed25519");
-	}
-	*out = buf;
 	return 0;
 }
 
@@ -731,10 +713,7 @@ int config_load(const char *path, struct config **out, struct err *e)
 		goto fail;
 	rc = validate(c, e);
 	if (rc == 0)
-		rc = read_key_file(c->ghl_ed25519_key_file, EVP_PKEY_ED25519,
-				   &c->ghl_ed25519_key_pem, e);
-	if (rc == 0)
-		rc = read_key_file(c->ghl_rsa_key_file, EVP_PKEY_RSA, &c->ghl_rsa_key_pem, e);
+		rc = load_platform_data(c, e);
 	if (rc == 0)
 		rc = read_stripe_secret(c, e);
 	if (rc != 0)
@@ -767,8 +746,15 @@ void config_unref(struct config *c)
 	}
 	for (int i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
-	free(c->ghl_ed25519_key_pem);
-	free(c->ghl_rsa_key_pem);
+	for (size_t i = 0; i < n_platform_keys; i++) {
+		const struct platform_entry *p = &platform_keys[i];
+		void *data = c->platform_data[p->slot];
+
+		if (data && p->decl->unload)
+			p->decl->unload(data, c->platform_data_len[p->slot]);
+		else
+			free(data);
+	}
 	if (c->stripe_webhook_secret)
 		sodium_free(c->stripe_webhook_secret);
 	free(c->path);
@@ -777,11 +763,7 @@ void config_unref(struct config *c)
 
 const char *config_endpoint(const struct config *c, const char *key)
 {
-	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
-		if (strcmp(endpoints[i].key, key) == 0)
-			return *(char *const *)((const char *)c + endpoints[i].offset);
-	}
-	return NULL;
+	return config_platform_value(c, "endpoints", key);
 }
 
 static void format_value(const struct config *c, const struct cfg_key *k, bool show_secrets,

@@ -20,23 +20,43 @@
 
 #define CONFIG_MAX_LISTEN 8
 /* Most platform keys registered with config_add_platform_key. */
-#define CONFIG_MAX_PLATFORM_KEYS 32
+#define CONFIG_MAX_PLATFORM_KEYS 64
 
 /*
- * A daemon-wide setting that a destination kind declares for itself
- * ([meta] api_version), rather than a field of struct config per platform.
- * Core holds no platform names: each destination file lists its keys in its
- * dest_ops and destinations/dest.c registers them (dest_register_config_keys)
- * before any config is loaded.  Such a key is a string, needs a restart to
- * change, is not secret, and behaves like every other key: file, env
- * ADSENGD_<SECTION>_<KEY>, `config show`, `config example`.  All strings
- * are static.
+ * A daemon-wide setting that a platform declares for itself ([meta]
+ * api_version, [endpoints] tiktok, [ghl] max_age), rather than a field of
+ * struct config per platform.  Core holds no platform names: each
+ * destination or source file lists its keys in its ops, and
+ * destinations/dest.c and sources/source.c register them
+ * (dest_register_config_keys, source_register_config_keys) before any
+ * config is loaded.  Such a key behaves like every other key: file, env
+ * ADSENGD_<SECTION>_<KEY>, `config show`, `config example`, reload.  All
+ * strings are static.
  */
+enum config_ptype {
+	CONFIG_P_STRING = 0, /* config_platform_value */
+	CONFIG_P_URL,	     /* http(s), stored without a trailing '/' */
+	CONFIG_P_DURATION    /* "5m"; config_platform_ms */
+};
+
 struct config_platform_key {
 	const char *section; /* "meta" */
 	const char *name;    /* "api_version" */
 	const char *def;     /* "v24.0" */
 	const char *help;
+	enum config_ptype type;
+	bool reloadable;	/* false: a change needs a restart */
+	int64_t min_ms, max_ms; /* CONFIG_P_DURATION bounds */
+	/*
+	 * Optional: what the value names (a key or secret file), read at every
+	 * load, so a request never touches the disk, a bad file fails the start
+	 * or the reload, and a reload picks up a rotated file.  Gets the value
+	 * ("" too); fills *data (NULL = nothing, e.g. no file named) and *len,
+	 * owned by the config and released with unload (free when NULL).  Only
+	 * for reloadable keys.  ERR_CONFIG with a message naming the key.
+	 */
+	int (*load)(const char *value, void **data, size_t *len, struct err *e);
+	void (*unload)(void *data, size_t len);
 };
 
 struct config {
@@ -91,21 +111,6 @@ struct config {
 	int64_t breaker_cooldown_cap_ms;
 	/* [audiences] */
 	int64_t audience_sync_interval_ms; /* 0 = no periodic sync */
-	/* [endpoints] */
-	char *ep_meta;
-	char *ep_google_ads;
-	char *ep_google_oauth;
-	char *ep_google_datamanager;
-	char *ep_tiktok;
-	char *ep_ga4;
-	char *ep_stripe;
-	/* [ghl]: HighLevel signs its webhooks with its own keys; the key files'
-	 * text is read at load (NULL = use the compiled-in published keys). */
-	char *ghl_ed25519_key_file;
-	char *ghl_rsa_key_file;
-	char *ghl_ed25519_key_pem;
-	char *ghl_rsa_key_pem;
-	int64_t ghl_max_age_ms;
 	/* [stripe]: the daemon's own billing webhooks.  The secret's text is
 	 * read at load into sodium_malloc memory (NULL = none configured). */
 	char *stripe_webhook_secret_file;
@@ -115,13 +120,15 @@ struct config {
 	char *stripe_plans;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
-	/* [shopify] */
-	int64_t shopify_max_age_ms;
 	/* [log] */
 	char *log_level;
 	char *log_format; /* "text" or "json" */
-	/* Platform keys, in registration order (config_platform_value). */
+	/* Platform keys, by registration slot: the value of a string or URL
+	 * key, of a duration key, and what a key's load hook read. */
 	char *platform[CONFIG_MAX_PLATFORM_KEYS];
+	int64_t platform_ms[CONFIG_MAX_PLATFORM_KEYS];
+	void *platform_data[CONFIG_MAX_PLATFORM_KEYS];
+	size_t platform_data_len[CONFIG_MAX_PLATFORM_KEYS];
 };
 
 /*
@@ -145,11 +152,23 @@ void config_unref(struct config *c);
  */
 void config_add_platform_key(const struct config_platform_key *k);
 
-/* The value of platform key [section] name in c (borrowed from c), or NULL
- * when that key was not registered when c was loaded. */
+/* The value of string or URL platform key [section] name in c (borrowed
+ * from c), or NULL when no such key was registered when c was loaded. */
 const char *config_platform_value(const struct config *c, const char *section, const char *name);
 
-/* The base URL of an [endpoints] key ("meta"), or NULL if unknown. */
+/* The milliseconds of duration platform key [section] name in c, or def
+ * when no such key was registered (a test's hand-made config). */
+int64_t config_platform_ms(const struct config *c, const char *section, const char *name,
+			   int64_t def);
+
+/* What the load hook of platform key [section] name read for c (borrowed;
+ * *len set when len is not NULL), or NULL: no hook, nothing named, or c
+ * NULL. */
+const void *config_platform_data(const struct config *c, const char *section, const char *name,
+				 size_t *len);
+
+/* The base URL of an [endpoints] key ("meta"): the platform key of that
+ * name, declared by the platform; NULL if none is registered. */
 const char *config_endpoint(const struct config *c, const char *key);
 
 /* Keys that differ between a and b and cannot change without a restart,

@@ -21,6 +21,7 @@ void ratelimit_init(struct ratelimit_bucket *b, const struct ratelimit_policy *p
 {
 	b->tokens = cap_burst(p);
 	b->last_us = now_us;
+	b->burst = cap_burst(p);
 }
 
 /* Add the tokens earned since b->last_us.  A clock that stood still or
@@ -30,6 +31,11 @@ static void refill(struct ratelimit_bucket *b, const struct ratelimit_policy *p,
 {
 	double burst = cap_burst(p);
 
+	/* A bigger bucket is handed over with its extra room filled: an
+	 * operator who raises a limit expects it to hold at once. */
+	if (b->burst > 0 && burst > b->burst)
+		b->tokens += burst - b->burst;
+	b->burst = burst;
 	if (now_us > b->last_us) {
 		b->tokens += (double)(now_us - b->last_us) / 1e6 * p->rate;
 		b->last_us = now_us;

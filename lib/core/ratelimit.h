@@ -21,6 +21,7 @@
 struct ratelimit_bucket {
 	double tokens;	 /* available now, 0..burst */
 	int64_t last_us; /* monotonic time of the last refill */
+	double burst;	 /* the burst it was last refilled under; 0 = not known */
 };
 
 /* The limits of one bucket: rate tokens per second, at most burst stored.
@@ -35,7 +36,10 @@ void ratelimit_init(struct ratelimit_bucket *b, const struct ratelimit_policy *p
 
 /*
  * Refill b for the time since its last call (none when the clock did not
- * move or went back), then take one token.  True when taken; false when
+ * move or went back), then take one token.  When p->burst grew since the
+ * last call (a raised limit), the growth is added at once, so a raised
+ * limit applies now rather than after a refill at the old pace; a shrunk
+ * burst caps what is stored.  True when taken; false when
  * the bucket is short, with *retry_after_s (may be NULL) set to the whole
  * seconds until a token is there, at least 1.  A refused request takes
  * nothing.  Always true when p->rate is 0 (unlimited), which keeps the

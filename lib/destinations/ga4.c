@@ -37,6 +37,7 @@
  * from any thread.
  */
 #include "destinations/dest.h"
+#include "core/config.h"
 #include "core/json_build.h"
 #include "core/pii.h"
 #include "core/text.h"
@@ -757,9 +758,20 @@ static void sgtm_test_note(const struct destination *d, const struct upload_resp
 			 resp->status, GA4_PATH);
 }
 
+/* Daemon-wide settings of this kind; registered by dest.c. */
+static const struct config_platform_key ga4_config_keys[] = {
+	{ .section = "endpoints",
+	  .name = "ga4",
+	  .def = "https://www.google-analytics.com",
+	  .help = "GA4 Measurement Protocol base URL",
+	  .type = CONFIG_P_URL },
+};
+
 const struct dest_ops ga4_dest_ops = {
 	.kind = "ga4",
 	.endpoint_key = "ga4",
+	.config_keys = ga4_config_keys,
+	.n_config_keys = sizeof(ga4_config_keys) / sizeof(ga4_config_keys[0]),
 	.max_batch = GA4_MAX_BATCH,
 	.max_age_s = GA4_MAX_AGE_S,
 	.prepare_settings = ga4_prepare_settings,
@@ -783,6 +795,8 @@ const struct dest_ops ga4_dest_ops = {
 const struct dest_ops sgtm_dest_ops = {
 	.kind = "sgtm",
 	.endpoint_key = "ga4",
+	.config_keys = ga4_config_keys,
+	.n_config_keys = sizeof(ga4_config_keys) / sizeof(ga4_config_keys[0]),
 	.max_batch = GA4_MAX_BATCH,
 	.max_age_s = GA4_MAX_AGE_S,
 	.validate = sgtm_validate,

@@ -19,27 +19,60 @@
 #define TOKEN_MAX	  4096
 
 const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
-	{ "google", "client_id_file", "",
-	  "file holding the OAuth2 client id, used when a destination's credentials have none" },
-	{ "google", "client_secret_file", "",
-	  "file holding the OAuth2 client secret, used when a destination's credentials have "
-	  "none" },
-	{ "google", "developer_token_file", "",
-	  "file holding a Google Ads API developer token, used by google_ads destinations and "
-	  "create-conversion-action when the credentials carry no developer_token" },
-	{ "google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth",
-	  "Google's OAuth2 consent page (adsengctl destination authorize)" },
-	[GOOGLE_KEY_ADS_API_VERSION] = { "google", "ads_api_version", "v26",
-					 "Google Ads API version of google_ads destinations "
-					 "without --api-version, and of create-conversion-action" },
-	[GOOGLE_KEY_DATAMANAGER_API_VERSION] = { "google", "datamanager_api_version", "v1",
-						 "Data Manager API version for google_datamanager "
-						 "destinations that do not set --api-version" },
-	[GOOGLE_KEY_DATAMANAGER_STATUS_DELAY] = { "google", "datamanager_status_delay", "30m",
-						  "how long after Data Manager accepted a request "
-						  "its processing status is first queried "
-						  "(requestStatus:retrieve; then doubling, at most "
-						  "6h)" },
+	{ .section = "google",
+	  .name = "client_id_file",
+	  .def = "",
+	  .help = "file holding the OAuth2 client id, used when a destination's credentials have "
+		  "none" },
+	{ .section = "google",
+	  .name = "client_secret_file",
+	  .def = "",
+	  .help = "file holding the OAuth2 client secret, used when a destination's credentials "
+		  "have none" },
+	{ .section = "google",
+	  .name = "developer_token_file",
+	  .def = "",
+	  .help = "file holding a Google Ads API developer token, used by google_ads destinations "
+		  "and create-conversion-action when the credentials carry no developer_token" },
+	{ .section = "google",
+	  .name = "auth_url",
+	  .def = "https://accounts.google.com/o/oauth2/v2/auth",
+	  .help = "Google's OAuth2 consent page (adsengctl destination authorize)" },
+	[GOOGLE_KEY_ADS_API_VERSION] = { .section = "google",
+					 .name = "ads_api_version",
+					 .def = "v26",
+					 .help = "Google Ads API version of google_ads "
+						 "destinations "
+						 "without --api-version, and of "
+						 "create-conversion-action" },
+	[GOOGLE_KEY_DATAMANAGER_API_VERSION] = { .section = "google",
+						 .name = "datamanager_api_version",
+						 .def = "v1",
+						 .help = "Data Manager API version for "
+							 "google_datamanager destinations that do "
+							 "not set --api-version" },
+	[GOOGLE_KEY_DATAMANAGER_STATUS_DELAY] = { .section = "google",
+						  .name = "datamanager_status_delay",
+						  .def = "30m",
+						  .help = "how long after Data Manager accepted a "
+							  "request its processing status is first "
+							  "queried (requestStatus:retrieve; then "
+							  "doubling, at most 6h)" },
+	{ .section = "endpoints",
+	  .name = "google_ads",
+	  .def = "https://googleads.googleapis.com",
+	  .help = "Google Ads API base URL",
+	  .type = CONFIG_P_URL },
+	{ .section = "endpoints",
+	  .name = "google_oauth",
+	  .def = "https://oauth2.googleapis.com",
+	  .help = "Google OAuth2 token endpoint base URL",
+	  .type = CONFIG_P_URL },
+	{ .section = "endpoints",
+	  .name = "google_datamanager",
+	  .def = "https://datamanager.googleapis.com",
+	  .help = "Google Data Manager API base URL",
+	  .type = CONFIG_P_URL },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 

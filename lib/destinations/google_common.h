@@ -26,10 +26,11 @@ struct cJSON;
 
 /* The [google] keys both kinds list in their dest_ops.config_keys:
  * client_id_file, client_secret_file, developer_token_file, auth_url,
- * ads_api_version, datamanager_api_version, datamanager_status_delay.  The
- * count and the indexes of the last three are constants so a dest_ops
- * initializer can use them. */
-#define GOOGLE_N_CONFIG_KEYS		    7
+ * ads_api_version, datamanager_api_version, datamanager_status_delay, and
+ * the [endpoints] google_ads, google_oauth and google_datamanager.  The
+ * count and the indexes of the version and delay keys are constants so a
+ * dest_ops initializer can use them. */
+#define GOOGLE_N_CONFIG_KEYS		    10
 #define GOOGLE_KEY_ADS_API_VERSION	    4 /* google_ads' api_version_key */
 #define GOOGLE_KEY_DATAMANAGER_API_VERSION  5 /* google_datamanager's api_version_key */
 #define GOOGLE_KEY_DATAMANAGER_STATUS_DELAY 6 /* google_datamanager's status_delay_key */

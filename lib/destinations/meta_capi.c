@@ -610,8 +610,15 @@ static void meta_result(const struct destination *d, const struct upload_resp *r
 
 /* Daemon-wide settings of this kind; registered by dest.c. */
 static const struct config_platform_key meta_config_keys[] = {
-	{ "meta", "api_version", "v24.0",
-	  "Graph API version for destinations that do not set --api-version" },
+	{ .section = "meta",
+	  .name = "api_version",
+	  .def = "v24.0",
+	  .help = "Graph API version for destinations that do not set --api-version" },
+	{ .section = "endpoints",
+	  .name = "meta",
+	  .def = "https://graph.facebook.com",
+	  .help = "Meta Graph API base URL",
+	  .type = CONFIG_P_URL },
 };
 
 /*

@@ -31,6 +31,7 @@
  */
 #include "destinations/dest.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/json_build.h"
 #include "core/text.h"
 
@@ -605,9 +606,20 @@ static int tiktok_test_prepare(struct destination *d, const struct dest_test_opt
 	return dest_settings_set_str(d->settings, "test_event_code", tec, e);
 }
 
+/* Daemon-wide settings of this kind; registered by dest.c. */
+static const struct config_platform_key tiktok_config_keys[] = {
+	{ .section = "endpoints",
+	  .name = "tiktok",
+	  .def = "https://business-api.tiktok.com",
+	  .help = "TikTok Events API base URL",
+	  .type = CONFIG_P_URL },
+};
+
 const struct dest_ops tiktok_dest_ops = {
 	.kind = "tiktok",
 	.endpoint_key = "tiktok",
+	.config_keys = tiktok_config_keys,
+	.n_config_keys = sizeof(tiktok_config_keys) / sizeof(tiktok_config_keys[0]),
 	.max_batch = TIKTOK_MAX_BATCH,
 	.max_age_s = TIKTOK_MAX_AGE_S,
 	.accepts = tiktok_accepts,

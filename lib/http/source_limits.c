@@ -8,8 +8,9 @@
  * they follow: one per source, in an array parallel to the snapshot's
  * sorted sources, so a lookup is the source's index (no hash, no lock)
  * and the array is bounded by the sources there are.  When a new snapshot
- * arrives the buckets of the sources that stay are carried over (a source
- * edit or a reload does not refill anyone's bucket), new sources start
+ * arrives the buckets of the sources that stay are carried over (an edit
+ * or a reload that keeps a limit does not refill anyone's bucket; one that
+ * raises the burst adds the growth at once, core/ratelimit.h), new sources start
  * full, and those that disappeared are dropped with the old array.  A
  * source's own limit (settings.ratelimit_rate / ratelimit_burst, set by
  * `source add --rate-limit`) is read from its settings then, once, not per

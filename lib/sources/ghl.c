@@ -42,6 +42,7 @@
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -195,7 +196,7 @@ out:
 /* The body's timestamp within max_age of now, either way. */
 static int check_fresh(const cJSON *root, const struct source_ctx *ctx, struct err *e)
 {
-	int64_t max_age_ms = ctx->cfg ? ctx->cfg->ghl_max_age_ms : GHL_DEFAULT_MAX_AGE_MS;
+	int64_t max_age_ms = config_platform_ms(ctx->cfg, "ghl", "max_age", GHL_DEFAULT_MAX_AGE_MS);
 	const char *ts = source_json_str(root, "timestamp");
 	int64_t t_us, age_ms;
 
@@ -230,17 +231,15 @@ static int ghl_verify(const struct source *src, const struct source_ctx *ctx,
 {
 	const char *ed = http_req_header(req, "X-GHL-Signature");
 	const char *rsa = http_req_header(req, "X-WH-Signature");
-	const struct config *cfg = ctx->cfg;
+	const char *ed_pem = config_platform_data(ctx->cfg, "ghl", "ed25519_public_key_file", NULL);
+	const char *rsa_pem = config_platform_data(ctx->cfg, "ghl", "rsa_public_key_file", NULL);
 	cJSON *root;
 	int rc;
 
 	if (ed != NULL)
-		rc = verify_ed25519(cfg && cfg->ghl_ed25519_key_pem ? cfg->ghl_ed25519_key_pem
-								    : ghl_ed25519_pem,
-				    ed, req, e);
+		rc = verify_ed25519(ed_pem ? ed_pem : ghl_ed25519_pem, ed, req, e);
 	else if (rsa != NULL)
-		rc = verify_rsa(cfg && cfg->ghl_rsa_key_pem ? cfg->ghl_rsa_key_pem : ghl_rsa_pem,
-				rsa, req, e);
+		rc = verify_rsa(rsa_pem ? rsa_pem : ghl_rsa_pem, rsa, req, e);
 	else
 		rc = err_set(e, ERR_AUTH, "missing X-GHL-Signature and X-WH-Signature");
 	if (rc != 0)
@@ -594,6 +593,102 @@ out:
 	cJSON_Delete(root);
 }
 
+/* True when text is a PEM public key (SubjectPublicKeyInfo) of that
+ * OpenSSL type (EVP_PKEY_RSA, EVP_PKEY_ED25519). */
+static bool pem_is_public_key(const char *text, int type)
+{
+	BIO *bio = BIO_new_mem_buf(text, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	bool ok = key && EVP_PKEY_base_id(key) == type;
+
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * The text of a public key file named by a [ghl] key, read at every config
+ * load (core/config's load hook) so the HTTP loop never touches the disk
+ * to verify a request, a reload picks up a rotated key, and a wrong file
+ * fails the start or the reload rather than every webhook with 401.  An
+ * empty name reads nothing (the compiled-in key is used).  Public keys: no
+ * wiping.
+ */
+static int load_key_file(const char *path, int type, const char *key, void **data, size_t *len,
+			 struct err *e)
+{
+	enum { KEY_FILE_MAX = 64 * 1024 };
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	*data = NULL;
+	*len = 0;
+	if (path[0] == '\0')
+		return 0;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return err_set(e, ERR_CONFIG, "[ghl] %s: could not open key file \"%s\": %s", key,
+			       path, strerror(errno));
+	buf = xmalloc(KEY_FILE_MAX + 1);
+	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > KEY_FILE_MAX) {
+		free(buf);
+		return err_set(e, ERR_CONFIG,
+			       "[ghl] %s: key file \"%s\" is empty or larger than %d bytes", key,
+			       path, KEY_FILE_MAX);
+	}
+	buf[n] = '\0';
+	if (!pem_is_public_key(buf, type)) {
+		free(buf);
+		return err_set(e, ERR_CONFIG,
+			       "[ghl] %s: key file \"%s\" is not a PEM %s public key", key, path,
+			       type == EVP_PKEY_RSA ? "RSA" : "Ed25519");
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+static int load_ed25519_key(const char *path, void **data, size_t *len, struct err *e)
+{
+	return load_key_file(path, EVP_PKEY_ED25519, "ed25519_public_key_file", data, len, e);
+}
+
+static int load_rsa_key(const char *path, void **data, size_t *len, struct err *e)
+{
+	return load_key_file(path, EVP_PKEY_RSA, "rsa_public_key_file", data, len, e);
+}
+
+/* Daemon-wide settings of this kind; registered by source.c. */
+static const struct config_platform_key ghl_config_keys[] = {
+	{ .section = "ghl",
+	  .name = "ed25519_public_key_file",
+	  .def = "",
+	  .help = "PEM file of HighLevel's Ed25519 webhook public key (X-GHL-Signature); empty "
+		  "= the published key compiled in; read at start and on reload",
+	  .reloadable = true,
+	  .load = load_ed25519_key },
+	{ .section = "ghl",
+	  .name = "rsa_public_key_file",
+	  .def = "",
+	  .help = "PEM file of HighLevel's legacy RSA webhook public key (X-WH-Signature, "
+		  "checked only without X-GHL-Signature); empty = the published key compiled in",
+	  .reloadable = true,
+	  .load = load_rsa_key },
+	{ .section = "ghl",
+	  .name = "max_age",
+	  .def = "5m",
+	  .help = "GoHighLevel webhooks whose body timestamp is older (or further in the "
+		  "future) are refused with 401",
+	  .type = CONFIG_P_DURATION,
+	  .reloadable = true,
+	  .min_ms = 1000,
+	  .max_ms = 86400LL * 1000 },
+};
+
 const struct source_ops ghl_source_ops = {
 	.kind = "ghl",
 	.no_secret = true, /* HighLevel signs with its own keys ([ghl] config) */
@@ -604,4 +699,6 @@ const struct source_ops ghl_source_ops = {
 	.unavailable_status = 429, /* the only status HighLevel retries */
 	.parse = ghl_parse,
 	.contact = ghl_contact,
+	.config_keys = ghl_config_keys,
+	.n_config_keys = sizeof(ghl_config_keys) / sizeof(ghl_config_keys[0]),
 };

@@ -34,9 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHOPIFY_MAX_ATTRS 100  /* note_attributes looked at */
-#define SHOPIFY_MAX_TEXT  4096 /* URLs, user agents, titles */
-#define SHOPIFY_MAX_TOKEN 256  /* ids, SKUs, tokens */
+#define SHOPIFY_MAX_ATTRS	   100			/* note_attributes looked at */
+#define SHOPIFY_MAX_TEXT	   4096			/* URLs, user agents, titles */
+#define SHOPIFY_MAX_TOKEN	   256			/* ids, SKUs, tokens */
+#define SHOPIFY_MAX_AGE_DEFAULT_MS (24LL * 3600 * 1000) /* [shopify] max_age unregistered */
 
 enum shopify_kind { KIND_NONE, KIND_ORDER, KIND_CHECKOUT };
 
@@ -82,13 +83,28 @@ static int shopify_check_fresh(const struct source_ctx *ctx, const struct http_r
 		return 0;
 	if (clock_parse_iso8601(v, &at_us, &pe) != 0)
 		return err_set(e, ERR_AUTH, "X-Shopify-Triggered-At is not a timestamp");
-	max_us = ctx->cfg->shopify_max_age_ms * 1000;
+	max_us = config_platform_ms(ctx->cfg, "shopify", "max_age", SHOPIFY_MAX_AGE_DEFAULT_MS) *
+		 1000;
 	if (ctx->now_us - at_us > max_us)
 		return err_set(e, ERR_AUTH,
 			       "X-Shopify-Triggered-At is %lld s old, more than [shopify] max_age",
 			       (long long)((ctx->now_us - at_us) / 1000000));
 	return 0;
 }
+
+/* Daemon-wide settings of this kind; registered by source.c. */
+static const struct config_platform_key shopify_config_keys[] = {
+	{ .section = "shopify",
+	  .name = "max_age",
+	  .def = "24h",
+	  .help = "oldest X-Shopify-Triggered-At accepted: an older webhook is answered 401 and "
+		  "not stored, so a captured request cannot be replayed once its dedup key is "
+		  "purged",
+	  .type = CONFIG_P_DURATION,
+	  .reloadable = true,
+	  .min_ms = 1000,
+	  .max_ms = 30LL * 86400 * 1000 },
+};
 
 static int shopify_verify(const struct source *src, const struct source_ctx *ctx,
 			  const struct http_req *req, struct err *e)
@@ -639,4 +655,6 @@ const struct source_ops shopify_source_ops = {
 	.contact = shopify_contact,
 	.names = shopify_names,
 	.disabled_topics = shopify_privacy_topics,
+	.config_keys = shopify_config_keys,
+	.n_config_keys = sizeof(shopify_config_keys) / sizeof(shopify_config_keys[0]),
 };

@@ -4,6 +4,7 @@
  * per-item verdicts of requests that carry several events.
  */
 #include "sources/source.h"
+#include "core/config.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -28,6 +29,14 @@ const struct source_ops *source_ops_find(const char *kind)
 			return registry[i];
 	}
 	return NULL;
+}
+
+void source_register_config_keys(void)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
+		for (size_t j = 0; j < registry[i]->n_config_keys; j++)
+			config_add_platform_key(&registry[i]->config_keys[j]);
+	}
 }
 
 const struct source_ops *source_ops_at(size_t i)

@@ -30,6 +30,8 @@
 #include "core/err.h"
 #include "core/httpreq.h"
 
+struct config_platform_key;
+
 #define SOURCE_MAX_SECRETS 2
 #define SOURCE_DEDUP_MAX   256
 #define SOURCE_TOPIC_MAX   128
@@ -342,10 +344,19 @@ struct source_ops {
 		       struct billing_change *out, struct err *e);
 	/* Optional: the sender's API for reconcile; NULL = not reconcilable. */
 	const struct source_rest *rest;
+	/* Daemon-wide settings of this kind ([ghl] max_age, [endpoints]
+	 * stripe): source_register_config_keys makes them known to
+	 * core/config, which names no platform. */
+	const struct config_platform_key *config_keys;
+	size_t n_config_keys;
 };
 
 /* The ops for a kind ("shopify"), or NULL. */
 const struct source_ops *source_ops_find(const char *kind);
+
+/* Register every kind's config_keys with core/config
+ * (config_add_platform_key); main thread, before any config_load. */
+void source_register_config_keys(void);
 
 /* The i-th registered kind, or NULL past the last (metrics declare a
  * series per kind). */

@@ -385,6 +385,15 @@ static int stripe_billing(const struct raw_event *ev, const struct config *cfg,
 
 static const char *const stripe_headers[] = { "Stripe-Signature", NULL };
 
+/* Daemon-wide settings of this kind; registered by source.c. */
+static const struct config_platform_key stripe_config_keys[] = {
+	{ .section = "endpoints",
+	  .name = "stripe",
+	  .def = "https://api.stripe.com",
+	  .help = "Stripe API base URL",
+	  .type = CONFIG_P_URL },
+};
+
 const struct source_ops stripe_source_ops = {
 	.kind = "stripe",
 	.no_secret = true,  /* the daemon's [stripe] webhook_secret_file */
@@ -396,4 +405,6 @@ const struct source_ops stripe_source_ops = {
 	.parse = stripe_parse,
 	.action = stripe_action,
 	.billing = stripe_billing,
+	.config_keys = stripe_config_keys,
+	.n_config_keys = sizeof(stripe_config_keys) / sizeof(stripe_config_keys[0]),
 };

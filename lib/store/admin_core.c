@@ -89,6 +89,10 @@ void adm_p_binary(struct params *p, const void *data, int len, Oid type)
 
 PGresult *adm_p_exec(PGconn *conn, const char *sql, const struct params *p)
 {
+	static const struct params none;
+
+	if (p == NULL)
+		p = &none;
 	return PQexecParams(conn, sql, p->n, p->type, p->v, p->len, p->fmt, 0);
 }
 

@@ -42,7 +42,8 @@ struct params {
 
 /* Bind one more parameter: text (NULL binds NULL; s must outlive the
  * exec), integers, optional ones (absent binds NULL), bool, bytea or an
- * array (binary, of type oid); then run the statement. */
+ * array (binary, of type oid); then run the statement (p may be NULL:
+ * no parameters). */
 void adm_p_text(struct params *p, const char *s);
 void adm_p_int64(struct params *p, int64_t v);
 void adm_p_int64_opt(struct params *p, int64_t v);

@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "destinations/dest.h"
+#include "sources/source.h"
 #include "testutil.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -126,13 +127,14 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	assert_int_equal(a->retry_base_ms, b->retry_base_ms);
 	assert_int_equal(a->retry_cap_ms, b->retry_cap_ms);
 	assert_int_equal(a->retry_max_attempts, b->retry_max_attempts);
-	assert_string_equal(a->ep_meta, b->ep_meta);
-	assert_string_equal(a->ep_google_ads, b->ep_google_ads);
-	assert_string_equal(a->ep_google_oauth, b->ep_google_oauth);
-	assert_string_equal(a->ep_google_datamanager, b->ep_google_datamanager);
-	assert_string_equal(a->ep_tiktok, b->ep_tiktok);
-	assert_string_equal(a->ep_ga4, b->ep_ga4);
-	assert_string_equal(a->ep_stripe, b->ep_stripe);
+	assert_string_equal(config_endpoint(a, "meta"), config_endpoint(b, "meta"));
+	assert_string_equal(config_endpoint(a, "google_ads"), config_endpoint(b, "google_ads"));
+	assert_string_equal(config_endpoint(a, "google_oauth"), config_endpoint(b, "google_oauth"));
+	assert_string_equal(config_endpoint(a, "google_datamanager"),
+			    config_endpoint(b, "google_datamanager"));
+	assert_string_equal(config_endpoint(a, "tiktok"), config_endpoint(b, "tiktok"));
+	assert_string_equal(config_endpoint(a, "ga4"), config_endpoint(b, "ga4"));
+	assert_string_equal(config_endpoint(a, "stripe"), config_endpoint(b, "stripe"));
 	assert_string_equal(META_VERSION(a), META_VERSION(b));
 	assert_string_equal(a->log_level, b->log_level);
 	config_restart_keys(a, b, diff, sizeof(diff));
@@ -167,13 +169,14 @@ static void test_defaults(void **state)
 	assert_int_equal(c->retry_base_ms, 10000);
 	assert_int_equal(c->retry_cap_ms, 6 * 3600000LL);
 	assert_int_equal(c->retry_max_attempts, 20);
-	assert_string_equal(c->ep_meta, "https://graph.facebook.com");
-	assert_string_equal(c->ep_google_ads, "https://googleads.googleapis.com");
-	assert_string_equal(c->ep_google_oauth, "https://oauth2.googleapis.com");
-	assert_string_equal(c->ep_google_datamanager, "https://datamanager.googleapis.com");
-	assert_string_equal(c->ep_tiktok, "https://business-api.tiktok.com");
-	assert_string_equal(c->ep_ga4, "https://www.google-analytics.com");
-	assert_string_equal(c->ep_stripe, "https://api.stripe.com");
+	assert_string_equal(config_endpoint(c, "meta"), "https://graph.facebook.com");
+	assert_string_equal(config_endpoint(c, "google_ads"), "https://googleads.googleapis.com");
+	assert_string_equal(config_endpoint(c, "google_oauth"), "https://oauth2.googleapis.com");
+	assert_string_equal(config_endpoint(c, "google_datamanager"),
+			    "https://datamanager.googleapis.com");
+	assert_string_equal(config_endpoint(c, "tiktok"), "https://business-api.tiktok.com");
+	assert_string_equal(config_endpoint(c, "ga4"), "https://www.google-analytics.com");
+	assert_string_equal(config_endpoint(c, "stripe"), "https://api.stripe.com");
 	assert_string_equal(META_VERSION(c), "v24.0");
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(atomic_load(&c->refcnt), 1);
@@ -259,13 +262,13 @@ static void test_full_file(void **state)
 	assert_int_equal(c->retry_cap_ms, DAY_MS);
 	assert_int_equal(c->retry_max_attempts, 7);
 	/* URLs lose every trailing slash. */
-	assert_string_equal(c->ep_meta, "http://127.0.0.1:9999");
-	assert_string_equal(c->ep_google_ads, "https://ga.example");
-	assert_string_equal(c->ep_google_oauth, "https://oauth.example");
-	assert_string_equal(c->ep_google_datamanager, "https://dm.example");
-	assert_string_equal(c->ep_tiktok, "https://tt.example");
-	assert_string_equal(c->ep_ga4, "https://ga4.example");
-	assert_string_equal(c->ep_stripe, "https://stripe.example");
+	assert_string_equal(config_endpoint(c, "meta"), "http://127.0.0.1:9999");
+	assert_string_equal(config_endpoint(c, "google_ads"), "https://ga.example");
+	assert_string_equal(config_endpoint(c, "google_oauth"), "https://oauth.example");
+	assert_string_equal(config_endpoint(c, "google_datamanager"), "https://dm.example");
+	assert_string_equal(config_endpoint(c, "tiktok"), "https://tt.example");
+	assert_string_equal(config_endpoint(c, "ga4"), "https://ga4.example");
+	assert_string_equal(config_endpoint(c, "stripe"), "https://stripe.example");
 	assert_string_equal(META_VERSION(c), "v23.0");
 	assert_string_equal(c->log_level, "debug");
 	config_unref(c);
@@ -348,8 +351,8 @@ static void test_level_and_string_values(void **state)
 	assert_int_equal(
 		load_text("[endpoints]\ntiktok =\nstripe = https://s.example///\n", &c, &e, NULL),
 		0);
-	assert_string_equal(c->ep_tiktok, "");
-	assert_string_equal(c->ep_stripe, "https://s.example");
+	assert_string_equal(config_endpoint(c, "tiktok"), "");
+	assert_string_equal(config_endpoint(c, "stripe"), "https://s.example");
 	config_unref(c);
 }
 
@@ -623,7 +626,7 @@ static void test_env_overrides(void **state)
 	assert_int_equal(c->ingest_queue_max, 77);
 	assert_int_equal(c->retry_cap_ms, 2 * 3600000LL);
 	assert_string_equal(c->db_url, "postgresql://env@db/adseng");
-	assert_string_equal(c->ep_meta, "http://127.0.0.1:7000");
+	assert_string_equal(config_endpoint(c, "meta"), "http://127.0.0.1:7000");
 	assert_string_equal(c->log_level, "error");
 	assert_int_equal(c->max_body, 1 << 20);
 	assert_string_equal(META_VERSION(c), "v22.0");
@@ -704,7 +707,6 @@ static void test_endpoint(void **state)
 	if (load_text("[endpoints]\nmeta = http://127.0.0.1:9999/\n", &c, &e, NULL) != 0)
 		fail_msg("config_load: %s", e.msg);
 	assert_string_equal(config_endpoint(c, "meta"), "http://127.0.0.1:9999");
-	assert_ptr_equal(config_endpoint(c, "meta"), c->ep_meta);
 	assert_string_equal(config_endpoint(c, "google_ads"), "https://googleads.googleapis.com");
 	assert_string_equal(config_endpoint(c, "google_oauth"), "https://oauth2.googleapis.com");
 	assert_string_equal(config_endpoint(c, "google_datamanager"),
@@ -1190,5 +1192,6 @@ int main(void)
 	};
 
 	dest_register_config_keys(); /* as the daemons' main() does */
+	source_register_config_keys();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/conversion.h"
@@ -53,18 +54,40 @@ extern const struct source_ops ghl_source_ops;
 	"033134b911b137918338415ee3d20a064b24773d36a3b02e8b99fdd3fcd6b4cd" /* 447700900123 */
 #define H_SAM "e96e02d8e47f2a7c03be5117b3ed175c52aa30fb22028cf9c96f261563577605"
 
-static struct config cfg;
+static struct config *cfg;
 static char *contact, *opp;
 static size_t contact_len, opp_len;
 
+/* A config whose [ghl] key files are these fixtures, loaded as the daemon
+ * loads one (the keys are read and checked by ghl.c's load hooks). */
+static int load_keys(const char *ed, const char *rsa, struct config **out, struct err *e)
+{
+	char text[1024], *path;
+	int rc;
+
+	snprintf(text, sizeof(text),
+		 "[ghl]\ned25519_public_key_file = %s/keys/%s\n"
+		 "rsa_public_key_file = %s/keys/%s\nmax_age = 5m\n",
+		 FIXTURES_DIR, ed, FIXTURES_DIR, rsa);
+	path = test_write_temp(text);
+	rc = config_load(path, out, e);
+	unlink(path);
+	free(path);
+	return rc;
+}
+
 static int setup(void **state)
 {
+	struct err e = { 0 };
+
 	(void)state;
 	if (sodium_init() < 0)
 		return -1;
-	cfg.ghl_ed25519_key_pem = test_read_fixture("keys/ghl_test_ed25519.pub", NULL);
-	cfg.ghl_rsa_key_pem = test_read_fixture("keys/ghl_test_rsa.pub", NULL);
-	cfg.ghl_max_age_ms = 5 * 60 * 1000;
+	source_register_config_keys(); /* as the daemons' main() does */
+	if (load_keys("ghl_test_ed25519.pub", "ghl_test_rsa.pub", &cfg, &e) != 0) {
+		fprintf(stderr, "config_load: %s\n", e.msg);
+		return -1;
+	}
 	contact = test_read_fixture("ghl_contact_create.json", &contact_len);
 	opp = test_read_fixture("ghl_opportunity_won.json", &opp_len);
 	return 0;
@@ -73,8 +96,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	free(cfg.ghl_ed25519_key_pem);
-	free(cfg.ghl_rsa_key_pem);
+	config_unref(cfg);
 	free(contact);
 	free(opp);
 	return 0;
@@ -112,36 +134,41 @@ static void test_signatures(void **state)
 {
 	int64_t now = TS_CONTACT_US + 10 * 1000000LL;
 	char *tampered = strdup(contact);
-	struct config other = cfg;
+	struct config *other = NULL;
+	struct err e = { 0 };
 
 	(void)state;
-	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, &cfg, now, NULL), 0);
-	assert_int_equal(verify(contact, contact_len, NULL, RSA_CONTACT, &cfg, now, NULL), 0);
+	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, cfg, now, NULL), 0);
+	assert_int_equal(verify(contact, contact_len, NULL, RSA_CONTACT, cfg, now, NULL), 0);
 	/* Missing both, and a signature of another body. */
-	assert_int_equal(verify(contact, contact_len, NULL, NULL, &cfg, now, NULL), ERR_AUTH);
-	assert_int_equal(verify(contact, contact_len, ED_OPP, NULL, &cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, NULL, NULL, cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, ED_OPP, NULL, cfg, now, NULL), ERR_AUTH);
 	/* One byte changed ("Sam" → "Pam"). */
 	strstr(tampered, "\"Sam\"")[1] = 'P';
-	assert_int_equal(verify(tampered, contact_len, ED_CONTACT, NULL, &cfg, now, NULL),
-			 ERR_AUTH);
-	assert_int_equal(verify(tampered, contact_len, NULL, RSA_CONTACT, &cfg, now, NULL),
+	assert_int_equal(verify(tampered, contact_len, ED_CONTACT, NULL, cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(tampered, contact_len, NULL, RSA_CONTACT, cfg, now, NULL),
 			 ERR_AUTH);
 	free(tampered);
 	/* The published keys (no config) did not sign the test bodies. */
 	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, NULL, now, NULL), ERR_AUTH);
 	assert_int_equal(verify(contact, contact_len, NULL, RSA_CONTACT, NULL, now, NULL),
 			 ERR_AUTH);
-	/* Keys swapped: the wrong kind of key is refused, not crashed on. */
-	other.ghl_ed25519_key_pem = cfg.ghl_rsa_key_pem;
-	other.ghl_rsa_key_pem = cfg.ghl_ed25519_key_pem;
-	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, &other, now, NULL),
-			 ERR_AUTH);
-	assert_int_equal(verify(contact, contact_len, NULL, RSA_CONTACT, &other, now, NULL),
-			 ERR_AUTH);
+	/* Keys swapped: the wrong kind of key fails the load (start or
+	 * reload), naming the key, rather than every webhook with 401. */
+	assert_int_equal(load_keys("ghl_test_rsa.pub", "ghl_test_ed25519.pub", &other, &e),
+			 ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "[ghl] ed25519_public_key_file: key file"));
+	assert_non_null(strstr(e.msg, "is not a PEM Ed25519 public key"));
+	assert_int_equal(load_keys("ghl_test_ed25519.pub", "ghl_test_ed25519.pub", &other, &e),
+			 ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "is not a PEM RSA public key"));
+	assert_int_equal(load_keys("ghl_test_ed25519.pub", "no_such.pub", &other, &e), ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "could not open key file"));
+	assert_null(other);
 	/* Garbage and truncated signatures. */
-	assert_int_equal(verify(contact, contact_len, "!!!", NULL, &cfg, now, NULL), ERR_AUTH);
-	assert_int_equal(verify(contact, contact_len, "eeJtI/0a", NULL, &cfg, now, NULL), ERR_AUTH);
-	assert_int_equal(verify(contact, contact_len, NULL, "", &cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, "!!!", NULL, cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, "eeJtI/0a", NULL, cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, NULL, "", cfg, now, NULL), ERR_AUTH);
 }
 
 /* X-GHL-Signature present: only it counts, even when the legacy one is
@@ -151,12 +178,12 @@ static void test_precedence(void **state)
 	int64_t now = TS_CONTACT_US;
 
 	(void)state;
-	assert_int_equal(verify(contact, contact_len, ED_OPP, RSA_CONTACT, &cfg, now, NULL),
+	assert_int_equal(verify(contact, contact_len, ED_OPP, RSA_CONTACT, cfg, now, NULL),
 			 ERR_AUTH);
 	assert_int_equal(
-		verify(contact, contact_len, ED_CONTACT, "bm90IGEgc2lnbmF0dXJl", &cfg, now, NULL),
+		verify(contact, contact_len, ED_CONTACT, "bm90IGEgc2lnbmF0dXJl", cfg, now, NULL),
 		0);
-	assert_int_equal(verify(contact, contact_len, "", RSA_CONTACT, &cfg, now, NULL), ERR_AUTH);
+	assert_int_equal(verify(contact, contact_len, "", RSA_CONTACT, cfg, now, NULL), ERR_AUTH);
 }
 
 static void test_freshness(void **state)
@@ -165,33 +192,33 @@ static void test_freshness(void **state)
 
 	(void)state;
 	assert_int_equal(
-		verify(contact, contact_len, ED_CONTACT, NULL, &cfg, TS_CONTACT_US + 299 * s, NULL),
+		verify(contact, contact_len, ED_CONTACT, NULL, cfg, TS_CONTACT_US + 299 * s, NULL),
 		0);
 	assert_int_equal(
-		verify(contact, contact_len, ED_CONTACT, NULL, &cfg, TS_CONTACT_US + 301 * s, NULL),
+		verify(contact, contact_len, ED_CONTACT, NULL, cfg, TS_CONTACT_US + 301 * s, NULL),
 		ERR_AUTH);
 	assert_int_equal(
-		verify(contact, contact_len, ED_CONTACT, NULL, &cfg, TS_CONTACT_US - 301 * s, NULL),
+		verify(contact, contact_len, ED_CONTACT, NULL, cfg, TS_CONTACT_US - 301 * s, NULL),
 		ERR_AUTH);
 	/* No config: the default window is 5 minutes too. */
 	assert_int_equal(
 		verify(contact, contact_len, ED_CONTACT, NULL, NULL, TS_CONTACT_US + 301 * s, NULL),
 		ERR_AUTH);
 	/* An old event stays refused with the legacy signature. */
-	assert_int_equal(verify(opp, opp_len, NULL, RSA_CONTACT, &cfg, TS_OPP_US + 3600 * s, NULL),
+	assert_int_equal(verify(opp, opp_len, NULL, RSA_CONTACT, cfg, TS_OPP_US + 3600 * s, NULL),
 			 ERR_AUTH);
-	assert_int_equal(verify(opp, opp_len, ED_OPP, NULL, &cfg, TS_OPP_US + 3600 * s, NULL),
+	assert_int_equal(verify(opp, opp_len, ED_OPP, NULL, cfg, TS_OPP_US + 3600 * s, NULL),
 			 ERR_AUTH);
-	assert_int_equal(verify(opp, opp_len, ED_OPP, NULL, &cfg, TS_OPP_US + 60 * s, NULL), 0);
+	assert_int_equal(verify(opp, opp_len, ED_OPP, NULL, cfg, TS_OPP_US + 60 * s, NULL), 0);
 }
 
 static void test_location(void **state)
 {
 	(void)state;
-	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, &cfg, TS_CONTACT_US,
+	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, cfg, TS_CONTACT_US,
 				"{\"location_id\":\"ve9EPM428h8vShlRW1KT\"}"),
 			 0);
-	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, &cfg, TS_CONTACT_US,
+	assert_int_equal(verify(contact, contact_len, ED_CONTACT, NULL, cfg, TS_CONTACT_US,
 				"{\"location_id\":\"someOtherLocation\"}"),
 			 ERR_AUTH);
 }

@@ -1,7 +1,8 @@
 /*
  * test_ratelimit.c - token bucket arithmetic: a new bucket holds its
  * burst, refill by elapsed time in fractions, the cap at the burst (also
- * after a reload shrank it; full again after no limit), Retry-After rounded up to whole seconds and
+ * after a reload shrank it; full again after no limit; a raised burst
+ * adds its growth at once), Retry-After rounded up to whole seconds and
  * never below 1, a clock that stands still or goes back earns nothing,
  * rate 0 is no limit, and the RATE[/BURST] spec parser.
  */
@@ -71,10 +72,35 @@ static void test_burst_cap(void **state)
 	assert_int_equal(n, 2);
 }
 
+static void test_raised_burst(void **state)
+{
+	struct ratelimit_policy p = { 1, 2 }, big = { 50, 200 };
+	struct ratelimit_bucket b;
+	int n = 0;
+
+	(void)state;
+	ratelimit_init(&b, &p, T0);
+	while (ratelimit_take(&b, &p, T0, NULL))
+		n++;
+	assert_int_equal(n, 2);
+	/* Raised to 50/200 with the bucket empty: the 198 extra are there at
+	 * once, not after four seconds at 50/s. */
+	n = 0;
+	while (ratelimit_take(&b, &big, T0, NULL))
+		n++;
+	assert_int_equal(n, 198);
+	/* Lowered, then raised: the growth again, nothing more. */
+	assert_false(ratelimit_take(&b, &p, T0, NULL));
+	n = 0;
+	while (ratelimit_take(&b, &big, T0, NULL))
+		n++;
+	assert_int_equal(n, 198);
+}
+
 static void test_retry_after(void **state)
 {
 	struct ratelimit_policy slow = { 0.1, 1 }, fast = { 1000, 1 }, none = { 0, 1 };
-	struct ratelimit_bucket b = { 0, T0 };
+	struct ratelimit_bucket b = { 0, T0, 0 };
 	int64_t ra = 0;
 
 	(void)state;
@@ -122,7 +148,7 @@ static void test_clock_still_or_back(void **state)
 static void test_unlimited(void **state)
 {
 	struct ratelimit_policy p = { 0, 5 };
-	struct ratelimit_bucket b = { 0, T0 }; /* empty when the limit went */
+	struct ratelimit_bucket b = { 0, T0, 0 }; /* empty when the limit went */
 
 	(void)state;
 	for (int i = 0; i < 1000; i++)
@@ -156,9 +182,13 @@ static void test_parse_spec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_burst_then_refused),  cmocka_unit_test(test_refill_fractions),
-		cmocka_unit_test(test_burst_cap),	    cmocka_unit_test(test_retry_after),
-		cmocka_unit_test(test_clock_still_or_back), cmocka_unit_test(test_unlimited),
+		cmocka_unit_test(test_burst_then_refused),
+		cmocka_unit_test(test_refill_fractions),
+		cmocka_unit_test(test_burst_cap),
+		cmocka_unit_test(test_raised_burst),
+		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_clock_still_or_back),
+		cmocka_unit_test(test_unlimited),
 		cmocka_unit_test(test_parse_spec),
 	};
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/conversion.h"
@@ -209,11 +210,20 @@ static struct config *config_with_max_age(int64_t ms)
 {
 	struct config *cfg = NULL;
 	struct err e = { 0 };
+	char text[64], *path;
 
+	/* The key is shopify.c's own ([shopify] max_age), registered in main. */
 	if (config_load(NULL, &cfg, &e) != 0)
 		fail_msg("config_load: %s", e.msg);
-	assert_int_equal(cfg->shopify_max_age_ms, 24LL * 3600 * 1000); /* the default */
-	cfg->shopify_max_age_ms = ms;
+	assert_int_equal(config_platform_ms(cfg, "shopify", "max_age", -1), 24LL * 3600 * 1000);
+	config_unref(cfg);
+	snprintf(text, sizeof(text), "[shopify]\nmax_age = %lldms\n", (long long)ms);
+	path = test_write_temp(text);
+	if (config_load(path, &cfg, &e) != 0)
+		fail_msg("config_load: %s", e.msg);
+	unlink(path);
+	free(path);
+	assert_int_equal(config_platform_ms(cfg, "shopify", "max_age", -1), ms);
 	return cfg;
 }
 
@@ -819,5 +829,6 @@ int main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	source_register_config_keys(); /* as the daemons' main() does */
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
