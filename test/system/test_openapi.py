@@ -3,13 +3,15 @@
 1. Lint: the spec parses, says OpenAPI 3.1, every $ref resolves, every
    {param} of a path is declared, every operation has responses.
 2. Routes: `adsengd --admin-routes` (the dispatcher's own table) and the
-   spec's paths x methods are the same set, both directions.
+   spec's paths x methods are the same set, both directions (less the
+   routes named in NOT_DISPATCHED).
 3. Answers: a stack with the admin API on; every GET route of the spec is
-   called with an admin and an agency token (and pause/resume, which exist
-   since issue 10's first slice), plus 400/401/403/404 error answers, and
-   each answer is validated against the spec's schema for its status
+   called with an admin and an agency token (lists paged through with
+   limit=1 and the cursor), then every mutation in an order that leaves
+   each object for the next, plus 400/401/403/404 error answers; each
+   answer is validated against the spec's schema for its status
    (python3-jsonschema, Draft 2020-12 as OpenAPI 3.1 says, $refs resolved
-   in the spec).
+   in the spec), and the status must be one the spec declares.
 
 Routes the spec has but this tree does not serve yet are named in
 EXPECTED_MISSING; a route listed there that answers fails the test, so the
