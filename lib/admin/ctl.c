@@ -25,7 +25,8 @@
 static const struct ctl_cmd *const tables[] = {
 	ctl_misc_cmds,	 ctl_catalog_cmds,     ctl_oauth_cmds,	  ctl_deliveries_cmds,
 	ctl_raw_cmds,	 ctl_google_cmds,      ctl_audience_cmds, ctl_privacy_cmds,
-	ctl_adjust_cmds, ctl_destination_cmds, ctl_man_cmds,	  ctl_token_cmds
+	ctl_adjust_cmds, ctl_destination_cmds, ctl_man_cmds,	  ctl_token_cmds,
+	ctl_billing_cmds
 };
 
 const struct ctl_cmd *ctl_cmd_table(size_t i)

@@ -210,6 +210,7 @@ extern const struct ctl_cmd ctl_adjust_cmds[];
 extern const struct ctl_cmd ctl_destination_cmds[];
 extern const struct ctl_cmd ctl_man_cmds[];
 extern const struct ctl_cmd ctl_token_cmds[];
+extern const struct ctl_cmd ctl_billing_cmds[];
 
 /* Table i of every command table, in help order; NULL past the last. */
 const struct ctl_cmd *ctl_cmd_table(size_t i);

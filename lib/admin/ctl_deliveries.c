@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "store/admin.h"
+#include "store/quota_store.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -490,6 +491,27 @@ static void adjustments_print(struct ctl *c, const cJSON *adj)
 	}
 }
 
+/* Usage against quota this month (quota_store.h), one line per tenant. */
+static void usage_print(struct ctl *c, const cJSON *usage)
+{
+	const cJSON *u;
+
+	if (!cJSON_IsArray(usage) || cJSON_GetArraySize(usage) == 0)
+		return;
+	fprintf(c->out, "\nusage this month (UTC):\n");
+	cJSON_ArrayForEach (u, usage) {
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(u, "quota");
+		char quota[32] = "unlimited";
+
+		if (cJSON_IsNumber(q))
+			snprintf(quota, sizeof(quota), "%lld", (long long)q->valuedouble);
+		fprintf(c->out, "  %s (%s): %lld of %s, %lld held for quota\n",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "tenant")),
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "plan")),
+			(long long)num_of(u, "used"), quota, (long long)num_of(u, "held"));
+	}
+}
+
 static void stats_print(struct ctl *c, cJSON *st)
 {
 	static const struct ctl_col cols[] = {
@@ -526,6 +548,7 @@ static void stats_print(struct ctl *c, cJSON *st)
 		(long long)num_of(raw, "pending"), (long long)num_of(raw, "done"),
 		(long long)num_of(raw, "ignored"), (long long)num_of(raw, "error"), age);
 	adjustments_print(c, cJSON_GetObjectItemCaseSensitive(st, "adjustments"));
+	usage_print(c, cJSON_GetObjectItemCaseSensitive(st, "usage"));
 }
 
 static int run_stats(struct ctl *c, const struct ctl_args *a)
@@ -534,9 +557,16 @@ static int run_stats(struct ctl *c, const struct ctl_args *a)
 	PGconn *conn;
 	cJSON *st = NULL;
 
+	struct config *cfg;
+
 	(void)a;
-	if (ctl_db(c, &conn, &e) != 0 || admin_stats(conn, &st, &e) != 0)
+	if (ctl_config(c, &cfg, &e) != 0 || ctl_db(c, &conn, &e) != 0 ||
+	    admin_stats(conn, &st, &e) != 0)
 		return ctl_fail(c, &e);
+	if (admin_usage_add(conn, cfg, 0, st, &e) != 0) {
+		cJSON_Delete(st);
+		return ctl_fail(c, &e);
+	}
 	if (c->json)
 		return ctl_emit_json(c, st);
 	stats_print(c, st);

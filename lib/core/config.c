@@ -17,11 +17,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/secret_file.h"
+#include "core/quota.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <sodium.h>
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
@@ -176,17 +175,9 @@ static const struct cfg_key keys[] = {
 	  false, 0, 30 * DAY_MS,
 	  "how often the daemon syncs each customer-list audience (adsengctl audience) with "
 	  "its platform; one daemon at a time; 0 = only by hand (adsengctl audience sync)" },
-	{ "stripe", "webhook_secret_file", T_STRING, OFF(stripe_webhook_secret_file), "", true,
-	  false, 0, 0,
-	  "file holding the Stripe endpoint's signing secret (whsec_...), may be relative to "
-	  "$CREDENTIALS_DIRECTORY; empty = Stripe webhooks refused" },
-	{ "stripe", "tolerance", T_DURATION, OFF(stripe_tolerance_ms), "5m", true, false, 1000,
-	  DAY_MS,
-	  "Stripe webhooks whose signed timestamp (t=) is further from now are refused (replay "
-	  "window)" },
-	{ "stripe", "plans", T_STRING, OFF(stripe_plans), "", true, false, 0, 0,
-	  "Stripe price ids and the plan each one buys: \"price_a:starter, "
-	  "price_b:professional\"" },
+	{ "plans", "quotas", T_STRING, OFF(plan_quotas_text), "", true, false, 0, 0,
+	  "conversions per calendar month (UTC) per plan: \"starter:1000, enterprise:0\" (0 "
+	  "or unlisted = unlimited; empty = no quotas); over it deliveries are held" },
 	{ "oauth", "state_ttl", T_DURATION, OFF(oauth_state_ttl_ms), "15m", true, false, 1000,
 	  DAY_MS,
 	  "how long a consent link of `adsengctl destination authorize` can be used (once)" },
@@ -657,40 +648,6 @@ static int load_platform_data(struct config *c, struct err *e)
 	return 0;
 }
 
-/*
- * The Stripe signing secret, read once per load (the HTTP loop never
- * touches the disk) into sodium_malloc memory.  A relative name is taken
- * under $CREDENTIALS_DIRECTORY when that is set (systemd LoadCredential=).
- * An empty name leaves it NULL: Stripe webhooks are then refused.
- */
-static int read_stripe_secret(struct config *c, struct err *e)
-{
-	const char *name = c->stripe_webhook_secret_file;
-	const char *credsdir = getenv("CREDENTIALS_DIRECTORY");
-	char path[PATH_MAX];
-	int rc;
-
-	if (name == NULL || name[0] == '\0')
-		return 0;
-	/* The daemon loads its config before it initialises libsodium, and
-	 * sodium_malloc needs it; a second call is a no-op. */
-	if (sodium_init() < 0)
-		return err_set(e, ERR_CONFIG, "could not initialise libsodium");
-	if (name[0] != '/' && credsdir && credsdir[0])
-		snprintf(path, sizeof(path), "%s/%s", credsdir, name);
-	else
-		snprintf(path, sizeof(path), "%s", name);
-	rc = secret_file_read(path, 1024, &c->stripe_webhook_secret, &c->stripe_webhook_secret_len,
-			      e);
-	if (rc != 0) {
-		char why[sizeof(e->msg)];
-
-		snprintf(why, sizeof(why), "%s", e->msg);
-		return err_set(e, ERR_CONFIG, "[stripe] webhook_secret_file: %s", why);
-	}
-	return 0;
-}
-
 int config_load(const char *path, struct config **out, struct err *e)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
@@ -715,7 +672,7 @@ int config_load(const char *path, struct config **out, struct err *e)
 	if (rc == 0)
 		rc = load_platform_data(c, e);
 	if (rc == 0)
-		rc = read_stripe_secret(c, e);
+		rc = quota_parse(c->plan_quotas_text, &c->plan_quotas, e);
 	if (rc != 0)
 		goto fail;
 	*out = c;
@@ -755,8 +712,6 @@ void config_unref(struct config *c)
 		else
 			free(data);
 	}
-	if (c->stripe_webhook_secret)
-		sodium_free(c->stripe_webhook_secret);
 	free(c->path);
 	free(c);
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/quota.h"
 
 #define CONFIG_MAX_LISTEN 8
 /* Most platform keys registered with config_add_platform_key. */
@@ -111,13 +112,9 @@ struct config {
 	int64_t breaker_cooldown_cap_ms;
 	/* [audiences] */
 	int64_t audience_sync_interval_ms; /* 0 = no periodic sync */
-	/* [stripe]: the daemon's own billing webhooks.  The secret's text is
-	 * read at load into sodium_malloc memory (NULL = none configured). */
-	char *stripe_webhook_secret_file;
-	char *stripe_webhook_secret;
-	size_t stripe_webhook_secret_len;
-	int64_t stripe_tolerance_ms;
-	char *stripe_plans;
+	/* [plans]: the text of quotas and its parsed table. */
+	char *plan_quotas_text;
+	struct plan_quotas plan_quotas;
 	/* [oauth] */
 	int64_t oauth_state_ttl_ms;
 	/* [log] */

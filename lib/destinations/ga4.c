@@ -764,7 +764,8 @@ static const struct config_platform_key ga4_config_keys[] = {
 	  .name = "ga4",
 	  .def = "https://www.google-analytics.com",
 	  .help = "GA4 Measurement Protocol base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 };
 
 const struct dest_ops ga4_dest_ops = {

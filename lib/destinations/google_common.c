@@ -62,17 +62,20 @@ const struct config_platform_key google_config_keys[GOOGLE_N_CONFIG_KEYS] = {
 	  .name = "google_ads",
 	  .def = "https://googleads.googleapis.com",
 	  .help = "Google Ads API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 	{ .section = "endpoints",
 	  .name = "google_oauth",
 	  .def = "https://oauth2.googleapis.com",
 	  .help = "Google OAuth2 token endpoint base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 	{ .section = "endpoints",
 	  .name = "google_datamanager",
 	  .def = "https://datamanager.googleapis.com",
 	  .help = "Google Data Manager API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 };
 const size_t google_n_config_keys = sizeof(google_config_keys) / sizeof(google_config_keys[0]);
 

@@ -618,7 +618,8 @@ static const struct config_platform_key meta_config_keys[] = {
 	  .name = "meta",
 	  .def = "https://graph.facebook.com",
 	  .help = "Meta Graph API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 };
 
 /*

@@ -612,7 +612,8 @@ static const struct config_platform_key tiktok_config_keys[] = {
 	  .name = "tiktok",
 	  .def = "https://business-api.tiktok.com",
 	  .help = "TikTok Events API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
 };
 
 const struct dest_ops tiktok_dest_ops = {

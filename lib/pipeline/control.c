@@ -12,6 +12,7 @@
 #include "store/db.h"
 #include "store/adjustment_store.h"
 #include "store/delivery_store.h"
+#include "store/quota_store.h"
 #include "store/status_store.h"
 
 #include <event2/event.h>
@@ -27,6 +28,10 @@
 /* The numbers of the service status line (the daemon sends it every
  * 10 s): one bounded query this often. */
 #define SVC_STATUS_EVERY_MS 5000
+/* Deliveries held for quota that a new month (or a reload that raised a
+ * quota) lets go: a partial-index probe this often, so a month's first
+ * conversions wait at most this long behind last month's backlog. */
+#define QUOTA_EVERY_MS 5000
 
 struct control {
 	struct runtime *rt;
@@ -40,7 +45,8 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms,
+		next_quota_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -174,6 +180,21 @@ static void refresh_metrics(struct control *c, const struct config *cfg)
 		fail(c, "could not refresh the metrics snapshot", &e);
 }
 
+/* Release what the current month's quotas admit (quota_store.h). */
+static void release_quota(struct control *c, const struct config *cfg)
+{
+	struct err e = { 0 };
+	int64_t n = 0;
+
+	c->next_quota_ms = clock_mono_ms() + QUOTA_EVERY_MS;
+	if (quota_release_due(c->conn, &cfg->plan_quotas, clock_wall_ms() / 1000, &n, &e) != 0) {
+		fail(c, "could not release deliveries held for quota", &e);
+		return;
+	}
+	if (n > 0)
+		log_info("released conversions held for quota", "n=%lld", (long long)n);
+}
+
 /* The backlog and breaker numbers of the service status line. */
 static void read_svc_status(struct control *c)
 {
@@ -229,6 +250,8 @@ static void *control_main(void *arg)
 				ensure_partitions(c);
 			if (c->conn && now >= c->next_metrics_ms)
 				refresh_metrics(c, cfg);
+			if (c->conn && now >= c->next_quota_ms)
+				release_quota(c, cfg);
 		}
 		config_unref(cfg);
 		if (c->conn) {

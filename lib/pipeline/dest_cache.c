@@ -112,6 +112,15 @@ fail:
 	return rc;
 }
 
+/* The entry was built with the endpoint cfg names now: [endpoints] keys
+ * are reloadable, and a reload must not wait for the entry's TTL. */
+static bool endpoint_current(const struct dest_entry *d, const struct config *cfg)
+{
+	const char *base = config_endpoint(cfg, d->d.ops->endpoint_key);
+
+	return base && strcmp(base, d->d.base_url) == 0;
+}
+
 int dest_cache_get(struct dest_cache *c, PGconn *conn, const struct config *cfg,
 		   const struct vault *vault, const char *id, struct dest_entry **out,
 		   struct err *e)
@@ -124,7 +133,7 @@ int dest_cache_get(struct dest_cache *c, PGconn *conn, const struct config *cfg,
 	for (size_t i = 0; i < c->n; i++) {
 		if (strcmp(c->v[i]->d.id, id) != 0)
 			continue;
-		if (now - c->v[i]->loaded_ms < DEST_TTL_MS) {
+		if (now - c->v[i]->loaded_ms < DEST_TTL_MS && endpoint_current(c->v[i], cfg)) {
 			c->v[i]->refcnt++;
 			*out = c->v[i];
 			return 0;

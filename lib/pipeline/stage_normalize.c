@@ -31,6 +31,7 @@
  */
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/quota.h"
 #include "core/text.h"
 #include "destinations/dest.h"
 #include "pipeline/telemetry.h"
@@ -42,6 +43,7 @@
 #include "store/billing_store.h"
 #include "store/db.h"
 #include "store/normalize_store.h"
+#include "store/quota_store.h"
 #include "store/source_action_store.h"
 
 #include <cjson/cJSON.h>
@@ -185,7 +187,7 @@ static int apply_billing(PGconn *conn, const struct config *cfg, const struct ra
 	struct billing_change c = { 0 };
 	struct err pe = { 0 };
 	enum billing_outcome o;
-	int64_t tenant;
+	int64_t tenant, released = 0;
 	int rc;
 
 	if (ops == NULL || ops->billing == NULL || ops->billing(&ev, cfg, &c, &pe) != 0) {
@@ -194,6 +196,11 @@ static int apply_billing(PGconn *conn, const struct config *cfg, const struct ra
 		return 0;
 	}
 	rc = billing_store_apply(conn, &c, r->id, &o, &tenant, e);
+	/* A new plan may allow more this month: release what it now admits,
+	 * in this transaction (quota_store.h). */
+	if (rc == 0 && o == BILLING_APPLIED && c.op == BILLING_SUBSCRIPTION)
+		rc = quota_release_tenant(conn, &cfg->plan_quotas, tenant, clock_wall_ms() / 1000,
+					  "stripe", "plan", &released, e);
 	if (rc != 0)
 		return rc;
 	if (o == BILLING_UNMATCHED)
@@ -497,8 +504,13 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	/* Topics of disabled sources still processed (a few, fixed at build
 	 * time; rebuilt per batch, which costs nothing next to the claim). */
 	char topics[512];
+	/* The month this batch's conversions count in (tenant_usage). */
+	char month[QUOTA_MONTH_TEXT];
+	int64_t m_start, m_end;
 
 	int64_t t0 = clock_mono_us(), t1, t2, t3;
+
+	quota_month_of(clock_wall_ms() / 1000, &m_start, &m_end, month);
 
 	*write_failed = false;
 	if (!source_disabled_topics_literal(topics, sizeof(topics)))
@@ -520,7 +532,8 @@ static int normalize_once(struct worker *w, int limit, bool *write_failed)
 	rc = parse_batch(w->conn, &b, &p, &e);
 	t2 = clock_mono_us();
 	if (rc == 0)
-		rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &fresh, &n_conv, &e);
+		rc = normalize_store_write(w->conn, p.rows, p.n_rows, lease, &w->cfg->plan_quotas,
+					   month, &fresh, &n_conv, &e);
 	if (rc == 0)
 		rc = apply_changes(w->conn, &b, &p, &e);
 	if (rc != 0) {

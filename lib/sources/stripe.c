@@ -36,9 +36,11 @@
 #include "sources/source.h"
 #include "sources/source_json.h"
 #include "core/config.h"
+#include "core/secret_file.h"
 #include "core/text.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -321,13 +323,16 @@ static int stripe_verify(const struct source *src, const struct source_ctx *ctx,
 			 const struct http_req *req, struct err *e)
 {
 	const struct config *cfg = ctx->cfg;
-	int64_t tol = cfg ? cfg->stripe_tolerance_ms / 1000 : STRIPE_DEFAULT_TOLERANCE_S;
+	int64_t tol =
+		config_platform_ms(cfg, "stripe", "tolerance", STRIPE_DEFAULT_TOLERANCE_S * 1000) /
+		1000;
+	size_t secret_len = 0;
+	const void *secret =
+		config_platform_data(cfg, "stripe", "webhook_secret_file", &secret_len);
 
 	(void)src;
 	return stripe_sig_verify(http_req_header(req, "Stripe-Signature"), req->body, req->body_len,
-				 cfg ? (const unsigned char *)cfg->stripe_webhook_secret : NULL,
-				 cfg ? cfg->stripe_webhook_secret_len : 0, ctx->now_us / 1000000,
-				 tol, e);
+				 secret, secret_len, ctx->now_us / 1000000, tol, e);
 }
 
 /* The body's top-level string `key` into out; false when absent. */
@@ -380,18 +385,109 @@ static enum source_action stripe_action(const struct raw_event *ev, char *key)
 static int stripe_billing(const struct raw_event *ev, const struct config *cfg,
 			  struct billing_change *out, struct err *e)
 {
-	return stripe_event_read(ev->body, ev->body_len, cfg ? cfg->stripe_plans : NULL, out, e);
+	return stripe_event_read(ev->body, ev->body_len,
+				 cfg ? config_platform_value(cfg, "stripe", "plans") : NULL, out,
+				 e);
 }
 
 static const char *const stripe_headers[] = { "Stripe-Signature", NULL };
 
+/*
+ * The signing secret named by [stripe] webhook_secret_file, read at every
+ * config load (core/config's load hook: the HTTP loop never touches the
+ * disk, a reload picks up a rolled secret) into sodium_malloc memory.  A
+ * relative name is taken under $CREDENTIALS_DIRECTORY when that is set
+ * (systemd LoadCredential=).  An empty name reads nothing: Stripe webhooks
+ * are then refused.
+ */
+static int load_webhook_secret(const char *name, void **data, size_t *len, struct err *e)
+{
+	const char *credsdir = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX], *secret = NULL;
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (name[0] == '\0')
+		return 0;
+	/* The daemon loads its config before it initialises libsodium, and
+	 * sodium_malloc needs it; a second call is a no-op. */
+	if (sodium_init() < 0)
+		return err_set(e, ERR_CONFIG, "could not initialise libsodium");
+	if (name[0] != '/' && credsdir && credsdir[0])
+		snprintf(path, sizeof(path), "%s/%s", credsdir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	rc = secret_file_read(path, 1024, &secret, len, e);
+	if (rc != 0) {
+		char why[sizeof(e->msg)];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return err_set(e, ERR_CONFIG, "[stripe] webhook_secret_file: %s", why);
+	}
+	*data = secret;
+	return 0;
+}
+
+static void unload_webhook_secret(void *data, size_t len)
+{
+	(void)len;
+	sodium_free(data); /* wipes it */
+}
+
 /* Daemon-wide settings of this kind; registered by source.c. */
 static const struct config_platform_key stripe_config_keys[] = {
+	{ .section = "stripe",
+	  .name = "webhook_secret_file",
+	  .def = "",
+	  .help = "file holding the Stripe endpoint's signing secret (whsec_...), may be relative "
+		  "to $CREDENTIALS_DIRECTORY; empty = Stripe webhooks refused",
+	  .reloadable = true,
+	  .load = load_webhook_secret,
+	  .unload = unload_webhook_secret },
+	{ .section = "stripe",
+	  .name = "tolerance",
+	  .def = "5m",
+	  .help = "Stripe webhooks whose signed timestamp (t=) is further from now are refused "
+		  "(replay window)",
+	  .type = CONFIG_P_DURATION,
+	  .reloadable = true,
+	  .min_ms = 1000,
+	  .max_ms = 86400LL * 1000 },
+	{ .section = "stripe",
+	  .name = "plans",
+	  .def = "",
+	  .help = "Stripe price ids and the plan each one buys: \"price_a:starter, "
+		  "price_b:professional\"",
+	  .reloadable = true },
 	{ .section = "endpoints",
 	  .name = "stripe",
 	  .def = "https://api.stripe.com",
 	  .help = "Stripe API base URL",
-	  .type = CONFIG_P_URL },
+	  .type = CONFIG_P_URL,
+	  .reloadable = true },
+	/* Checkout and billing portal sessions (pipeline/billing_session.c). */
+	{ .section = "stripe",
+	  .name = "secret_key_file",
+	  .def = "",
+	  .help = "file of the Stripe secret API key (sk_... or rk_...) for Checkout and portal "
+		  "sessions, may be relative to $CREDENTIALS_DIRECTORY; read at each use",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "success_url",
+	  .def = "",
+	  .help = "where Stripe Checkout sends the customer after paying (success_url)",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "cancel_url",
+	  .def = "",
+	  .help = "where Stripe Checkout sends the customer who goes back (cancel_url)",
+	  .reloadable = true },
+	{ .section = "stripe",
+	  .name = "portal_return_url",
+	  .def = "",
+	  .help = "where the Stripe billing portal's back link leads (return_url)",
+	  .reloadable = true },
 };
 
 const struct source_ops stripe_source_ops = {

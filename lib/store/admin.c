@@ -349,7 +349,9 @@ int admin_destination_resume_in_tx(PGconn *conn, const char *actor, const char *
 	adm_p_text(&p, id);
 	rc = adm_run_cmd(conn,
 			 "UPDATE deliveries SET state = 'pending', next_attempt_at = now(),"
-			 " updated_at = now() WHERE destination_id = $1::uuid AND state = 'held'",
+			 " updated_at = now() WHERE destination_id = $1::uuid AND state = 'held'"
+			 /* held for quota: quota_store.c releases those */
+			 " AND hold_reason IS NULL",
 			 &p, "could not release deliveries", released, e);
 	if (rc != 0)
 		return rc;

@@ -169,8 +169,9 @@ static const char replay_update_sql[] =
 	"WITH c AS (SELECT d.id, d.state, d.destination_id FROM deliveries d"
 	" WHERE " REPLAY_MATCH " FOR UPDATE OF d),"
 	" u AS (UPDATE deliveries d SET state = 'pending', attempts = 0,"
-	" next_attempt_at = now(), lease_until = NULL, updated_at = now()"
-	" FROM c WHERE d.id = c.id RETURNING c.destination_id, c.state)"
+	" next_attempt_at = now(), lease_until = NULL, updated_at = now(),"
+	/* an operator's replay of a delivery held for quota overrides it */
+	" hold_reason = NULL FROM c WHERE d.id = c.id RETURNING c.destination_id, c.state)"
 	" SELECT u.destination_id, x.name AS destination, NOT x.enabled AS paused, u.state,"
 	" count(*) AS count FROM u JOIN destinations x ON x.id = u.destination_id"
 	" GROUP BY u.destination_id, x.name, x.enabled, u.state"

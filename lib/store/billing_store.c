@@ -252,3 +252,25 @@ const char *billing_outcome_name(enum billing_outcome o)
 		return "unmatched";
 	}
 }
+
+int billing_store_customer(PGconn *conn, int64_t tenant_id, char *customer, size_t customerlen,
+			   struct err *e)
+{
+	char id[24];
+	const char *v[1] = { id };
+	PGresult *res;
+	int rc;
+
+	customer[0] = '\0';
+	snprintf(id, sizeof(id), "%" PRId64, tenant_id);
+	res = PQexecParams(
+		conn, "SELECT coalesce(stripe_customer_id, '') FROM tenants WHERE id = $1::bigint",
+		1, NULL, v, NULL, NULL, 0);
+	rc = db_check(conn, res, "could not read the tenant's Stripe customer", e);
+	if (rc == 0 && PQntuples(res) == 0)
+		rc = err_set(e, ERR_NOTFOUND, "no tenant with id %" PRId64, tenant_id);
+	if (rc == 0)
+		snprintf(customer, customerlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}

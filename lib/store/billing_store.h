@@ -33,4 +33,12 @@ int billing_store_apply(PGconn *conn, const struct billing_change *c, int64_t ra
 /* "applied", "unchanged", "stale" or "unmatched". */
 const char *billing_outcome_name(enum billing_outcome o);
 
+/*
+ * The Stripe customer of tenant_id into customer (customerlen bytes; ""
+ * when it has none yet), for billing sessions.  0, ERR_NOTFOUND (no such
+ * tenant) or ERR_DB.  Blocking; any thread with its own connection.
+ */
+int billing_store_customer(PGconn *conn, int64_t tenant_id, char *customer, size_t customerlen,
+			   struct err *e) WUR;
+
 #endif

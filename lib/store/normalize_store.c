@@ -4,7 +4,10 @@
  * The claim reads binary results so bodies come back as raw bytes (no
  * bytea hex decoding); the writes pass binary arrays to unnest() so a batch
  * of a thousand conversions is one statement.  Deliveries for a paused
- * destination are created 'held' so they wait for `destination resume`.
+ * destination are created 'held' so they wait for `destination resume`;
+ * those of a conversion over its tenant's monthly quota are created 'held'
+ * with hold_reason 'quota' (store/quota_store.c releases them), counted in
+ * tenant_usage in the same statement.
  */
 #include "store/normalize_store.h"
 #include "core/mem.h"
@@ -47,7 +50,15 @@ static const char claim_sql[] =
 /* $11: lease in ms for deliveries the caller uploads at once ('in_flight',
  * attempt 1), or 0 to leave them 'pending' for a later claim.  A test
  * conversion ($12) goes only to destinations in test mode; towards any
- * other its delivery is created 'skipped' with last_error 'test'. */
+ * other its delivery is created 'skipped' with last_error 'test'.
+ * Quotas: $13/$14 the limited plans and their monthly limits, $15 the
+ * month (tenant_usage.month).  A tenant's limit is its own monthly_quota
+ * when set (0 = unlimited), else its plan's; the k-th new non-test
+ * conversion of a tenant in this batch is over quota when admitted + k >
+ * limit, and its deliveries are created 'held' with hold_reason 'quota'
+ * (a test one is never held, nor counted).  The usage row was locked
+ * beforehand (usage_lock_sql), so the admitted read
+ * here is the latest and two workers cannot both take the last unit. */
 static const char write_sql[] =
 	"WITH input AS ("
 	"  SELECT * FROM unnest($1::int8[], $2::uuid[], $3::int8[], $4::text[], $5::text[],"
@@ -63,20 +74,43 @@ static const char write_sql[] =
 	"         value::numeric, currency, order_id, payload, test FROM input ORDER BY ord"
 	"  ON CONFLICT (source_id, event_id) DO NOTHING"
 	"  RETURNING id, tenant_id, source_id, event_id, event, test"
+	"), lim AS ("
+	"  SELECT t.id AS tenant_id, coalesce(u.admitted, 0) AS admitted,"
+	"         nullif(coalesce(t.monthly_quota, q.quota, 0), 0) AS quota"
+	"  FROM tenants t"
+	"  LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.month = $15::date"
+	"  LEFT JOIN unnest($13::text[], $14::int8[]) AS q(plan, quota) ON q.plan = t.plan"
+	"  WHERE t.id IN (SELECT tenant_id FROM conv)"
+	"), ranked AS ("
+	"  SELECT c.id, c.tenant_id, c.test,"
+	"         NOT c.test AND l.quota IS NOT NULL AND l.admitted + row_number() OVER"
+	"           (PARTITION BY c.tenant_id, c.test ORDER BY c.id) > l.quota AS over"
+	"  FROM conv c JOIN lim l ON l.tenant_id = c.tenant_id"
+	"), usage AS ("
+	"  INSERT INTO tenant_usage (tenant_id, month, admitted, over_quota)"
+	"  SELECT tenant_id, $15::date, count(*) FILTER (WHERE NOT over),"
+	"         count(*) FILTER (WHERE over)"
+	"  FROM ranked WHERE NOT test GROUP BY tenant_id ORDER BY tenant_id"
+	"  ON CONFLICT (tenant_id, month) DO UPDATE"
+	"  SET admitted = tenant_usage.admitted + excluded.admitted,"
+	"      over_quota = tenant_usage.over_quota + excluded.over_quota"
 	"), deliv AS ("
 	"  INSERT INTO deliveries (conversion_id, destination_id, tenant_id, state, attempts,"
-	"                          lease_until, last_error)"
+	"                          lease_until, last_error, hold_reason)"
 	"  SELECT c.id, r.destination_id, c.tenant_id,"
-	"         CASE WHEN x.skip THEN 'skipped' WHEN NOT d.enabled THEN 'held'"
+	"         CASE WHEN x.skip THEN 'skipped' WHEN k.over OR NOT d.enabled THEN 'held'"
 	"              WHEN $11 > 0 THEN 'in_flight' ELSE 'pending' END,"
 	"         CASE WHEN x.send AND $11 > 0 THEN 1 ELSE 0 END,"
 	"         CASE WHEN x.send AND $11 > 0 THEN now() + $11 * interval '1 millisecond' END,"
-	"         CASE WHEN x.skip THEN 'test' END"
-	"  FROM conv c JOIN routes r ON r.source_id = c.source_id"
+	"         CASE WHEN x.skip THEN 'test' END,"
+	"         CASE WHEN k.over AND NOT x.skip THEN 'quota' END"
+	"  FROM conv c JOIN ranked k ON k.id = c.id"
+	"  JOIN routes r ON r.source_id = c.source_id"
 	"                          AND (r.events IS NULL OR c.event = ANY (r.events))"
 	"  JOIN destinations d ON d.id = r.destination_id"
 	"  CROSS JOIN LATERAL (SELECT c.test AND NOT d.test_mode AS skip,"
-	"                             d.enabled AND NOT (c.test AND NOT d.test_mode) AS send) x"
+	"                             d.enabled AND NOT k.over"
+	"                             AND NOT (c.test AND NOT d.test_mode) AS send) x"
 	"  RETURNING id, conversion_id, destination_id, state, attempts"
 	") "
 	"SELECT i.ord, dl.id, dl.conversion_id, dl.destination_id::text, dl.attempts, dl.state "
@@ -85,6 +119,15 @@ static const char write_sql[] =
 	"        ORDER BY source_id, event_id, ord) i"
 	"    ON i.source_id = c.source_id AND i.event_id = c.event_id "
 	"UNION ALL SELECT 0, (SELECT count(*) FROM conv), 0, NULL, 0, NULL";
+
+/* Create (or touch) and lock the month's usage rows of the batch's tenants
+ * in tenant order (two workers lock in the same order: no deadlock), so
+ * that write_sql reads an admitted no one else is changing. */
+static const char usage_lock_sql[] =
+	"INSERT INTO tenant_usage (tenant_id, month)"
+	" SELECT DISTINCT t, $2::date FROM unnest($1::int8[]) AS t"
+	"  WHERE EXISTS (SELECT 1 FROM tenants WHERE id = t) ORDER BY 1"
+	" ON CONFLICT (tenant_id, month) DO UPDATE SET admitted = tenant_usage.admitted";
 
 /* Only events that did not simply succeed are written (see the schema). */
 static const char mark_sql[] =
@@ -100,6 +143,7 @@ int normalize_store_prepare(PGconn *conn, struct err *e)
 		const char *sql;
 	} stmts[] = { { "adseng_n_claim", claim_sql },
 		      { "adseng_n_write", write_sql },
+		      { "adseng_n_usage_lock", usage_lock_sql },
 		      { "adseng_n_mark", mark_sql } };
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
@@ -190,18 +234,33 @@ int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
 	return 0;
 }
 
+/* usage_lock_sql for the tenants of rows (a[2], the finished int8[]). */
+static int lock_usage(PGconn *conn, const char *tenants, int tenants_len, const char *month,
+		      struct err *e)
+{
+	const char *values[2] = { tenants, month };
+	const int lengths[2] = { tenants_len, 0 };
+	const int formats[2] = { 1, 0 };
+	PGresult *res = PQexecPrepared(conn, "adseng_n_usage_lock", 2, values, lengths, formats, 0);
+	int rc = db_check(conn, res, "could not lock the tenants' usage rows", e);
+
+	PQclear(res);
+	return rc;
+}
+
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
+			  const struct plan_quotas *quotas, const char *month,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e)
 {
-	/* a[10] is $12: values[10] is the lease, $11 */
+	/* a[10] is $12: values[10] is the lease, $11; $13..$15 the quotas */
 	struct pgarr a[11];
 	const uint32_t oids[11] = { PGOID_INT8, PGOID_UUID, PGOID_INT8, PGOID_TEXT,
 				    PGOID_TEXT, PGOID_INT8, PGOID_TEXT, PGOID_TEXT,
 				    PGOID_TEXT, PGOID_JSON, PGOID_BOOL };
-	const char *values[12];
-	int lengths[12];
-	const int formats[12] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1 };
-	char lease[24];
+	const char *values[15];
+	int lengths[15] = { 0 };
+	const int formats[15] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0 };
+	char lease[24], plans[256], limits[256];
 	PGresult *res = NULL;
 	int rc = 0;
 
@@ -233,7 +292,16 @@ int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, i
 	values[10] = lease;
 	lengths[10] = 0;
 	values[11] = pgarr_finish(&a[10], &lengths[11]);
-	res = PQexecPrepared(conn, "adseng_n_write", 12, values, lengths, formats, 0);
+	quota_sql_arrays(quotas, plans, limits, sizeof(plans));
+	values[12] = plans;
+	values[13] = limits;
+	values[14] = month;
+	/* Always, not only when a plan has a quota: a tenant's own
+	 * monthly_quota applies without any [plans] quotas. */
+	rc = lock_usage(conn, values[2], lengths[2], month, e);
+	if (rc != 0)
+		goto out;
+	res = PQexecPrepared(conn, "adseng_n_write", 15, values, lengths, formats, 0);
 	rc = db_check(conn, res, "could not write conversions", e);
 	if (rc != 0) {
 		if (!db_is_broken(conn) && db_sqlstate_is_data_error(db_sqlstate(res)))

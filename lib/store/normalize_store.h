@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/quota.h"
 
 /* A claimed raw event.  Pointers borrow from the result held in the batch. */
 struct raw_row {
@@ -99,12 +100,16 @@ int normalize_store_begin(PGconn *conn, int limit, const char *disabled_topics,
  * delivery to a destination not in test mode is 'skipped' (last_error
  * 'test') and never sent.  *n_conv receives how
  * many conversions were new.  out->v is the caller's to free.
+ * Quotas (core/quota.h; NULL = none): new non-test conversions are counted
+ * in tenant_usage for month ("YYYY-MM-01", quota_month_of); those beyond
+ * the tenant's limit get 'held' deliveries with hold_reason 'quota'.
  * ERR_INVALID when the database refused the rows themselves (a data error
  * in the sense of db_sqlstate_is_data_error: the same rows would fail
  * again); ERR_DB for anything else (lost connection, deadlock, timeout,
  * ...), which a later retry of the same rows may get past.
  */
 int normalize_store_write(PGconn *conn, const struct conv_row *rows, size_t n, int64_t lease_ms,
+			  const struct plan_quotas *quotas, const char *month,
 			  struct fresh_batch *out, int64_t *n_conv, struct err *e) WUR;
 
 /* Record the raw events that did not simply succeed ('ignored', 'error';

@@ -6,6 +6,7 @@ test_sighup_with_bad_config_keeps_running.)
 
 import signal
 
+import harness
 from harness import shopify_order, wait_until
 
 
@@ -57,3 +58,21 @@ def test_reload_of_a_restart_only_key_warns(stack, meta):
     stack.post_shopify(shopify_order(4))
     stack.wait_states({"delivered": 1})
     assert "level=debug msg=\"uploading\"" in stack.logs()
+
+
+def test_reload_moves_an_endpoint(stack, meta):
+    """[endpoints] keys are reloadable: after a SIGHUP the next upload goes
+    to the new base URL at once (the destination cache does not wait for
+    its TTL), and no restart warning is logged."""
+    stack.post_shopify(shopify_order(11))
+    stack.wait_states({"delivered": 1})
+    other = harness.FakeMeta(token=harness.Stack.TOKEN)
+    try:
+        reload_with(stack, endpoints__meta=other.url)
+        stack.post_shopify(shopify_order(12))
+        stack.wait_states({"delivered": 2})
+        assert len(other.accepted()) == 1
+        assert len(meta.accepted()) == 1
+        assert "need a restart" not in stack.logs()
+    finally:
+        other.stop()

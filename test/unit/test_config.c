@@ -480,6 +480,14 @@ static const struct error_case error_cases[] = {
 	  "[workers]\nlease = 10s\n",
 	  -1,
 	  { "[workers] lease must be longer than [workers] upload_timeout" } },
+	{ "plan quotas: not a number",
+	  "[plans]\nquotas = starter:lots\n",
+	  -1,
+	  { "[plans] quotas", "starter", "whole number" } },
+	{ "plan quotas: unknown plan",
+	  "[plans]\nquotas = starter:5, gold:10\n",
+	  -1,
+	  { "[plans] quotas", "unknown plan \"gold\"" } },
 };
 
 static void test_error_table(void **state)

@@ -132,43 +132,63 @@ static struct http_req make_req(const struct http_header *h, size_t n, const cha
 	return r;
 }
 
+/* A config with this [stripe] text, loaded as the daemon loads one (the
+ * secret file is read by stripe.c's load hook). */
+static struct config *stripe_config(const char *fmt, const char *secret_path)
+{
+	char text[512], *path;
+	struct config *c = NULL;
+	struct err e = { 0 };
+
+	snprintf(text, sizeof(text), fmt, secret_path);
+	path = test_write_temp(text);
+	if (config_load(path, &c, &e) != 0)
+		fail_msg("config_load: %s", e.msg);
+	unlink(path);
+	free(path);
+	return c;
+}
+
 static void test_source_ops(void **state)
 {
 	size_t len;
 	char *body = test_read_fixture("stripe_subscription_updated.json", &len);
 	struct http_header h[] = { { "stripe-signature", "t=1800000000,v1=" SIG_GOOD } };
 	struct http_req req = make_req(h, 1, body, len);
-	struct config cfg = { 0 };
-	char *secret = sodium_malloc(sizeof(SECRET));
-	struct source_ctx ctx = { .cfg = &cfg, .now_us = (T_SENT + 10) * 1000000 };
+	char *secret_path = test_write_temp(SECRET "\n");
+	struct config *cfg =
+		stripe_config("[stripe]\nwebhook_secret_file = %s\ntolerance = 5m\n", secret_path);
+	struct config *strict =
+		stripe_config("[stripe]\nwebhook_secret_file = %s\ntolerance = 5s\n", secret_path);
+	struct config *none = stripe_config("[stripe]\ntolerance = 5m%s\n", "");
+	struct source_ctx ctx = { .cfg = cfg, .now_us = (T_SENT + 10) * 1000000 };
 	struct source src = { .kind = "stripe", .enabled = true, .ops = &stripe_source_ops };
 	char key[SOURCE_DEDUP_MAX], topic[SOURCE_TOPIC_MAX];
 	struct err e = { 0 };
 
 	(void)state;
-	memcpy(secret, SECRET, sizeof(SECRET));
-	cfg.stripe_webhook_secret = secret;
-	cfg.stripe_webhook_secret_len = strlen(SECRET);
-	cfg.stripe_tolerance_ms = 300000;
 	assert_true(stripe_source_ops.no_secret);
 	assert_int_equal(stripe_source_ops.verify(&src, &ctx, &req, &e), 0);
 	/* A shorter tolerance makes the same request stale. */
-	cfg.stripe_tolerance_ms = 5000;
+	ctx.cfg = strict;
 	assert_int_equal(stripe_source_ops.verify(&src, &ctx, &req, &e), ERR_AUTH);
-	cfg.stripe_tolerance_ms = 300000;
 	/* No secret configured. */
-	cfg.stripe_webhook_secret = NULL;
+	ctx.cfg = none;
 	assert_int_equal(stripe_source_ops.verify(&src, &ctx, &req, &e), ERR_AUTH);
 	req.n_headers = 0;
-	cfg.stripe_webhook_secret = secret;
+	ctx.cfg = cfg;
 	assert_int_equal(stripe_source_ops.verify(&src, &ctx, &req, &e), ERR_AUTH);
+	config_unref(cfg);
+	config_unref(strict);
+	config_unref(none);
+	unlink(secret_path);
+	free(secret_path);
 	assert_int_equal(stripe_source_ops.dedup_key(&req, key, sizeof(key), &e), 0);
 	assert_string_equal(key, "evt_1QxAdsEng0001");
 	stripe_source_ops.topic(&req, topic, sizeof(topic));
 	assert_string_equal(topic, "customer.subscription.updated");
 	req = make_req(h, 1, "[]", 2);
 	assert_int_equal(stripe_source_ops.dedup_key(&req, key, sizeof(key), &e), ERR_INVALID);
-	sodium_free(secret);
 	free(body);
 }
 
@@ -344,9 +364,14 @@ static void test_config_secret(void **state)
 	conf_path = test_write_temp(conf);
 	if (config_load(conf_path, &c, &e) != 0)
 		fail_msg("config_load: %s", e.msg);
-	assert_int_equal(c->stripe_webhook_secret_len, strlen(SECRET));
-	assert_memory_equal(c->stripe_webhook_secret, SECRET, strlen(SECRET));
-	assert_int_equal(c->stripe_tolerance_ms, 120000);
+	{
+		size_t n = 0;
+		const void *got = config_platform_data(c, "stripe", "webhook_secret_file", &n);
+
+		assert_int_equal(n, strlen(SECRET));
+		assert_memory_equal(got, SECRET, strlen(SECRET));
+	}
+	assert_int_equal(config_platform_ms(c, "stripe", "tolerance", -1), 120000);
 	config_unref(c);
 	unlink(conf_path);
 	free(conf_path);
@@ -373,5 +398,6 @@ int main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	source_register_config_keys(); /* as the daemons' main() does */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
