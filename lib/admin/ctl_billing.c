@@ -1,11 +1,11 @@
 /*
  * ctl_billing.c - `adsengctl billing checkout|portal` (Stripe sessions,
- * pipeline/billing_session.h) and `adsengctl tenant usage` (usage against
+ * billing/stripe_session.h) and `adsengctl tenant usage` (usage against
  * quota, store/quota_store.h): thin front ends of the operations the admin
  * API calls too.
  */
 #include "admin/ctl.h"
-#include "pipeline/billing_session.h"
+#include "billing/stripe_session.h"
 #include "store/quota_store.h"
 
 #include <cjson/cJSON.h>

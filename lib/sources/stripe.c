@@ -466,7 +466,7 @@ static const struct config_platform_key stripe_config_keys[] = {
 	  .help = "Stripe API base URL",
 	  .type = CONFIG_P_URL,
 	  .reloadable = true },
-	/* Checkout and billing portal sessions (pipeline/billing_session.c). */
+	/* Checkout and billing portal sessions (pipeline/stripe_session.c). */
 	{ .section = "stripe",
 	  .name = "secret_key_file",
 	  .def = "",

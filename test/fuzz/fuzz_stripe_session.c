@@ -1,11 +1,11 @@
 /*
  * fuzz_stripe_session.c - Stripe's answer to a Checkout or billing portal
- * session request (pipeline/billing_session.c): the JSON body read for
+ * session request (pipeline/stripe_session.c): the JSON body read for
  * the session's url and id, or for Stripe's error object, under any
  * status.  Input: first byte picks the status (200, 400, 401, 429, 500,
  * or a raw value), the rest is the body.
  */
-#include "pipeline/billing_session.h"
+#include "billing/stripe_session.h"
 
 #include <stdint.h>
 #include <stdlib.h>

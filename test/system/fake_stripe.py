@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A fake Stripe API for the system tests: Checkout Sessions and billing
-portal sessions, the two calls adsengd makes (lib/pipeline/billing_session.c).
+portal sessions, the two calls adsengd makes (lib/pipeline/stripe_session.c).
 
 ``POST /v1/checkout/sessions`` and ``POST /v1/billing_portal/sessions``
 answer as Stripe does for the parts AdsEngineer relies on

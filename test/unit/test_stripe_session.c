@@ -1,5 +1,5 @@
 /*
- * test_billing_session.c - the pure parts of Stripe sessions: the plan ->
+ * test_stripe_session.c - the pure parts of Stripe sessions: the plan ->
  * price lookup (reverse of [stripe] plans), the Checkout and portal form
  * bodies (bracketed keys, optional fields left out, the separators in
  * values encoded), and reading Stripe's answers (a session's url and id, its
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pipeline/billing_session.h"
+#include "billing/stripe_session.h"
 
 #define PLANS "price_s:starter, price_p : professional ,price_e:enterprise,price_p2:professional"
 

@@ -1,5 +1,5 @@
 /*
- * billing_session.h - Stripe Checkout and billing portal sessions: the
+ * stripe_session.h - Stripe Checkout and billing portal sessions: the
  * links a tenant follows to subscribe to a plan or to manage what it pays.
  * Blocking (libpq + net_fetch): for adsengctl and the admin API's worker
  * thread, never an event loop.  The CLI (`adsengctl billing checkout|
@@ -7,8 +7,8 @@
  * operations.  Stripe's API: https://docs.stripe.com/api/checkout/sessions/create
  * and https://docs.stripe.com/api/customer_portal/sessions/create .
  */
-#ifndef ADSENG_PIPELINE_BILLING_SESSION_H
-#define ADSENG_PIPELINE_BILLING_SESSION_H
+#ifndef ADSENG_BILLING_STRIPE_SESSION_H
+#define ADSENG_BILLING_STRIPE_SESSION_H
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>

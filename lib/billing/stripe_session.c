@@ -1,6 +1,6 @@
 /*
- * billing_session.c - Stripe Checkout and billing portal sessions (see
- * billing_session.h).
+ * stripe_session.c - Stripe Checkout and billing portal sessions (see
+ * stripe_session.h).
  *
  * Stripe's API takes application/x-www-form-urlencoded bodies with
  * bracketed keys for nested fields (line_items[0][price]) and HTTP Basic
@@ -13,7 +13,7 @@
  * files): a rotated key needs no reload, and it lives in sodium memory only
  * for the request.
  */
-#include "pipeline/billing_session.h"
+#include "billing/stripe_session.h"
 #include "core/form.h"
 #include "core/log.h"
 #include "core/mem.h"
