@@ -5,6 +5,7 @@
  * signal that tells a stuck pipeline from a quiet one).
  */
 #include "admin/ctl.h"
+#include "admin/ctl_progress.h"
 #include "core/clock.h"
 #include "core/mem.h"
 #include "store/admin.h"
@@ -386,8 +387,14 @@ static void replay_print(struct ctl *c, const cJSON *res, bool dry_run)
 		(long long)count);
 }
 
+static void replay_progress_cb(void *arg, int64_t done, int64_t total)
+{
+	ctl_progress_update(arg, (size_t)done, (size_t)total);
+}
+
 static int run_replay(struct ctl *c, const struct ctl_args *a)
 {
+	struct ctl_progress prog;
 	struct err e = { 0 };
 	struct replay_opts *o = xcalloc(1, sizeof(*o));
 	bool has_dest;
@@ -402,7 +409,13 @@ static int run_replay(struct ctl *c, const struct ctl_args *a)
 		goto out;
 	}
 	o->f.destination_id = has_dest ? o->dest.id : NULL;
-	if (admin_replay(conn, ctl_actor(), &o->f, o->dry_run, &res, &e) != 0) {
+	/* Rows moved so far, on a terminal only (ctl_progress.h). */
+	ctl_progress_init(&prog, c, "deliveries replayed");
+	o->f.progress = prog.on ? replay_progress_cb : NULL;
+	o->f.progress_arg = &prog;
+	rc = admin_replay(conn, ctl_actor(), &o->f, o->dry_run, &res, &e);
+	ctl_progress_end(&prog);
+	if (rc != 0) {
 		rc = ctl_fail(c, &e);
 		goto out;
 	}
@@ -610,7 +623,9 @@ const struct ctl_cmd ctl_deliveries_cmds[] = {
 	  "Move the matching deliveries back to pending with attempts 0, due now, in one\n"
 	  "transaction recorded in the audit log, then wake the workers.  Only failed, dead\n"
 	  "and held deliveries move: pending, in_flight, delivered and skipped ones named by\n"
-	  "--id are reported and left alone.  Delivery ids may also be given as arguments.",
+	  "--id are reported and left alone.  Delivery ids may also be given as arguments.\n"
+	  "Rows move in batches of 5000; on a terminal, stderr shows how many have moved\n"
+	  "(rate and ETA), nothing when piped or with --json.",
 	  replay_opts, 0, CTL_MAX_POS, true, run_replay },
 	{ "stats", NULL, NULL, "backlog and outcomes per destination, raw event counts",
 	  "Per destination: its circuit breaker (closed, open until the time its probe may\n"

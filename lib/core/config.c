@@ -86,12 +86,13 @@ static const struct cfg_key keys[] = {
 	  "(new ones wait in the kernel's backlog) until one closes" },
 	{ "server", "metrics_listen", T_STRING, OFF(metrics_listen), "127.0.0.1:9187", false, false,
 	  0, 0,
-	  "host:port of a separate listener for GET /metrics (Prometheus), loopback by "
-	  "default; empty serves /metrics on the [server] listen addresses instead" },
+	  "host:port of a separate listener for GET /metrics (Prometheus) and GET /status "
+	  "(HTML status page), loopback by default; empty serves both on the [server] listen "
+	  "addresses instead" },
 	{ "server", "metrics_interval", T_DURATION, OFF(metrics_interval_ms), "15s", true, false,
 	  100, 3600000,
 	  "how often the control thread runs the one query behind the metrics that need SQL "
-	  "(deliveries by state, oldest due delivery, raw backlog, breakers); scrapes only "
+	  "and refreshes the per-minute activity of /status; scrapes, /status and STATUS= "
 	  "read its last result" },
 	{ "database", "url", T_STRING, OFF(db_url), "postgresql:///adseng?host=/run/postgresql",
 	  false, true, 0, 0, "libpq connection string or URI" },

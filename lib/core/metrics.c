@@ -282,6 +282,43 @@ double metric_value(struct metric *m, const char *const *values)
 	return (double)atomic_load(&s->value);
 }
 
+/*
+ * Like Prometheus' histogram_quantile(): find the bucket holding the rank
+ * q * count and interpolate linearly inside it (the first bucket starts
+ * at 0); a rank in +Inf answers the highest finite bound, the best the
+ * buckets know.
+ * (https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)
+ */
+double metric_quantile(struct metric *m, const char *const *values, double q)
+{
+	struct series *s;
+	size_t nb;
+	uint64_t total = 0, below = 0;
+	double rank, lo = 0;
+
+	if (m == NULL || m->def->type != METRIC_HISTOGRAM || !(q >= 0 && q <= 1))
+		return NAN;
+	s = lookup(m, values, false);
+	if (s == NULL)
+		return NAN;
+	nb = m->def->n_buckets;
+	for (size_t i = 0; i <= nb; i++)
+		total += atomic_load(&s->counts[i]);
+	if (total == 0)
+		return NAN;
+	rank = q * (double)total;
+	for (size_t i = 0; i < nb; i++) {
+		uint64_t c = atomic_load(&s->counts[i]);
+		double hi = m->def->buckets[i];
+
+		if (c > 0 && (double)(below + c) >= rank)
+			return lo + (hi - lo) * ((rank - (double)below) / (double)c);
+		below += c;
+		lo = hi;
+	}
+	return nb ? m->def->buckets[nb - 1] : NAN;
+}
+
 static const char *type_name(enum metric_type t)
 {
 	switch (t) {

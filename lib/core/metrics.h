@@ -60,6 +60,11 @@ void metric_observe(struct metric *m, const char *const *values, double v);
  * exist); for tests and for summaries such as a status line. */
 double metric_value(struct metric *m, const char *const *values);
 
+/* The q-quantile (0..1) of a histogram series, estimated from its
+ * buckets as Prometheus' histogram_quantile() does; NAN when the series
+ * has no observation (or m is not a histogram).  Any thread, lock-free. */
+double metric_quantile(struct metric *m, const char *const *values, double q);
+
 /* Write every registered family to f in the text exposition format. */
 void metrics_render(FILE *f);
 

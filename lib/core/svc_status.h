@@ -3,8 +3,9 @@
  * `systemctl status` (sd_notify STATUS=): the delivery backlog, the rate
  * of deliveries and the circuit breakers' states.
  *
- * The numbers that need SQL are read by the control thread every few
- * seconds (store/status_store.h) into a struct svc_counts; the rate is
+ * The numbers that need SQL come from the metrics snapshot the control
+ * thread reads every [server] metrics_interval (pipeline/telemetry.h,
+ * telemetry_svc_counts()) into a struct svc_counts; the rate is
  * counted by the workers; the daemon's main loop formats and sends the
  * line.  The formatter is pure so that it is unit tested.
  */
@@ -15,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Counting stops here: a bounded query even under a huge backlog. */
+/* A larger due count is shown as "over SVC_DUE_CAP". */
 #define SVC_DUE_CAP 100000
 
 struct svc_counts {

@@ -7,11 +7,15 @@
  * main listeners then answer /metrics with 404.  An empty value serves
  * /metrics on the main listeners instead.  The reply is rendered from
  * memory (pipeline/telemetry.h): a scrape never waits on the database.
+ * GET /status is the operator's page of the same listener: HTML rendered
+ * from the control thread's last snapshot (pipeline/status_view.h).
  * Loop thread only.
  */
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server_int.h"
+#include "http/status_page.h"
+#include "pipeline/status_view.h"
 #include "pipeline/telemetry.h"
 
 #include <event2/buffer.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Prometheus text format 0.0.4
  * (https://prometheus.io/docs/instrumenting/exposition_formats/). */
@@ -70,6 +75,45 @@ void http_handle_metrics(struct http_server *s, struct evhttp_request *req)
 	evbuffer_free(out);
 }
 
+/* No script, no external asset: the policy says so to the browser too. */
+#define STATUS_CSP "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+
+void http_handle_status(struct http_server *s, struct evhttp_request *req)
+{
+	struct activity_snapshot *snap;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)s;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(h, "Allow", "GET");
+		http_reply_error(req, 405, "method_not_allowed", "use GET");
+		return;
+	}
+	f = open_memstream(&text, &len);
+	if (f == NULL) {
+		http_reply_error(req, 503, "unavailable", "out of memory");
+		return;
+	}
+	snap = status_view_get();
+	status_page_render(f, snap, (int64_t)time(NULL));
+	activity_snapshot_unref(snap);
+	fclose(f);
+	out = evbuffer_new();
+	evbuffer_add(out, text, len);
+	free(text);
+	evhttp_add_header(h, "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(h, "Content-Security-Policy", STATUS_CSP);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 static void metrics_gen_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_server *s = arg;
@@ -78,6 +122,8 @@ static void metrics_gen_cb(struct evhttp_request *req, void *arg)
 
 	if (path && strcmp(path, "/metrics") == 0)
 		http_handle_metrics(s, req);
+	else if (path && strcmp(path, "/status") == 0)
+		http_handle_status(s, req);
 	else if (path && strcmp(path, "/healthz") == 0)
 		http_reply_json(req, 200, "{\"status\":\"ok\"}");
 	else

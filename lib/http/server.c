@@ -287,6 +287,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
 		http_handle_webhook(s, req, path + strlen("/v1/webhooks/"));
 	else if (strcmp(path, "/metrics") == 0 && s->mhttp == NULL)
 		http_handle_metrics(s, req);
+	else if (strcmp(path, "/status") == 0 && s->mhttp == NULL)
+		http_handle_status(s, req);
 	else if (str_has_prefix(path, "/oauth/"))
 		http_handle_oauth(s, req, path + strlen("/oauth/"));
 	else if ((ops = source_ops_find_route(path, &rest)) != NULL)

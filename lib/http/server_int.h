@@ -130,6 +130,9 @@ int http_bind_address(struct evhttp *http, const char *addr, const char *key,
 
 /* GET /metrics (metrics_http.c). */
 void http_handle_metrics(struct http_server *s, struct evhttp_request *req);
+
+/* GET /status: the HTML status page (metrics_http.c, status_page.h). */
+void http_handle_status(struct http_server *s, struct evhttp_request *req);
 /* Start the separate metrics listener when [server] metrics_listen is set;
  * stop accepting on it; free it (before the main evhttp). */
 int http_metrics_start(struct http_server *s, const char *addr, struct err *e) WUR;

@@ -8,12 +8,12 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/thread.h"
+#include "pipeline/status_view.h"
 #include "pipeline/telemetry.h"
 #include "store/db.h"
 #include "store/adjustment_store.h"
 #include "store/delivery_store.h"
 #include "store/quota_store.h"
-#include "store/status_store.h"
 
 #include <event2/event.h>
 #include <poll.h>
@@ -25,9 +25,6 @@
 
 #define RELOAD_EVERY_MS	    30000
 #define PARTITIONS_EVERY_MS 3600000
-/* The numbers of the service status line (the daemon sends it every
- * 10 s): one bounded query this often. */
-#define SVC_STATUS_EVERY_MS 5000
 /* Deliveries held for quota that a new month (or a reload that raised a
  * quota) lets go: a partial-index probe this often, so a month's first
  * conversions wait at most this long behind last month's backlog. */
@@ -45,8 +42,8 @@ struct control {
 	control_sources_cb cb;
 	void *cb_arg;
 	struct log_ratelimit rl;
-	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_svc_ms, next_metrics_ms,
-		next_quota_ms;
+	int64_t next_reload_ms, next_sweep_ms, next_partitions_ms, next_metrics_ms, next_quota_ms;
+	int64_t activity_ok_ms; /* last good status page refresh; 0 = none yet */
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -169,15 +166,44 @@ static void ensure_partitions(struct control *c)
 	c->next_partitions_ms = clock_mono_ms() + PARTITIONS_EVERY_MS;
 }
 
-/* The metrics that need SQL: one query, rendered for scrapes to copy. */
+/* Minutes of activity_minutes recomputed per refresh: those since the
+ * last good one, the minute it was in (it may have been partial), and one
+ * for rows committed late (a transaction's now() is its start).  The
+ * first refresh of a process (a restart, a database back after an outage)
+ * catches up on the last hour. */
+static int activity_window_minutes(const struct control *c)
+{
+	int64_t m = 60;
+
+	if (c->activity_ok_ms > 0)
+		m = (clock_mono_ms() - c->activity_ok_ms) / 60000 + 2;
+	return m < 3 ? 3 : m > 60 ? 60 : (int)m;
+}
+
+/*
+ * The numbers that need SQL: one metrics query, rendered for scrapes to
+ * copy; its rows also give the service status line (sd_notify STATUS=)
+ * and, with the per-minute aggregate, the status page's snapshot.
+ */
 static void refresh_metrics(struct control *c, const struct config *cfg)
 {
+	struct metrics_rows rows = { 0 };
+	struct svc_counts counts;
 	struct err e = { 0 };
 
 	/* A failure waits for the next turn too (its age shows the gap). */
 	c->next_metrics_ms = clock_mono_ms() + cfg->metrics_interval_ms;
-	if (telemetry_refresh(c->conn, &e) != 0)
+	if (telemetry_refresh(c->conn, &rows, &e) != 0) {
 		fail(c, "could not refresh the metrics snapshot", &e);
+		return;
+	}
+	telemetry_svc_counts(&rows, &counts);
+	runtime_set_counts(c->rt, &counts);
+	if (status_view_refresh(c->conn, cfg, &rows, activity_window_minutes(c), &e) != 0)
+		fail(c, "could not refresh the status page snapshot", &e);
+	else
+		c->activity_ok_ms = clock_mono_ms();
+	metrics_rows_cleanup(&rows);
 }
 
 /* Release what the current month's quotas admit (quota_store.h). */
@@ -193,20 +219,6 @@ static void release_quota(struct control *c, const struct config *cfg)
 	}
 	if (n > 0)
 		log_info("released conversions held for quota", "n=%lld", (long long)n);
-}
-
-/* The backlog and breaker numbers of the service status line. */
-static void read_svc_status(struct control *c)
-{
-	struct svc_counts counts = { 0 };
-	struct err e = { 0 };
-
-	c->next_svc_ms = clock_mono_ms() + SVC_STATUS_EVERY_MS;
-	if (status_store_load(c->conn, &counts, &e) != 0) {
-		fail(c, "could not read the service status", &e);
-		return;
-	}
-	runtime_set_counts(c->rt, &counts);
 }
 
 static bool drain_notifies(struct control *c)
@@ -244,8 +256,6 @@ static void *control_main(void *arg)
 				reload_sources(c);
 			if (c->conn && now >= c->next_sweep_ms)
 				sweep_leases(c, cfg);
-			if (c->conn && now >= c->next_svc_ms)
-				read_svc_status(c);
 			if (c->conn && now >= c->next_partitions_ms)
 				ensure_partitions(c);
 			if (c->conn && now >= c->next_metrics_ms)

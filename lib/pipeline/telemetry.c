@@ -17,6 +17,7 @@
 #include "sources/source.h"
 #include "store/metrics_store.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -269,7 +270,7 @@ static void render_snapshot(FILE *f, const struct metrics_rows *r)
 			     r->raw_oldest_s);
 }
 
-int telemetry_refresh(PGconn *conn, struct err *e)
+int telemetry_refresh(PGconn *conn, struct metrics_rows *keep, struct err *e)
 {
 	struct metrics_rows r;
 	char *text = NULL;
@@ -288,7 +289,10 @@ int telemetry_refresh(PGconn *conn, struct err *e)
 	}
 	render_snapshot(f, &r);
 	fclose(f);
-	metrics_rows_cleanup(&r);
+	if (keep)
+		*keep = r;
+	else
+		metrics_rows_cleanup(&r);
 	pthread_mutex_lock(&snap_mu);
 	free(snap_text);
 	snap_text = text;
@@ -299,6 +303,33 @@ int telemetry_refresh(PGconn *conn, struct err *e)
 }
 
 /* Resident set size from /proc/self/statm (pages); 0 if unreadable. */
+void telemetry_svc_counts(const struct metrics_rows *r, struct svc_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->known = true;
+	for (size_t i = 0; i < r->n_dests; i++) {
+		const struct metrics_dest *d = &r->dests[i];
+
+		out->due += (int64_t)d->due;
+		out->in_flight += (int64_t)d->count[1]; /* metrics_delivery_states[1] */
+		if ((int64_t)d->oldest_due_s > out->oldest_due_s)
+			out->oldest_due_s = (int64_t)d->oldest_due_s;
+		if (strcmp(d->breaker, "open") == 0)
+			out->breakers_open++;
+		else if (strcmp(d->breaker, "half_open") == 0)
+			out->breakers_half++;
+	}
+	if (out->due > SVC_DUE_CAP)
+		out->due = SVC_DUE_CAP; /* "over 100000": the line keeps its length */
+}
+
+double telemetry_upload_quantile(const char *destination_id, double q)
+{
+	if (m_updur == NULL)
+		return NAN;
+	return metric_quantile(m_updur, (const char *const[]){ destination_id }, q);
+}
+
 static double rss_bytes(void)
 {
 	FILE *f = fopen("/proc/self/statm", "r");

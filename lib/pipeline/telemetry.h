@@ -24,6 +24,8 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/svc_status.h"
+#include "store/metrics_store.h"
 
 struct oauth_cache;
 
@@ -60,9 +62,22 @@ void telemetry_worker_inflight(int delta);
  * Run the snapshot query on conn and swap in its rendered families; also
  * makes each destination's in-process series exist at zero.  Control
  * thread.  On failure the previous snapshot stays (its age shows in
- * adsengd_metrics_snapshot_age_seconds).
+ * adsengd_metrics_snapshot_age_seconds).  On success, when keep is not
+ * NULL, the rows are handed to the caller (who calls
+ * metrics_rows_cleanup()) for the other summaries built from them.
  */
-int telemetry_refresh(PGconn *conn, struct err *e) WUR;
+int telemetry_refresh(PGconn *conn, struct metrics_rows *keep, struct err *e) WUR;
+
+/* The service status line's numbers (core/svc_status.h) summed over the
+ * snapshot's destinations: one query feeds /metrics, /status and
+ * STATUS=.  Pure. */
+void telemetry_svc_counts(const struct metrics_rows *r, struct svc_counts *out);
+
+/* The q-quantile (0..1) of destination_id's upload latency in seconds,
+ * from the in-process histogram adsengd_upload_duration_seconds (since
+ * this process started; estimated from its buckets); NAN before the first
+ * upload.  Any thread. */
+double telemetry_upload_quantile(const char *destination_id, double q);
 
 /* What a scrape adds from the HTTP loop's own state. */
 struct telemetry_live {

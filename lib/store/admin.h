@@ -191,6 +191,11 @@ struct admin_replay_filter {
 	int64_t since_us, until_us;
 	const int64_t *ids; /* NULL = any */
 	size_t n_ids;
+	/* The real run moves rows in batches: after each, when set, called
+	 * with the rows moved so far and the number that matched at the start
+	 * (on the caller's thread, inside the transaction). */
+	void (*progress)(void *arg, int64_t done, int64_t total);
+	void *progress_arg;
 };
 
 /*

@@ -172,17 +172,35 @@ static const char replay_ids_sql[] =
 	" LEFT JOIN deliveries d ON d.id = r.id"
 	" AND ($3::bigint IS NULL OR d.tenant_id = $3::bigint) ORDER BY r.ord";
 
-static const char replay_update_sql[] =
+/*
+ * The real run moves the matching rows in batches, all in the caller's one
+ * transaction (so it commits or rolls back whole, as before), recording
+ * each moved row in a temporary table; the groups are then counted from
+ * it.  Between batches the caller's progress callback runs: a replay of
+ * millions of rows shows it moving.  A moved row is pending and no longer
+ * matches, so the next batch takes the next rows.
+ */
+#define REPLAY_BATCH "5000"
+
+static const char replay_moved_sql[] =
+	"CREATE TEMP TABLE replay_moved (destination_id uuid, state text) ON COMMIT DROP";
+
+static const char replay_batch_sql[] =
 	"WITH c AS (SELECT d.id, d.state, d.destination_id FROM deliveries d"
-	" WHERE " REPLAY_MATCH " FOR UPDATE OF d),"
+	" WHERE " REPLAY_MATCH " LIMIT " REPLAY_BATCH " FOR UPDATE OF d),"
 	" u AS (UPDATE deliveries d SET state = 'pending', attempts = 0,"
 	" next_attempt_at = now(), lease_until = NULL, updated_at = now(),"
 	/* an operator's replay of a delivery held for quota overrides it */
 	" hold_reason = NULL FROM c WHERE d.id = c.id RETURNING c.destination_id, c.state)"
-	" SELECT u.destination_id, x.name AS destination, NOT x.enabled AS paused, u.state,"
-	" count(*) AS count FROM u JOIN destinations x ON x.id = u.destination_id"
+	" INSERT INTO replay_moved SELECT destination_id, state FROM u";
+
+static const char replay_moved_groups_sql[] =
+	"SELECT u.destination_id, x.name AS destination, NOT x.enabled AS paused, u.state,"
+	" count(*) AS count FROM replay_moved u JOIN destinations x ON x.id = u.destination_id"
 	" GROUP BY u.destination_id, x.name, x.enabled, u.state"
 	" ORDER BY x.name, u.destination_id, u.state";
+
+static const char replay_count_sql[] = "SELECT count(*) FROM deliveries d WHERE " REPLAY_MATCH;
 
 static const char replay_groups_sql[] =
 	"SELECT d.destination_id, x.name AS destination, NOT x.enabled AS paused, d.state,"
@@ -271,18 +289,43 @@ static int replay_id_notes(PGconn *conn, const struct params *p, bool dry_run, c
 	return ok ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
+/* The real run's moves, batch by batch (see replay_batch_sql). */
+static int replay_move(PGconn *conn, const struct admin_replay_filter *f, const struct params *p,
+		       struct err *e)
+{
+	int64_t total = 0, done = 0, n;
+	PGresult *res = NULL;
+	int rc = adm_run_cmd(conn, replay_moved_sql, NULL, "could not replay deliveries", &n, e);
+
+	if (rc == 0 && f->progress) {
+		rc = adm_run(conn, replay_count_sql, p, "could not count deliveries", &res, e);
+		if (rc == 0)
+			total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+	}
+	while (rc == 0) {
+		rc = adm_run_cmd(conn, replay_batch_sql, p, "could not replay deliveries", &n, e);
+		if (rc != 0 || n == 0)
+			break;
+		done += n;
+		if (f->progress)
+			f->progress(f->progress_arg, done, total > done ? total : done);
+	}
+	return rc;
+}
+
 /* The (destination, state) groups: moved ones (real run) or matching ones
  * (dry run); adds "groups" and "count" to o. */
-static int replay_groups(PGconn *conn, const struct params *p, bool dry_run, cJSON *o,
-			 int64_t *count, struct err *e)
+static int replay_groups(PGconn *conn, const struct admin_replay_filter *f, const struct params *p,
+			 bool dry_run, cJSON *o, int64_t *count, struct err *e)
 {
 	cJSON *groups = NULL, *g;
 	bool ok = true;
-	int rc;
+	int rc = dry_run ? 0 : replay_move(conn, f, p, e);
 
-	rc = adm_query_rows(conn, dry_run ? replay_groups_sql : replay_update_sql, p,
-			    dry_run ? "could not count deliveries" : "could not replay deliveries",
-			    &groups, e);
+	if (rc == 0)
+		rc = adm_query_rows(conn, dry_run ? replay_groups_sql : replay_moved_groups_sql,
+				    dry_run ? p : NULL, "could not count deliveries", &groups, e);
 	if (rc != 0)
 		return rc;
 	*count = 0;
@@ -343,7 +386,7 @@ static int replay_tx(PGconn *conn, const char *actor, const struct admin_replay_
 	if (f->ids)
 		rc = replay_id_notes(conn, p, dry_run, o, e);
 	if (rc == 0)
-		rc = replay_groups(conn, p, dry_run, o, &count, e);
+		rc = replay_groups(conn, f, p, dry_run, o, &count, e);
 	if (rc != 0)
 		return rc;
 	if (dry_run) {

@@ -2,7 +2,8 @@
  * metrics_store.c - the metrics snapshot query (see metrics_store.h).
  *
  * One statement, its parts joined by UNION ALL into rows of the same
- * shape: (part, destination, a, b, c, x, y).  The delivery counts read
+ * shape: (part, destination, a, b, c, x, y); a count row carries the
+ * number of due pending deliveries as text in b.  The delivery counts read
  * only unfinished states; the due and lease indexes and the partial
  * "attention" index (sql/0001_init.sql) cover them, so the cost follows
  * the backlog, not the history.
@@ -25,7 +26,9 @@ static const char load_sql[] =
 	"       (coalesce(d.paused_reason, '') LIKE 'reauthorize%')::int::float8 "
 	"FROM destinations d LEFT JOIN destination_health h ON h.destination_id = d.id "
 	"UNION ALL "
-	"SELECT 'q', destination_id::text, state, NULL, NULL, count(*)::float8, "
+	"SELECT 'q', destination_id::text, state, "
+	"       (count(*) FILTER (WHERE state = 'pending' AND next_attempt_at <= now()))::text, "
+	"       NULL, count(*)::float8, "
 	"       coalesce(extract(epoch FROM now() - min(next_attempt_at) "
 	"                FILTER (WHERE state = 'pending' AND next_attempt_at <= now())), "
 	"0)::float8 "
@@ -74,8 +77,10 @@ static void put_count(struct metrics_rows *r, const PGresult *res, int i)
 		if (strcmp(state, metrics_delivery_states[s]) == 0)
 			d->count[s] = atof(PQgetvalue(res, i, 5));
 	}
-	if (strcmp(state, "pending") == 0)
+	if (strcmp(state, "pending") == 0) {
 		d->oldest_due_s = atof(PQgetvalue(res, i, 6));
+		d->due = atof(PQgetvalue(res, i, 3));
+	}
 }
 
 int metrics_store_load(PGconn *conn, struct metrics_rows *out, struct err *e)

@@ -28,6 +28,7 @@ struct metrics_dest {
 	int reauthorize;  /* paused because an operator must re-authorize */
 	double count[METRICS_DELIVERY_STATES];
 	double oldest_due_s; /* age of the oldest due pending delivery; 0 = none */
+	double due;	     /* pending deliveries due now */
 };
 
 struct metrics_rows {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/conversion.h"
+#include "fuzzutil.h"
 #include "core/text.h"
 #include "pipeline/contacts.h"
 #include "sources/source.h"
@@ -23,20 +24,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern const struct source_ops shopify_source_ops;
-
-static void check_round_trip(const struct conversion *c)
-{
-	cJSON *j = conv_to_json(c);
-	struct conversion *back = NULL;
-	struct err e;
-
-	if (j == NULL)
-		abort();
-	if (conv_from_json(j, &back, &e) != 0)
-		abort(); /* a parser produced something the store cannot read */
-	conv_free(back);
-	cJSON_Delete(j);
-}
 
 /* The customer hooks (shopify_customer.c): a key that fits, a record that
  * survives the source_contacts round trip, an action key only with a person action. */
@@ -125,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conv_list_init(&l);
 		if (shopify_source_ops.parse(&ev, &l, &e) == 0) {
 			for (size_t i = 0; i < l.n; i++)
-				check_round_trip(l.v[i]);
+				fuzz_check_round_trip(l.v[i]);
 		} else if (l.n != 0) {
 			abort(); /* an error must append nothing */
 		}

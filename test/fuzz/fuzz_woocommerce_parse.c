@@ -12,25 +12,12 @@
 #include <string.h>
 
 #include "core/conversion.h"
+#include "fuzzutil.h"
 #include "sources/source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern const struct source_ops woocommerce_source_ops;
-
-static void check_round_trip(const struct conversion *c)
-{
-	cJSON *j = conv_to_json(c);
-	struct conversion *back = NULL;
-	struct err e;
-
-	if (j == NULL)
-		abort();
-	if (conv_from_json(j, &back, &e) != 0)
-		abort(); /* a parser produced something the store cannot read */
-	conv_free(back);
-	cJSON_Delete(j);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < l.n; i++) {
 				if (strncmp(l.v[i]->event_id, "woocommerce:order:", 18) != 0)
 					abort();
-				check_round_trip(l.v[i]);
+				fuzz_check_round_trip(l.v[i]);
 			}
 		} else if (l.n != 0) {
 			abort(); /* an error must append nothing */

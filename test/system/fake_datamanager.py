@@ -96,20 +96,19 @@ Usage: ``fake_datamanager.py --port 0 [--oauth-url URL]``; the first stdout
 line is ``PORT=<n>``.  Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import datetime
 import hashlib
 import ipaddress
 import json
 import re
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import fake_common
 
 MAX_BODY = 64 << 20
 MAX_EVENTS = 2000
@@ -499,29 +498,29 @@ def validate_user_list(body):
 # ---- state --------------------------------------------------------------------
 
 
-class State:
+class State(fake_common.FakeState):
     def __init__(self, oauth_url):
-        self.lock = threading.Lock()
         self.oauth_url = oauth_url.rstrip("/") if oauth_url else None
         self.inflight = 0
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"fail_next": [], "retry_after": None, "retry_delay": "1s",
-                           "violate_transaction_ids_containing": None,
-                           "request_status": None, "stall_seconds": 0}
-            self.requests = []
-            self.accepted = {}
-            self.total_accepted = 0
-            self.statuses = {}  # requestId -> requestStatusPerDestination
-            # user list id -> {"account", "displayName", "members": set,
-            # "ingested", "removed"}: created here or registered by config.
-            self.lists = {}
-            self.next_list_id = 4455667700
-            self.by_status = {}
-            self.by_path = {}
-            self.max_inflight = self.inflight
+    def initial_config(self):
+        return {"fail_next": [], "retry_after": None, "retry_delay": "1s",
+                "violate_transaction_ids_containing": None,
+                "request_status": None, "stall_seconds": 0}
+
+    def clear(self):
+        super().clear()
+        self.accepted = {}
+        self.total_accepted = 0
+        self.statuses = {}  # requestId -> requestStatusPerDestination
+        # user list id -> {"account", "displayName", "members": set,
+        # "ingested", "removed"}: created here or registered by config.
+        self.lists = {}
+        self.next_list_id = 4455667700
+        self.by_status = {}
+        self.by_path = {}
+        self.max_inflight = self.inflight
 
     def update(self, changes):
         if not isinstance(changes, dict):
@@ -529,9 +528,8 @@ class State:
         unknown = set(changes) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        fails = changes.get("fail_next", [])
-        if not isinstance(fails, list) or any(s not in INJECTED for s in fails):
-            raise ValueError("fail_next: a list of %s" % sorted(INJECTED))
+        fails = fake_common.check_fail_next(changes.get("fail_next", []), INJECTED,
+                                            sorted(INJECTED))
         lists = changes.get("lists", [])
         if not isinstance(lists, list) or not all(isinstance(x, (str, int)) for x in lists):
             raise ValueError("lists: a list of user list ids")
@@ -555,7 +553,7 @@ class State:
 
     def record(self, entry):
         with self.lock:
-            self.requests.append(entry)
+            self.record_request(entry)
             st = entry["status"]
             self.by_status[st] = self.by_status.get(st, 0) + 1
             self.by_path[entry["path"]] = self.by_path.get(entry["path"], 0) + 1
@@ -571,47 +569,10 @@ class State:
 # ---- HTTP ----------------------------------------------------------------------
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_common.Handler):
     server_version = "FakeDataManager/1.0"
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *args):  # quiet
-        pass
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def send_json(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, str(v))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    raise ValueError("body too large")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(parts)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > MAX_BODY:
-            raise ValueError("bad Content-Length")
-        return self.rfile.read(n) if n else b""
+    json_type = "application/json; charset=UTF-8"
+    max_body = MAX_BODY
 
     # -- control -----------------------------------------------------------
 
@@ -621,7 +582,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/requests":
             since = int(q.get("since", ["0"])[0])
             with st.lock:
-                return self.send_json(200, list(st.requests[since:]))
+                return self.send_json(200, list(st.since(since)))
         if url.path == "/_control/events":
             with st.lock:
                 return self.send_json(200, {"accepted": dict(st.accepted),
@@ -733,7 +694,7 @@ class Handler(BaseHTTPRequestHandler):
     def injected(self):
         with self.st.lock:
             cfg = self.st.config
-            forced = cfg["fail_next"].pop(0) if cfg["fail_next"] else None
+            forced = fake_common.pop_fail(cfg)
             retry_after, delay = cfg["retry_after"], cfg["retry_delay"]
         if forced is None:
             return
@@ -882,29 +843,18 @@ class Handler(BaseHTTPRequestHandler):
                                                            "matchRatePercentage": 0}}}
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+def add_args(ap):
+    ap.add_argument("--oauth-url", default=None,
+                    help="the fake OAuth server: tokens are checked by its introspection")
+
+
+def setup(server, args):
+    server.state = State(args.oauth_url)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake Google Data Manager API server.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--oauth-url", default=None,
-                    help="the fake OAuth server: tokens are checked by its introspection")
-    args = ap.parse_args(argv)
-    server = Server((args.host, args.port), Handler)
-    server.state = State(args.oauth_url)
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return fake_common.serve(Handler, "Fake Google Data Manager API server.", setup, add_args,
+                             argv)
 
 
 if __name__ == "__main__":

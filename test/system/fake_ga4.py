@@ -52,14 +52,13 @@ Control API (JSON in and out):
 Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import json
 import re
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import fake_common
 
 MAX_EVENTS = 25
 MAX_BODY = 130 * 1000
@@ -123,85 +122,63 @@ def validate(body):
     return msgs
 
 
-class State:
+class State(fake_common.FakeState):
     def __init__(self, secret, sgtm):
-        self.lock = threading.Lock()
         self.start_secret = secret
         self.sgtm = sgtm
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"fail_next": [], "retry_after": 1, "validation_messages": [],
-                           "claimed": True, "secret": self.start_secret}
-            self.requests = []
-            self.accepted = {}
-            self.total = 0
+    def initial_config(self):
+        return {"fail_next": [], "retry_after": 1, "validation_messages": [],
+                "claimed": True, "secret": self.start_secret}
+
+    def clear(self):
+        super().clear()
+        self.accepted = {}
+        self.total = 0
 
     def update_config(self, changes):
         unknown = set(changes) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        for v in changes.get("fail_next", []):
-            if not isinstance(v, int) or not 100 <= v <= 599:
-                raise ValueError("fail_next wants HTTP statuses")
+        if "fail_next" in changes:
+            fake_common.check_fail_next(changes["fail_next"], fake_common.HTTP_STATUSES)
         with self.lock:
             self.config.update(changes)
             return dict(self.config)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, obj=None, headers=()):
-        data = b"" if obj is None else json.dumps(obj).encode()
-        self.send_response(status)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json")
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
+class Handler(fake_common.Handler):
     def do_GET(self):
-        st = self.state
+        st = self.st
         with st.lock:
             if self.path == "/_control/requests":
-                return self.send(200, st.requests)
+                return self.send_json(200, st.requests)
             if self.path == "/_control/events":
-                return self.send(200, {"accepted": st.accepted, "total": st.total})
+                return self.send_json(200, {"accepted": st.accepted, "total": st.total})
             if self.path == "/_control/stats":
-                return self.send(200, {"requests": len(st.requests), "accepted": st.total,
+                return self.send_json(200, {"requests": len(st.requests), "accepted": st.total,
                                        "dropped": sum(1 for r in st.requests if r["dropped"])})
-        self.send(404, {"error": "not found"})
+        self.send_json(404, {"error": "not found"})
 
     def do_POST(self):
-        st = self.state
+        st = self.st
         raw = self.read_body()
         url = urlsplit(self.path)
         if url.path == "/_control/config":
             try:
-                return self.send(200, st.update_config(json.loads(raw or b"{}")))
+                return self.send_json(200, st.update_config(json.loads(raw or b"{}")))
             except (ValueError, AttributeError) as e:
-                return self.send(400, {"error": str(e)})
+                return self.send_json(400, {"error": str(e)})
         if url.path == "/_control/reset":
             st.reset()
-            return self.send(200, {})
+            return self.send_json(200, {})
         if url.path in ("/mp/collect", "/debug/mp/collect"):
             return self.collect(url, raw, url.path.startswith("/debug/"))
-        self.send(404, {"error": "not found"})
+        self.send_json(404, {"error": "not found"})
 
     def collect(self, url, raw, debug):
-        st = self.state
+        st = self.st
         q = parse_qs(url.query)
         mid = (q.get("measurement_id") or [None])[0]
         secret = (q.get("api_secret") or [None])[0]
@@ -212,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
         msgs = validate(body)
         with st.lock:
             cfg = st.config
-            fail = cfg["fail_next"].pop(0) if cfg["fail_next"] else None
+            fail = fake_common.pop_fail(cfg)
             secret_ok = cfg["secret"] is None or secret == cfg["secret"]
             if st.sgtm and secret is None:
                 secret_ok = True  # the container's own GA4 tag holds the secret
@@ -236,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             tids = [str((e.get("params") or {}).get("transaction_id"))
                     for e in events if isinstance(e, dict)]
             status = fail if fail is not None else (200 if debug or st.sgtm else 204)
-            st.requests.append({
+            st.record_request({
                 "time": time.time(), "path": url.path, "debug": debug,
                 "http_status": status, "measurement_id": mid, "secret_ok": secret_ok,
                 "preview": self.headers.get("X-Gtm-Server-Preview"),
@@ -252,30 +229,25 @@ class Handler(BaseHTTPRequestHandler):
         if fail is not None:
             headers = [("Retry-After", str(retry_after))] if (
                 fail in (429, 503) and retry_after is not None) else []
-            return self.send(fail, {"error": "injected"}, headers)
+            return self.send_json(fail, {"error": "injected"}, headers)
         if debug:
-            return self.send(200, {"validationMessages": msgs + injected})
+            return self.send_json(200, {"validationMessages": msgs + injected})
         if st.sgtm:
-            return self.send(200)  # claimed or not: a silent, empty 200
-        self.send(204)
+            return self.send_json(200)  # claimed or not: a silent, empty 200
+        self.send_json(204)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--host", default="127.0.0.1")
+def add_args(ap):
     ap.add_argument("--secret")
     ap.add_argument("--sgtm", action="store_true")
-    args = ap.parse_args()
-    Handler.state = State(args.secret, args.sgtm)
-    srv = ThreadingHTTPServer((args.host, args.port), Handler)
-    srv.daemon_threads = True
-    print("PORT=%d" % srv.server_address[1], flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+
+
+def setup(server, args):
+    server.state = State(args.secret, args.sgtm)
+
+
+def main(argv=None):
+    return fake_common.serve(Handler, "Fake GA4 Measurement Protocol.", setup, add_args, argv)
 
 
 if __name__ == "__main__":

@@ -77,16 +77,15 @@ Usage: ``fake_google_ads.py --port 0 [--oauth-url URL] [--developer-token T]``;
 the first stdout line is ``PORT=<n>``.  Standard library only.
 """
 
-import argparse
 import json
 import re
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import fake_common
 
 CONFIG_KEYS = {"fail_next", "row_errors", "developer_token", "actions", "retry_after"}
 MAX_CONVERSIONS = 2000
@@ -122,34 +121,32 @@ MESSAGES = {
 }
 
 
-class State:
+class State(fake_common.FakeState):
     def __init__(self, developer_token):
-        self.lock = threading.Lock()
         self.start = {"developer_token": developer_token}
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"fail_next": [], "row_errors": {},
-                           "developer_token": self.start["developer_token"],
-                           "actions": None, "retry_after": 1}
-            self.created = {}   # cid -> {id: name}
-            self.next_id = 987654321
-            self.orders = set()  # (action resource name, orderId)
-            self.requests = []
-            self.by_status = {}
-            self.accepted = 0
-            self.adjustments = []  # accepted, in order
-            self.retracted = set()  # (action resource name, orderId)
+    def initial_config(self):
+        return {"fail_next": [], "row_errors": {},
+                "developer_token": self.start["developer_token"],
+                "actions": None, "retry_after": 1}
+
+    def clear(self):
+        super().clear()
+        self.created = {}   # cid -> {id: name}
+        self.next_id = 987654321
+        self.orders = set()  # (action resource name, orderId)
+        self.by_status = {}
+        self.accepted = 0
+        self.adjustments = []  # accepted, in order
+        self.retracted = set()  # (action resource name, orderId)
 
     def update(self, changes):
         unknown = set(changes) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        if "fail_next" in changes and not (
-                isinstance(changes["fail_next"], list)
-                and all(s in INJECTED for s in changes["fail_next"])):
-            raise ValueError("fail_next: a list of %s" % sorted(INJECTED))
+        if "fail_next" in changes:
+            fake_common.check_fail_next(changes["fail_next"], INJECTED, sorted(INJECTED))
         with self.lock:
             self.config.update(changes)
             return dict(self.config)
@@ -181,30 +178,9 @@ def google_error(error_code, message, index=None, field=None, rows="conversions"
     return err
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_common.Handler):
     server_version = "FakeGoogleAds/1.0"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def send_json(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+    json_type = "application/json; charset=UTF-8"
 
     # -- routing -------------------------------------------------------------
 
@@ -254,7 +230,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = body.decode(errors="replace")
         with self.st.lock:
-            self.st.requests.append({
+            self.st.record_request({
                 "time": time.time(), "method": "POST", "path": path, "status": status,
                 "headers": {"developer_token_ok": getattr(self, "_dev_ok", None),
                             "login_customer_id": self.headers.get("login-customer-id"),
@@ -304,9 +280,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def injected(self, version):
         with self.st.lock:
-            if not self.st.config["fail_next"]:
+            code = fake_common.pop_fail(self.st.config)
+            if code is None:
                 return None
-            code = self.st.config["fail_next"].pop(0)
             retry_after = self.st.config["retry_after"]
         status, message, error_code = INJECTED[code]
         headers = {}
@@ -556,30 +532,19 @@ class Handler(BaseHTTPRequestHandler):
             cid, action_id)}]}, {}
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake Google Ads API (REST).")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
+def add_args(ap):
     ap.add_argument("--oauth-url", default=None,
                     help="fake OAuth server whose /_control/introspect checks bearer tokens")
     ap.add_argument("--developer-token", default=None, help="required developer-token header")
-    args = ap.parse_args(argv)
-    server = Server((args.host, args.port), Handler)
+
+
+def setup(server, args):
     server.state = State(args.developer_token)
     server.oauth_url = args.oauth_url
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+
+
+def main(argv=None):
+    return fake_common.serve(Handler, "Fake Google Ads API (REST).", setup, add_args, argv)
 
 
 if __name__ == "__main__":

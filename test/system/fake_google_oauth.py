@@ -52,15 +52,14 @@ Usage: ``fake_google_oauth.py --port 0``; the first stdout line is
 ``PORT=<n>``.  Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import hashlib
 import json
 import secrets
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+import fake_common
 
 CONFIG_KEYS = {"client_id", "client_secret", "refresh_tokens", "revoked", "expires_in",
                "fail_next", "stall_seconds"}
@@ -81,63 +80,44 @@ def sha(s):
     return hashlib.sha256(s.encode()).hexdigest()[:16] if s else None
 
 
-class State:
+class State(fake_common.FakeState):
     """Config, issued tokens and records; every access under ``lock``."""
 
     def __init__(self, client_id, client_secret):
-        self.lock = threading.Lock()
         self.start = {"client_id": client_id, "client_secret": client_secret}
         self.inflight = 0
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"client_id": self.start["client_id"],
-                           "client_secret": self.start["client_secret"],
-                           "refresh_tokens": None, "revoked": [],
-                           "expires_in": DEFAULT_EXPIRES, "fail_next": [],
-                           "stall_seconds": 0}
-            self.access = {}   # access token -> (expiry, scope, refresh sha)
-            self.codes = {}    # code -> (redirect_uri, scope)
-            self.issued_refresh = {}  # refresh token -> scope
-            self.requests = []
-            self.by_grant = {}
-            self.by_status = {}
-            self.max_inflight = self.inflight
+    def initial_config(self):
+        return {"client_id": self.start["client_id"],
+                "client_secret": self.start["client_secret"],
+                "refresh_tokens": None, "revoked": [],
+                "expires_in": DEFAULT_EXPIRES, "fail_next": [],
+                "stall_seconds": 0}
+
+    def clear(self):
+        super().clear()
+        self.access = {}   # access token -> (expiry, scope, refresh sha)
+        self.codes = {}    # code -> (redirect_uri, scope)
+        self.issued_refresh = {}  # refresh token -> scope
+        self.by_grant = {}
+        self.by_status = {}
+        self.max_inflight = self.inflight
 
     def update(self, changes):
         unknown = set(changes) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        if "fail_next" in changes and not (
-                isinstance(changes["fail_next"], list)
-                and all(s in INJECTED for s in changes["fail_next"])):
-            raise ValueError("fail_next: a list of %s" % sorted(INJECTED))
+        if "fail_next" in changes:
+            fake_common.check_fail_next(changes["fail_next"], INJECTED, sorted(INJECTED))
         with self.lock:
             self.config.update(changes)
             return dict(self.config)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_common.Handler):
     server_version = "FakeGoogleOAuth/1.0"
-
-    def log_message(self, fmt, *args):  # quiet
-        pass
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def send_json(self, status, obj, headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+    json_type = "application/json; charset=utf-8"
 
     def send_page(self, status, text, location=None):
         data = ("<!doctype html><title>%s</title><p>%s</p>" % (status, text)).encode()
@@ -148,10 +128,6 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
 
     # -- routes --------------------------------------------------------------
 
@@ -245,7 +221,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.st.lock:
                 self.st.inflight -= 1
         with self.st.lock:
-            self.st.requests.append({
+            self.st.record_request({
                 "time": time.time(), "grant_type": grant, "client_id": form.get("client_id"),
                 "refresh_token_sha": sha(form.get("refresh_token")),
                 "code_sha": sha(form.get("code")), "redirect_uri": form.get("redirect_uri"),
@@ -268,8 +244,8 @@ class Handler(BaseHTTPRequestHandler):
         """(status, body) for one token request."""
         with self.st.lock:
             cfg = self.st.config
-            if cfg["fail_next"]:
-                s = cfg["fail_next"].pop(0)
+            s = fake_common.pop_fail(cfg)
+            if s is not None:
                 return s, dict(INJECTED[s])
             if ((cfg["client_id"] is not None and form.get("client_id") != cfg["client_id"])
                     or (cfg["client_secret"] is not None
@@ -307,28 +283,17 @@ class Handler(BaseHTTPRequestHandler):
         return 200, out
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def add_args(ap):
+    ap.add_argument("--client-id", default=None, help="expected client id (default: any)")
+    ap.add_argument("--client-secret", default=None, help="expected secret (default: any)")
+
+
+def setup(server, args):
+    server.state = State(args.client_id, args.client_secret)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake Google OAuth 2.0 server.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--client-id", default=None, help="expected client id (default: any)")
-    ap.add_argument("--client-secret", default=None, help="expected secret (default: any)")
-    args = ap.parse_args(argv)
-    server = Server((args.host, args.port), Handler)
-    server.state = State(args.client_id, args.client_secret)
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return fake_common.serve(Handler, "Fake Google OAuth 2.0 server.", setup, add_args, argv)
 
 
 if __name__ == "__main__":

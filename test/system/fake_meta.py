@@ -65,7 +65,6 @@ Control API (JSON in and out):
 Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import codecs
 import hashlib
 import hmac
@@ -73,10 +72,10 @@ import json
 import re
 import secrets
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+import fake_common
 
 MAX_EVENTS = 1000
 MAX_AGE_S = 7 * 24 * 3600
@@ -144,34 +143,34 @@ def invalid(user_msg, subcode=None):
                                      subcode=subcode, user_msg=user_msg))
 
 
-class State:
+class State(fake_common.FakeState):
     """Configuration and records, shared by the handler threads.
 
     Every access goes through ``lock``; sleeping happens outside it.
     """
 
     def __init__(self, token, record_bodies, app_secret=None):
-        self.lock = threading.Lock()
         self.start_token = token
         self.start_app_secret = app_secret
         self.record_bodies = record_bodies
         # Not cleared by reset: requests still stalling will leave.
         self.inflight = 0
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
-                           "reject_event_ids_containing": None,
-                           "stall_seconds": 0, "token": self.start_token,
-                           "app_secret": self.start_app_secret,
-                           "fail_status": None, "fail_until": 0, "fail_pixels": None,
-                           "fail_event_ids_containing": None}
-            self.requests = []
-            self.accepted = {}
-            self.total_accepted = 0
-            self.by_status = {}
-            self.max_inflight = self.inflight
+    def initial_config(self):
+        return {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
+                "reject_event_ids_containing": None,
+                "stall_seconds": 0, "token": self.start_token,
+                "app_secret": self.start_app_secret,
+                "fail_status": None, "fail_until": 0, "fail_pixels": None,
+                "fail_event_ids_containing": None}
+
+    def clear(self):
+        super().clear()
+        self.accepted = {}
+        self.total_accepted = 0
+        self.by_status = {}
+        self.max_inflight = self.inflight
 
     def enter(self):
         """An event request arrived (before any stall)."""
@@ -190,10 +189,7 @@ class State:
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
         if "fail_next" in changes:
-            fails = changes["fail_next"]
-            if not isinstance(fails, list) or not all(
-                    isinstance(s, int) and 100 <= s <= 599 for s in fails):
-                raise ValueError("fail_next must be a list of HTTP statuses")
+            fake_common.check_fail_next(changes["fail_next"], fake_common.HTTP_STATUSES)
         for key in ("retry_after", "stall_seconds", "fail_for_seconds"):
             if key in changes:
                 v = changes[key]
@@ -241,13 +237,13 @@ class State:
         """The settings one event request runs with, popping one fail_next."""
         with self.lock:
             snap = self.snapshot_config()
-            forced = self.config["fail_next"].pop(0) if self.config["fail_next"] else None
+            forced = fake_common.pop_fail(self.config)
         return snap, forced
 
     def record(self, entry, accepted_ids):
         """Record one answered event request and, if accepted, its events."""
         with self.lock:
-            self.requests.append(entry)
+            self.record_request(entry)
             key = str(entry["status"])
             self.by_status[key] = self.by_status.get(key, 0) + 1
             for eid in accepted_ids:
@@ -388,52 +384,13 @@ def outage_status(config, path, payload):
     return config["fail_status"]
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fake_common.Handler):
     """One connection; HTTP/1.1 keep-alive, every answer has a length."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "fake-meta/1"
     sys_version = ""
-    # Headers and body go out in two writes: without TCP_NODELAY, Nagle
-    # plus the client's delayed ACK would add ~40 ms to every answer.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format, *args):  # noqa: A002 - base class name
-        """No per-request logging: the benchmark pushes thousands."""
-
-    # ---- plumbing ----
-
-    def read_body(self):
-        """The request body (Content-Length or chunked), as bytes."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    raise ValueError("body too large")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(parts)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            raise ValueError("bad Content-Length")
-        return self.rfile.read(length) if length else b""
-
-    def send_json(self, status, obj, extra_headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (extra_headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    json_type = "application/json; charset=UTF-8"
+    max_body = MAX_BODY
 
     # ---- routing ----
 
@@ -447,7 +404,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(400, {"error": "since must be an integer"})
                 return
             with state.lock:
-                reqs = list(state.requests[since:])
+                reqs = list(state.since(since))
             self.send_json(200, reqs)
         elif url.path == "/_control/events":
             with state.lock:
@@ -598,34 +555,22 @@ class Handler(BaseHTTPRequestHandler):
         return payload
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake Meta Conversions API server.")
-    ap.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    ap.add_argument("--port", type=int, default=0, help="port, 0 picks a free one")
+def add_args(ap):
     ap.add_argument("--token", default=None,
                     help="expected access token (default: any non-empty token)")
     ap.add_argument("--app-secret", default=None,
                     help="app secret: require a matching appsecret_proof")
     ap.add_argument("--no-bodies", action="store_true",
                     help="do not keep request bodies (benchmarks)")
-    args = ap.parse_args(argv)
 
-    server = Server((args.host, args.port), Handler)
+
+def setup(server, args):
     server.state = State(args.token, not args.no_bodies, args.app_secret)
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+
+
+def main(argv=None):
+    return fake_common.serve(Handler, "Fake Meta Conversions API server.", setup, add_args,
+                             argv)
 
 
 if __name__ == "__main__":

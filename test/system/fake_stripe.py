@@ -43,18 +43,15 @@ Control API (JSON):
 Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import base64
 import json
 import secrets
 import sys
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOCK = threading.Lock()
-START = {"key": "sk_test_fake", "fail_next": []}
-STATE = {"config": dict(START), "requests": [], "idem": {}}
+import fake_common
+
+DEFAULT_KEY = "sk_test_fake"
 
 ERRORS = {
     400: ("invalid_request_error", "Invalid request (fake_stripe was told to fail)"),
@@ -112,37 +109,38 @@ def portal(form):
 ROUTES = {"/v1/checkout/sessions": checkout, "/v1/billing_portal/sessions": portal}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class State(fake_common.FakeState):
+    def __init__(self, key):
+        self.start_key = key
+        super().__init__()
 
-    def log_message(self, *args):
-        pass
+    def initial_config(self):
+        return {"key": self.start_key, "fail_next": []}
 
+    def clear(self):
+        super().clear()
+        self.idem = {}  # (path, Idempotency-Key) -> (status, answer)
+
+
+class Handler(fake_common.Handler):
     def reply(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        self.send_json(status, obj)
 
     def do_GET(self):
-        with LOCK:
+        st = self.st
+        with st.lock:
             if self.path == "/_control/requests":
-                return self.reply(200, STATE["requests"])
+                return self.reply(200, st.requests)
             if self.path == "/_control/stats":
                 by = {}
-                for r in STATE["requests"]:
+                for r in st.requests:
                     by[str(r["http_status"])] = by.get(str(r["http_status"]), 0) + 1
-                return self.reply(200, {"requests": len(STATE["requests"]), "by_status": by})
+                return self.reply(200, {"requests": len(st.requests), "by_status": by})
         self.reply(404, {"error": {"type": "invalid_request_error", "message": "not found"}})
 
     def do_POST(self):
-        raw = self.body()
+        raw = self.read_body()
+        st = self.st
         if self.path.startswith("/_control/"):
             return self.control(raw)
         handler = ROUTES.get(self.path)
@@ -150,54 +148,53 @@ class Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in urllib.parse.parse_qs(
             raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
         idem = self.headers.get("Idempotency-Key")
-        with LOCK:
-            cfg = STATE["config"]
+        with st.lock:
+            cfg = st.config
             ok = auth_ok(self.headers.get("Authorization"), cfg["key"])
             if handler is None:
                 status, obj = 404, {"error": {"type": "invalid_request_error",
                                               "message": "Unrecognized request URL"}}
             elif cfg["fail_next"]:
-                status, obj = stripe_error(cfg["fail_next"].pop(0))
+                status, obj = stripe_error(fake_common.pop_fail(cfg))
             elif not ok:
                 status, obj = stripe_error(401)
             elif not ctype.startswith("application/x-www-form-urlencoded"):
                 status, obj = stripe_error(400, "Bad Content-Type: %s" % ctype)
             elif not idem:
                 status, obj = stripe_error(400, "fake_stripe requires an Idempotency-Key")
-            elif (self.path, idem) in STATE["idem"]:
-                status, obj = STATE["idem"][(self.path, idem)]
+            elif (self.path, idem) in st.idem:
+                status, obj = st.idem[(self.path, idem)]
             else:
                 status, obj = handler(form)
-                STATE["idem"][(self.path, idem)] = (status, obj)
-            STATE["requests"].append({"path": self.path, "form": form,
+                st.idem[(self.path, idem)] = (status, obj)
+            st.record_request({"path": self.path, "form": form,
                                       "idempotency_key": idem, "content_type": ctype,
                                       "auth_ok": ok, "http_status": status})
         self.reply(status, obj)
 
     def control(self, raw):
-        with LOCK:
+        st = self.st
+        if self.path == "/_control/reset":
+            st.reset()
+            return self.reply(200, {})
+        with st.lock:
             if self.path == "/_control/config":
-                STATE["config"].update(json.loads(raw or b"{}"))
-                return self.reply(200, STATE["config"])
-            if self.path == "/_control/reset":
-                STATE["config"] = dict(START, fail_next=[])
-                STATE["requests"] = []
-                STATE["idem"] = {}
-                return self.reply(200, {})
+                st.config.update(json.loads(raw or b"{}"))
+                return self.reply(200, st.config)
         self.reply(404, {})
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--key", default=START["key"])
-    args = ap.parse_args()
-    START["key"] = args.key
-    STATE["config"] = dict(START, fail_next=[])
-    srv = ThreadingHTTPServer((args.host, args.port), Handler)
-    print("PORT=%d" % srv.server_address[1], flush=True)
-    srv.serve_forever()
+def add_args(ap):
+    ap.add_argument("--key", default=DEFAULT_KEY)
+
+
+def setup(server, args):
+    server.state = State(args.key)
+
+
+def main(argv=None):
+    return fake_common.serve(Handler, "Fake Stripe API (Checkout and portal sessions).", setup,
+                             add_args, argv)
 
 
 if __name__ == "__main__":

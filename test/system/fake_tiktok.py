@@ -51,15 +51,14 @@ Control API (JSON in and out):
 Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import json
 import re
 import secrets
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import fake_common
 
 TRACK_PATH = "/open_api/v1.3/event/track/"
 MAX_EVENTS = 1000
@@ -120,36 +119,36 @@ def injected(v):
     return Refusal(50000 if v >= 500 else 40000, "HTTP %d from the fake." % v, http_status=v)
 
 
-class State:
+class State(fake_common.FakeState):
     """Configuration and records, shared by the handler threads; every
     access goes through ``lock``, sleeping happens outside it."""
 
     def __init__(self, token):
-        self.lock = threading.Lock()
         self.start_token = token
         self.inflight = 0
-        self.reset()
+        super().__init__()
 
-    def reset(self):
-        with self.lock:
-            self.config = {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
-                           "reject_event_ids_containing": None, "stall_seconds": 0,
-                           "token": self.start_token, "extra_events": [],
-                           "fail_status": None, "fail_until": 0}
-            self.requests = []
-            self.accepted = {}
-            self.total_accepted = 0
-            self.by_code = {}
-            self.max_inflight = self.inflight
+    def initial_config(self):
+        return {"fail_next": [], "retry_after": DEFAULT_RETRY_AFTER,
+                "reject_event_ids_containing": None, "stall_seconds": 0,
+                "token": self.start_token, "extra_events": [],
+                "fail_status": None, "fail_until": 0}
+
+    def clear(self):
+        super().clear()
+        self.accepted = {}
+        self.total_accepted = 0
+        self.by_code = {}
+        self.max_inflight = self.inflight
 
     def update_config(self, changes):
         """Validate and merge a config change; raise ValueError if bad."""
         unknown = set(changes) - CONFIG_KEYS
         if unknown:
             raise ValueError("unknown config keys: %s" % ", ".join(sorted(unknown)))
-        fails = changes.get("fail_next", [])
-        if not isinstance(fails, list) or not all(check_injection(v) for v in fails):
-            raise ValueError("fail_next: a list of HTTP statuses or TikTok codes")
+        if "fail_next" in changes:
+            fake_common.check_fail_next(changes["fail_next"], check_injection,
+                                        "HTTP statuses or TikTok codes")
         status = changes.get("fail_status")
         if status is not None and not check_injection(status):
             raise ValueError("fail_status: an HTTP status, a TikTok code or null")
@@ -189,7 +188,7 @@ class State:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
             snap = self.snapshot()
-            forced = self.config["fail_next"].pop(0) if self.config["fail_next"] else None
+            forced = fake_common.pop_fail(self.config)
         return snap, forced
 
     def end(self, entry, accepted_ids):
@@ -197,7 +196,7 @@ class State:
             self.inflight -= 1
             if entry is None:
                 return
-            self.requests.append(entry)
+            self.record_request(entry)
             key = str(entry["code"])
             self.by_code[key] = self.by_code.get(key, 0) + 1
             for eid in accepted_ids:
@@ -309,30 +308,10 @@ def check_body(payload, config):
     return data
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_common.Handler):
     server_version = "fake-tiktok/1"
     sys_version = ""
-    disable_nagle_algorithm = True
-
-    def log_message(self, format, *args):  # noqa: A002 - base class name
-        """Quiet."""
-
-    def read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            raise ValueError("bad Content-Length")
-        return self.rfile.read(length) if length else b""
-
-    def send_json(self, status, obj, extra_headers=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (extra_headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    max_body = MAX_BODY
 
     def do_GET(self):
         url = urlsplit(self.path)
@@ -340,7 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/requests":
             since = int(parse_qs(url.query).get("since", ["0"])[0])
             with state.lock:
-                reqs = list(state.requests[max(0, since):])
+                reqs = list(state.since(max(0, since)))
             self.send_json(200, reqs)
         elif url.path == "/_control/events":
             with state.lock:
@@ -443,29 +422,17 @@ class Handler(BaseHTTPRequestHandler):
         return entry, accepted, status, body, headers
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+def add_args(ap):
+    ap.add_argument("--token", default=None,
+                    help="expected access token (default: any non-empty token)")
+
+
+def setup(server, args):
+    server.state = State(args.token)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake TikTok Events API server.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--token", default=None,
-                    help="expected access token (default: any non-empty token)")
-    args = ap.parse_args(argv)
-    server = Server((args.host, args.port), Handler)
-    server.state = State(args.token)
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return fake_common.serve(Handler, "Fake TikTok Events API server.", setup, add_args, argv)
 
 
 if __name__ == "__main__":

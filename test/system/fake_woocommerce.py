@@ -26,35 +26,26 @@ Usage: ``fake_woocommerce.py --port 0``; the first stdout line is
 ``PORT=<n>``.  Standard library only; run by /usr/bin/python3.
 """
 
-import argparse
 import base64
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-
-class State:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.config = {"consumer_key": "ck_fake", "consumer_secret": "cs_fake", "orders": []}
-        self.requests = []
+import fake_common
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, fmt, *args):
-        pass
+class State(fake_common.FakeState):
+    def initial_config(self):
+        return {"consumer_key": "ck_fake", "consumer_secret": "cs_fake", "orders": []}
+
+
+class Handler(fake_common.Handler):
+    # One request per connection, as before the fakes shared their plumbing.
+    protocol_version = "HTTP/1.0"
+    disable_nagle_algorithm = False
 
     def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, body, headers)
 
     def authorized(self):
         st = self.server.state
@@ -78,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
         q = dict((k, v[0]) for k, v in parse_qs(url.query).items())
         with st.lock:
             status, body, headers = self.orders(q)
-            st.requests.append({"path": url.path, "query": q, "status": status})
+            st.record_request({"path": url.path, "query": q, "status": status})
         self.reply(status, body, headers)
 
     def orders(self, q):
@@ -109,38 +100,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         url = urlsplit(self.path)
         st = self.server.state
-        n = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(n) or b"{}")
+        body = json.loads(self.read_body() or b"{}")
         if url.path == "/_control/config":
             with st.lock:
                 st.config.update(body)
             return self.reply(200, {"ok": True})
         if url.path == "/_control/reset":
+            # The requests only: the config (keys, orders) stays.
             with st.lock:
-                st.requests = []
+                st.clear()
             return self.reply(200, {"ok": True})
         return self.reply(404, {"code": "rest_no_route"})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
+def setup(server, args):
+    server.state = State()
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake WooCommerce REST API.")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    args = ap.parse_args(argv)
-    server = Server((args.host, args.port), Handler)
-    server.state = State()
-    print("PORT=%d" % server.server_address[1], flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return fake_common.serve(Handler, "Fake WooCommerce REST API.", setup, argv=argv)
 
 
 if __name__ == "__main__":

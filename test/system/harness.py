@@ -353,16 +353,10 @@ class Stack:
 
     def setup_demo(self, test_event_code=None, paused=False):
         """tenant + shopify source + meta destination + route."""
-        secret_file = os.path.join(self.dir, "shopify.secret")
-        with open(secret_file, "w") as f:
-            f.write(self.SECRET + "\n")
         creds_file = os.path.join(self.dir, "meta.json")
         with open(creds_file, "w") as f:
             json.dump({"access_token": self.TOKEN}, f)
-        self.ctl("tenant", "add", "acme")
-        src = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify", "--name",
-                       "shop1", "--secret-file", secret_file, json_out=True)
-        self.source_id = src["id"]
+        self.demo_source()
         args = ["destination", "add", "--tenant", "acme", "--kind", "meta_capi", "--name",
                 "pixel1", "--pixel-id", self.PIXEL, "--credentials-file", creds_file]
         if test_event_code:
@@ -374,6 +368,44 @@ class Stack:
         self.ctl("route", "add", self.source_id, self.dest_id)
         return self
 
+    def demo_source(self):
+        """Tenant acme and its Shopify source shop1, once; the source id."""
+        if not hasattr(self, "source_id"):
+            secret_file = os.path.join(self.dir, "shopify.secret")
+            with open(secret_file, "w") as f:
+                f.write(self.SECRET + "\n")
+            self.ctl("tenant", "add", "acme")
+            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
+                                      "--name", "shop1", "--secret-file", secret_file,
+                                      json_out=True)["id"]
+        return self.source_id
+
+    def add_destination(self, kind, name, creds, args, endpoints=None, paused=False,
+                        route=True, extra=(), creds_prefix=None):
+        """What the add_*_destination helpers share: point [endpoints] at
+        fakes (written to the config: call before start()), make sure the
+        demo tenant and source exist, write creds to a file, `destination
+        add` a kind destination of tenant acme with args + extra, pause it
+        if asked, route the demo source to it.  The credentials file is
+        <creds_prefix>-<name>.json in the stack's directory (the prefix
+        defaults to the kind's first word).  Returns its id."""
+        if endpoints:
+            self.settings.update({("endpoints", k): v for k, v in endpoints.items()})
+            self.write_conf(self.settings)
+        self.demo_source()
+        creds_file = os.path.join(self.dir, "%s-%s.json" % (
+            creds_prefix or kind.split("_")[0], name))
+        with open(creds_file, "w") as f:
+            json.dump(creds, f)
+        argv = ["destination", "add", "--tenant", "acme", "--kind", kind, "--name", name,
+                "--credentials-file", creds_file] + list(args) + list(extra)
+        dest_id = self.ctl(*argv, json_out=True)["id"]
+        if paused:
+            self.ctl("destination", "pause", dest_id, "--reason", "test")
+        if route:
+            self.ctl("route", "add", self.source_id, dest_id)
+        return dest_id
+
     TIKTOK_TOKEN = "tt-test-token-0123456789abcdef"
     TIKTOK_PIXEL = "COQDA8RC77U2TMR44LI0"
 
@@ -384,29 +416,11 @@ class Stack:
         setup_demo was not run (then no Meta destination exists).  Call
         before start(): [endpoints] tiktok is written to the config.
         Returns the destination id."""
-        self.settings[("endpoints", "tiktok")] = tiktok.url
-        self.write_conf(self.settings)
-        if not hasattr(self, "source_id"):
-            secret_file = os.path.join(self.dir, "shopify.secret")
-            with open(secret_file, "w") as f:
-                f.write(self.SECRET + "\n")
-            self.ctl("tenant", "add", "acme")
-            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
-                                      "--name", "shop1", "--secret-file", secret_file,
-                                      json_out=True)["id"]
-        creds_file = os.path.join(self.dir, "tiktok-%s.json" % name)
-        with open(creds_file, "w") as f:
-            json.dump({"access_token": self.TIKTOK_TOKEN}, f)
-        args = ["destination", "add", "--tenant", "acme", "--kind", "tiktok", "--name", name,
-                "--pixel-id", pixel or self.TIKTOK_PIXEL, "--credentials-file", creds_file]
+        args = ["--pixel-id", pixel or self.TIKTOK_PIXEL]
         if test_event_code:
             args += ["--test-mode", "--test-event-code", test_event_code]
-        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
-        if paused:
-            self.ctl("destination", "pause", dest_id, "--reason", "test")
-        if route:
-            self.ctl("route", "add", self.source_id, dest_id)
-        return dest_id
+        return self.add_destination("tiktok", name, {"access_token": self.TIKTOK_TOKEN}, args,
+                                    {"tiktok": tiktok.url}, paused, route, extra)
 
     GA4_SECRET = "ga4-Secret_0123456789"
     GA4_MEASUREMENT_ID = "G-TEST123ABC"
@@ -417,29 +431,14 @@ class Stack:
         add_tiktok_destination's.  ga4: [endpoints] ga4 is written to the
         config (call before start()); sgtm: --url is the fake's URL.
         Returns the destination id."""
-        if kind == "ga4":
-            self.settings[("endpoints", "ga4")] = fake.url
-            self.write_conf(self.settings)
-        if not hasattr(self, "source_id"):
-            secret_file = os.path.join(self.dir, "shopify.secret")
-            with open(secret_file, "w") as f:
-                f.write(self.SECRET + "\n")
-            self.ctl("tenant", "add", "acme")
-            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
-                                      "--name", "shop1", "--secret-file", secret_file,
-                                      json_out=True)["id"]
-        creds_file = os.path.join(self.dir, "ga4-%s.json" % name)
-        with open(creds_file, "w") as f:
-            json.dump({"api_secret": self.GA4_SECRET}, f)
-        args = ["destination", "add", "--tenant", "acme", "--kind", kind, "--name", name,
-                "--measurement-id", self.GA4_MEASUREMENT_ID, "--credentials-file", creds_file]
+        args = ["--measurement-id", self.GA4_MEASUREMENT_ID]
         if kind == "sgtm":
             args += ["--url", fake.url]
         if test_mode:
             args.append("--test-mode")
-        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
-        self.ctl("route", "add", self.source_id, dest_id)
-        return dest_id
+        return self.add_destination(kind, name, {"api_secret": self.GA4_SECRET}, args,
+                                    {"ga4": fake.url} if kind == "ga4" else None, extra=extra,
+                                    creds_prefix="ga4")
 
     def add_meta_destination(self, name, pixel):
         """One more Meta destination of the demo tenant (after setup_demo),
@@ -464,25 +463,11 @@ class Stack:
         Shopify source (created, with the tenant, when setup_demo was not
         run).  Call before start(): the endpoints are written to the
         config.  Returns the destination id."""
-        self.settings[("endpoints", "google_oauth")] = oauth.url
-        self.settings[("endpoints", self.GOOGLE_ENDPOINT_KEYS[kind])] = api.url
-        self.write_conf(self.settings)
-        if not hasattr(self, "source_id"):
-            secret_file = os.path.join(self.dir, "shopify.secret")
-            with open(secret_file, "w") as f:
-                f.write(self.SECRET + "\n")
-            self.ctl("tenant", "add", "acme")
-            self.source_id = self.ctl("source", "add", "--tenant", "acme", "--kind", "shopify",
-                                      "--name", "shop1", "--secret-file", secret_file,
-                                      json_out=True)["id"]
-        creds_file = os.path.join(self.dir, "google-%s.json" % name)
-        with open(creds_file, "w") as f:
-            json.dump(credentials if credentials is not None else {
-                "client_id": FakeGoogleOAuth.CLIENT_ID,
-                "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
-                "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN}, f)
-        args = ["destination", "add", "--tenant", "acme", "--kind", kind, "--name", name,
-                "--customer-id", customer_id, "--credentials-file", creds_file]
+        creds = credentials if credentials is not None else {
+            "client_id": FakeGoogleOAuth.CLIENT_ID,
+            "client_secret": FakeGoogleOAuth.CLIENT_SECRET,
+            "refresh_token": FakeGoogleOAuth.REFRESH_TOKEN}
+        args = ["--customer-id", customer_id]
         if conversion_action:
             args += ["--conversion-action", conversion_action]
         if login_customer_id:
@@ -491,10 +476,9 @@ class Stack:
             args += ["--consent", consent]
         if test_mode:
             args.append("--test-mode")
-        dest_id = self.ctl(*(args + list(extra)), json_out=True)["id"]
-        if route:
-            self.ctl("route", "add", self.source_id, dest_id)
-        return dest_id
+        endpoints = {"google_oauth": oauth.url, self.GOOGLE_ENDPOINT_KEYS[kind]: api.url}
+        return self.add_destination(kind, name, creds, args, endpoints, route=route,
+                                    extra=extra)
 
     # -- adsengd -------------------------------------------------------------
 

@@ -50,7 +50,8 @@ def post_orders(stack, first, n):
 
 
 def test_over_quota_held_then_released_by_upgrade(make_stack, meta):
-    stack, s = stripe_stack(make_stack, plans__quotas="starter:2, professional:0")
+    stack, s = stripe_stack(make_stack, plans__quotas="starter:2, professional:0",
+                            server__metrics_interval="300ms")
     post_orders(stack, 7000100, 4)
     wait_until(lambda: stack.count("conversions") == 4, what="4 conversions")
     wait_until(lambda: len(meta.accepted()) == 2, what="2 within quota delivered")
@@ -64,6 +65,9 @@ def test_over_quota_held_then_released_by_upgrade(make_stack, meta):
     assert [x for x in st["usage"] if x["tenant"] == "acme"][0]["held"] == 2
     text = stack.ctl("stats").stdout
     assert "acme (starter): 2 of 2, 2 held for quota" in text, text
+    # And on the status page (served on the main listener in these tests).
+    wait_until(lambda: b'data-field="held">2</td>' in stack.http("GET", "/status")[1],
+               what="/status to show 2 held for quota")
     # Pausing and resuming the destination leaves quota holds alone.
     stack.ctl("destination", "pause", stack.dest_id, "--reason", "test")
     stack.ctl("destination", "resume", stack.dest_id)

@@ -48,33 +48,11 @@ extern const struct dest_ops sgtm_dest_ops;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void add_item(struct conversion *c, const char *id, const char *name, const char *price,
-		     int64_t qty)
-{
-	c->items = realloc(c->items, (c->n_items + 1) * sizeof(*c->items));
-	assert_non_null(c->items);
-	c->items[c->n_items].id = id ? xstrdup(id) : NULL;
-	c->items[c->n_items].name = name ? xstrdup(name) : NULL;
-	c->items[c->n_items].price = price ? xstrdup(price) : NULL;
-	c->items[c->n_items].quantity = qty;
-	c->n_items++;
-}
-
-static struct conversion *bare_conversion(const char *event_id)
-{
-	struct conversion *c = conv_new();
-
-	c->event = xstrdup("purchase");
-	c->event_id = xstrdup(event_id);
-	c->occurred_us = ORDER_US;
-	return c;
-}
-
 /* The Shopify fixture order as the canonical conversion, with a _ga
  * cookie in its note attributes (core/clickid.c strips "GA1.1."). */
 static struct conversion *order_conversion(void)
 {
-	struct conversion *c = bare_conversion("shopify:order:5551234567890");
+	struct conversion *c = test_conversion("purchase", "shopify:order:5551234567890", ORDER_US);
 	char **g = c->ids[PII_SCHEME_GOOGLE];
 
 	c->value = xstrdup("129.90");
@@ -96,29 +74,16 @@ static struct conversion *order_conversion(void)
 	c->click[CLICK_GCLID] = xstrdup("Cj0KCQiA4L67BhDUARIsADWrl7Gq2xYz");
 	c->consent_ad_user_data = xstrdup("granted");
 	c->consent_ad_personalization = xstrdup("denied");
-	add_item(c, "LIN-SHIRT-M", "Linen shirt", "49.95", 2);
-	add_item(c, "CAP-01", "Canvas cap", "20.00", 1);
+	test_conversion_add_item(c, "LIN-SHIRT-M", "Linen shirt", "49.95", 2);
+	test_conversion_add_item(c, "CAP-01", "Canvas cap", "20.00", 1);
 	return c;
 }
 
 static void dest_init(struct destination *d, const struct dest_ops *ops, const char *settings,
 		      const char *creds, bool test_mode)
 {
-	memset(d, 0, sizeof(*d));
-	snprintf(d->kind, sizeof(d->kind), "%s", ops->kind);
-	d->base_url = xstrdup(BASE);
-	d->settings = cJSON_Parse(settings);
-	assert_non_null(d->settings);
-	d->creds = creds ? xstrdup(creds) : NULL;
+	test_dest_init(d, ops, BASE, settings, creds);
 	d->test_mode = test_mode;
-	d->ops = ops;
-}
-
-static void dest_cleanup(struct destination *d)
-{
-	free(d->base_url);
-	cJSON_Delete(d->settings);
-	free(d->creds);
 }
 
 /* Build with d; returns the body parsed (fails the test on an error). */
@@ -151,23 +116,13 @@ static cJSON *build_ga4(struct conversion **convs, size_t n, struct upload_req *
 
 	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, STD_CREDS, false);
 	body = build_with(&d, convs, n, req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	return body;
-}
-
-static const char *str_at(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static cJSON *params_at(cJSON *body, int i)
 {
-	cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(body, "events"), i);
-
-	assert_non_null(ev);
-	return cJSON_GetObjectItemCaseSensitive(ev, "params");
+	return cJSON_GetObjectItemCaseSensitive(test_json_item(body, "events", i), "params");
 }
 
 static void result_of(const struct destination *d, long status, const char *body,
@@ -247,15 +202,15 @@ static void test_build_events_and_transaction_id(void **state)
 
 	(void)state;
 	convs[0] = order_conversion();
-	convs[1] = bare_conversion("api:42");
+	convs[1] = test_conversion("purchase", "api:42", ORDER_US);
 	convs[1]->order_id = xstrdup("");
 	convs[1]->occurred_us = ORDER_US + 5000000;
-	convs[2] = bare_conversion("api:43");
+	convs[2] = test_conversion("purchase", "api:43", ORDER_US);
 	body = build_ga4(convs, 3, &req);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "events")), 3);
-	assert_string_equal(str_at(params_at(body, 0), "transaction_id"), "1042");
-	assert_string_equal(str_at(params_at(body, 1), "transaction_id"), "api:42");
-	assert_string_equal(str_at(params_at(body, 2), "transaction_id"), "api:43");
+	assert_string_equal(test_json_str(params_at(body, 0), "transaction_id"), "1042");
+	assert_string_equal(test_json_str(params_at(body, 1), "transaction_id"), "api:42");
+	assert_string_equal(test_json_str(params_at(body, 2), "transaction_id"), "api:43");
 	assert_null(cJSON_GetObjectItemCaseSensitive(params_at(body, 2), "value"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(params_at(body, 2), "items"));
 	assert_non_null(strstr(req.body.data, "\"timestamp_micros\":1795734256250000,"));
@@ -270,7 +225,7 @@ static void test_build_events_and_transaction_id(void **state)
  * null or "" values; clear (unhashed) values never leave. */
 static void test_build_omits_absent(void **state)
 {
-	struct conversion *c = bare_conversion("x:1");
+	struct conversion *c = test_conversion("purchase", "x:1", ORDER_US);
 	struct upload_req req;
 	cJSON *body;
 
@@ -278,7 +233,7 @@ static void test_build_omits_absent(void **state)
 	c->ids[PII_SCHEME_GOOGLE][PII_EMAIL] = xstrdup("ana@example.com");
 	c->ids[PII_SCHEME_GOOGLE][PII_CITY] = xstrdup("lisbon"); /* no hashed name */
 	c->consent_ad_user_data = xstrdup("maybe");
-	add_item(c, NULL, NULL, "5.00", 2);
+	test_conversion_add_item(c, NULL, NULL, "5.00", 2);
 	body = build_ga4(&c, 1, &req);
 	assert_null(cJSON_GetObjectItemCaseSensitive(body, "user_data"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(body, "consent"));
@@ -306,8 +261,8 @@ static void test_build_size_fallback(void **state)
 		convs[i] = order_conversion();
 		for (int k = 0; k < 60; k++) {
 			snprintf(id, sizeof(id), "SKU-%04d-%04d-with-a-long-product-code", i, k);
-			add_item(convs[i], id, "A product with a long descriptive name", "10.00",
-				 1);
+			test_conversion_add_item(
+				convs[i], id, "A product with a long descriptive name", "10.00", 1);
 		}
 	}
 	body = build_ga4(convs, 25, &req);
@@ -331,12 +286,12 @@ static void test_build_refuses(void **state)
 	dest_init(&d, &ga4_dest_ops, "{}", STD_CREDS, false);
 	upload_req_init(&req);
 	assert_int_equal(ga4_dest_ops.build(&d, NULL, &c, 1, &req, &e), ERR_CONFIG);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, "{\"api_secret\":\"a&b=c\"}", false);
 	assert_int_equal(ga4_dest_ops.build(&d, NULL, &c, 1, &req, &e), ERR_CONFIG);
 	assert_null(strstr(e.msg, "a&b"));
 	assert_int_equal(ga4_dest_ops.build(&d, NULL, &c, 0, &req, &e), ERR_INVALID);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	assert_null(req.url);
 	conv_free(c);
 }
@@ -345,10 +300,10 @@ static void test_build_refuses(void **state)
 
 static void test_client_id_from_cookie_or_derived(void **state)
 {
-	struct conversion *a = bare_conversion("shopify:order:1");
-	struct conversion *a2 = bare_conversion("shopify:order:2");
-	struct conversion *b = bare_conversion("shopify:order:3");
-	struct conversion *o = bare_conversion("shopify:order:4");
+	struct conversion *a = test_conversion("purchase", "shopify:order:1", ORDER_US);
+	struct conversion *a2 = test_conversion("purchase", "shopify:order:2", ORDER_US);
+	struct conversion *b = test_conversion("purchase", "shopify:order:3", ORDER_US);
+	struct conversion *o = test_conversion("purchase", "shopify:order:4", ORDER_US);
 	struct conversion *ga = order_conversion();
 	struct destination d;
 	char k1[128], k2[128], k3[128], k4[128];
@@ -379,7 +334,7 @@ static void test_client_id_from_cookie_or_derived(void **state)
 	o->click[CLICK_GA_CLIENT_ID] = xstrdup("1234\"} ,x");
 	ga4_dest_ops.batch_key(&d, o, k4, sizeof(k4));
 	assert_string_equal(k3, k4);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(a);
 	conv_free(a2);
 	conv_free(b);
@@ -398,7 +353,7 @@ static void test_result_flags_derived(void **state)
 
 	(void)state;
 	convs[0] = order_conversion();
-	convs[1] = bare_conversion("shopify:order:9");
+	convs[1] = test_conversion("purchase", "shopify:order:9", ORDER_US);
 	convs[1]->order_id = xstrdup("9");
 	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, STD_CREDS, false);
 	result_of(&d, 204, NULL, convs, 2, out);
@@ -408,10 +363,10 @@ static void test_result_flags_derived(void **state)
 	assert_non_null(strstr(out[1].message, "derived_client_id "));
 	/* The request carries the same derived id. */
 	body = build_with(&d, &convs[1], 1, &req);
-	assert_non_null(strstr(out[1].message, str_at(body, "client_id")));
+	assert_non_null(strstr(out[1].message, test_json_str(body, "client_id")));
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(convs[0]);
 	conv_free(convs[1]);
 }
@@ -458,7 +413,7 @@ static void test_classify_tables(void **state)
 			assert_non_null(strstr(out[0].message, "HTTP "));
 			assert_null(strchr(out[0].message, '\n'));
 		}
-		dest_cleanup(&d);
+		test_dest_cleanup(&d);
 	}
 	conv_free(c);
 }
@@ -479,7 +434,7 @@ static void test_transport_error_retries(void **state)
 	ga4_dest_ops.result(&d, &resp, &c, 1, out);
 	assert_int_equal(out[0].kind, OUTCOME_RETRY);
 	assert_string_equal(out[0].message, "connection refused");
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(c);
 }
 
@@ -525,7 +480,7 @@ static void test_test_mode_validation(void **state)
 			fail_msg("case %zu: %s \"%s\"", i, outcome_kind_name(out[0].kind),
 				 out[0].message);
 	}
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	/* Outside test mode the same answer is not read (production GA4 sends
 	 * none). */
 	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, STD_CREDS, false);
@@ -535,7 +490,7 @@ static void test_test_mode_validation(void **state)
 		result_of(&d, 200, cases[2].body, &c, 1, out);
 		assert_int_equal(out[0].kind, OUTCOME_DELIVERED);
 	}
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(c);
 }
 
@@ -551,17 +506,17 @@ static void test_check_wanted_samples(void **state)
 	(void)state;
 	for (int i = 0; i < 200; i++) {
 		snprintf(id, sizeof(id), "shopify:order:%d", 1000 + i);
-		convs[i] = bare_conversion(id);
+		convs[i] = test_conversion("purchase", id, ORDER_US);
 	}
 	dest_init(&d, &ga4_dest_ops, GA4_SETTINGS, STD_CREDS, false);
 	assert_false(ga4_dest_ops.check_wanted(&d, convs, 1)); /* no sample set */
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	dest_init(&d, &ga4_dest_ops, "{\"measurement_id\":\"" MID "\",\"validate_sample\":1}",
 		  STD_CREDS, true);
 	assert_false(ga4_dest_ops.check_wanted(&d, convs, 1)); /* test mode: debug anyway */
 	d.test_mode = false;
 	assert_true(ga4_dest_ops.check_wanted(&d, convs, 1));
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	dest_init(&d, &ga4_dest_ops, "{\"measurement_id\":\"" MID "\",\"validate_sample\":0.5}",
 		  STD_CREDS, false);
 	for (int i = 0; i < 200; i++) {
@@ -572,7 +527,7 @@ static void test_check_wanted_samples(void **state)
 		assert_int_equal(a, ga4_dest_ops.check_wanted(&d, &convs[i], 1));
 	}
 	assert_in_range(hits, 60, 140);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	for (int i = 0; i < 200; i++)
 		conv_free(convs[i]);
 }
@@ -650,7 +605,7 @@ static void test_check_result(void **state)
 			assert_string_equal(out[i].message, "");
 		}
 	}
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	for (int i = 0; i < 3; i++)
 		conv_free(convs[i]);
 }
@@ -691,10 +646,10 @@ static void test_sgtm_build(void **state)
 	body = build_with(&d, &c, 1, &req);
 	assert_string_equal(req.url, "https://sgtm.example.com/mp/collect");
 	assert_int_equal(req.n_headers, 1); /* no preview header outside test mode */
-	assert_string_equal(str_at(body, "client_id"), "1234567890.1732662000");
+	assert_string_equal(test_json_str(body, "client_id"), "1234567890.1732662000");
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	/* With both, in test mode: the preview header. */
 	dest_init(&d, &sgtm_dest_ops,
 		  "{\"url\":\"https://sgtm.example.com\",\"measurement_id\":\"" MID
@@ -708,7 +663,7 @@ static void test_sgtm_build(void **state)
 	assert_string_equal(req.headers[1], "X-Gtm-Server-Preview: ZW52LTF8abc=");
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(c);
 }
 

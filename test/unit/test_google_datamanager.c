@@ -49,20 +49,10 @@ extern const struct dest_ops google_datamanager_dest_ops;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static struct conversion *bare_conversion(const char *event_id)
-{
-	struct conversion *c = conv_new();
-
-	c->event = xstrdup("purchase");
-	c->event_id = xstrdup(event_id);
-	c->occurred_us = ORDER_US;
-	return c;
-}
-
 /* The Shopify fixture order (test/fixtures/shopify_orders_create.json). */
 static struct conversion *order_conversion(void)
 {
-	struct conversion *c = bare_conversion("shopify:order:5551234567890");
+	struct conversion *c = test_conversion("purchase", "shopify:order:5551234567890", ORDER_US);
 
 	c->value = xstrdup("129.90");
 	c->currency = xstrdup("USD");
@@ -86,22 +76,9 @@ static struct conversion *order_conversion(void)
 
 static void dest_init(struct destination *d, const char *settings)
 {
-	memset(d, 0, sizeof(*d));
+	test_dest_init(d, &OPS, "https://dm.example/", settings, NULL);
 	snprintf(d->id, sizeof(d->id), "%s", DEST_ID);
-	snprintf(d->kind, sizeof(d->kind), "google_datamanager");
-	d->base_url = xstrdup("https://dm.example/");
 	d->api_version = xstrdup("v1");
-	d->settings = cJSON_Parse(settings);
-	assert_non_null(d->settings);
-	d->ops = &OPS;
-}
-
-static void dest_cleanup(struct destination *d)
-{
-	free(d->base_url);
-	free(d->api_version);
-	cJSON_Delete(d->settings);
-	free(d->creds);
 }
 
 /* Build convs with settings (test mode as given); the body parsed. */
@@ -118,7 +95,7 @@ static cJSON *build_with(const char *settings, bool test_mode, struct conversion
 	err_clear(&e);
 	if (OPS.build(&d, TOKEN, convs, n, req, &e) != 0)
 		fail_msg("build: %s", e.msg);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	assert_int_equal(req->method, UPLOAD_POST);
 	assert_string_equal(req->url, "https://dm.example/v1/events:ingest");
 	assert_string_equal(req->log_url, req->url);
@@ -134,33 +111,6 @@ static cJSON *build_with(const char *settings, bool test_mode, struct conversion
 static cJSON *build_one(struct conversion *c, const char *settings, struct upload_req *req)
 {
 	return build_with(settings, false, &c, 1, req);
-}
-
-static cJSON *event_at(cJSON *body, int i)
-{
-	cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(body, "events"), i);
-
-	assert_non_null(ev);
-	return ev;
-}
-
-/* The value at a dotted path ("adIdentifiers.landingPageDeviceInfo"). */
-static cJSON *at(cJSON *obj, const char *path)
-{
-	char buf[128];
-	char *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k && obj; k = strtok_r(NULL, ".", &save))
-		obj = cJSON_GetObjectItemCaseSensitive(obj, k);
-	return obj;
-}
-
-static const char *str_at(cJSON *obj, const char *path)
-{
-	cJSON *v = at(obj, path);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static void done(cJSON *body, struct upload_req *req, struct conversion *c)
@@ -231,7 +181,7 @@ static void test_build_matches_fixture(void **state)
 
 static void test_build_without_login_and_user_data(void **state)
 {
-	struct conversion *c = bare_conversion("api:7");
+	struct conversion *c = test_conversion("purchase", "api:7", ORDER_US);
 	struct upload_req req;
 	cJSON *body, *ev;
 
@@ -239,25 +189,26 @@ static void test_build_without_login_and_user_data(void **state)
 	conv_set_click(c, CLICK_GBRAID, "gb-1");
 	conv_set_click(c, CLICK_WBRAID, "wb-1");
 	body = build_one(c, STD_SET, &req);
-	assert_null(at(body, "encoding"));
-	assert_true(cJSON_IsFalse(at(body, "validateOnly")));
-	assert_null(at(cJSON_GetArrayItem(at(body, "destinations"), 0), "loginAccount"));
-	assert_string_equal(
-		str_at(cJSON_GetArrayItem(at(body, "destinations"), 0), "productDestinationId"),
-		"555666777");
-	ev = event_at(body, 0);
+	assert_null(test_json_at(body, "encoding"));
+	assert_true(cJSON_IsFalse(test_json_at(body, "validateOnly")));
+	assert_null(test_json_at(cJSON_GetArrayItem(test_json_at(body, "destinations"), 0),
+				 "loginAccount"));
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(test_json_at(body, "destinations"), 0),
+					  "productDestinationId"),
+			    "555666777");
+	ev = test_json_item(body, "events", 0);
 	/* No order id: the event id is the dedup key. */
-	assert_string_equal(str_at(ev, "transactionId"), "api:7");
-	assert_string_equal(str_at(ev, "eventTimestamp"), "2026-11-26T23:04:11Z");
-	assert_string_equal(str_at(ev, "eventSource"), "WEB");
+	assert_string_equal(test_json_str(ev, "transactionId"), "api:7");
+	assert_string_equal(test_json_str(ev, "eventTimestamp"), "2026-11-26T23:04:11Z");
+	assert_string_equal(test_json_str(ev, "eventSource"), "WEB");
 	/* One click id: gbraid before wbraid. */
-	assert_string_equal(str_at(ev, "adIdentifiers.gbraid"), "gb-1");
-	assert_null(at(ev, "adIdentifiers.wbraid"));
-	assert_null(at(ev, "adIdentifiers.landingPageDeviceInfo"));
-	assert_null(at(ev, "userData"));
-	assert_null(at(ev, "consent"));
-	assert_null(at(ev, "conversionValue"));
-	assert_null(at(ev, "currency"));
+	assert_string_equal(test_json_str(ev, "adIdentifiers.gbraid"), "gb-1");
+	assert_null(test_json_at(ev, "adIdentifiers.wbraid"));
+	assert_null(test_json_at(ev, "adIdentifiers.landingPageDeviceInfo"));
+	assert_null(test_json_at(ev, "userData"));
+	assert_null(test_json_at(ev, "consent"));
+	assert_null(test_json_at(ev, "conversionValue"));
+	assert_null(test_json_at(ev, "currency"));
 	done(body, &req, c);
 }
 
@@ -269,7 +220,7 @@ static void test_build_test_mode_validate_only(void **state)
 
 	(void)state;
 	body = build_with(STD_SET, true, &c, 1, &req);
-	assert_true(cJSON_IsTrue(at(body, "validateOnly")));
+	assert_true(cJSON_IsTrue(test_json_at(body, "validateOnly")));
 	done(body, &req, c);
 }
 
@@ -288,7 +239,7 @@ static void test_build_ip_by_country(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conversion *c = bare_conversion("ip:1");
+		struct conversion *c = test_conversion("purchase", "ip:1", ORDER_US);
 		struct upload_req req;
 		cJSON *body;
 
@@ -296,20 +247,21 @@ static void test_build_ip_by_country(void **state)
 		c->user_agent = xstrdup(UA);
 		conv_set_pii(c, PII_COUNTRY, cases[i].country);
 		body = build_one(c, STD_SET, &req);
-		if ((str_at(event_at(body, 0), "adIdentifiers.landingPageDeviceInfo.ipAddress") !=
-		     NULL) != cases[i].ip)
+		if ((test_json_str(test_json_item(body, "events", 0),
+				   "adIdentifiers.landingPageDeviceInfo.ipAddress") != NULL) !=
+		    cases[i].ip)
 			fail_msg("country %s: %s", cases[i].country ? cases[i].country : "-",
 				 req.body.data);
-		assert_string_equal(
-			str_at(event_at(body, 0), "adIdentifiers.landingPageDeviceInfo.userAgent"),
-			UA);
+		assert_string_equal(test_json_str(test_json_item(body, "events", 0),
+						  "adIdentifiers.landingPageDeviceInfo.userAgent"),
+				    UA);
 		done(body, &req, c);
 	}
 }
 
 static void test_build_bad_ip_left_out(void **state)
 {
-	struct conversion *c = bare_conversion("ip:2");
+	struct conversion *c = test_conversion("purchase", "ip:2", ORDER_US);
 	struct upload_req req;
 	cJSON *body;
 
@@ -318,8 +270,10 @@ static void test_build_bad_ip_left_out(void **state)
 	c->client_ip = xstrdup("not an ip");
 	conv_set_click(c, CLICK_GCLID, "g");
 	body = build_one(c, STD_SET, &req);
-	assert_string_equal(str_at(event_at(body, 0), "adIdentifiers.gclid"), "g");
-	assert_null(at(event_at(body, 0), "adIdentifiers.landingPageDeviceInfo"));
+	assert_string_equal(test_json_str(test_json_item(body, "events", 0), "adIdentifiers.gclid"),
+			    "g");
+	assert_null(test_json_at(test_json_item(body, "events", 0),
+				 "adIdentifiers.landingPageDeviceInfo"));
 	done(body, &req, c);
 }
 
@@ -332,43 +286,47 @@ static void test_build_identifiers(void **state)
 	cJSON *body, *ids;
 
 	(void)state;
-	convs[0] = bare_conversion("id:0"); /* email only */
+	convs[0] = test_conversion("purchase", "id:0", ORDER_US); /* email only */
 	conv_set_pii(convs[0], PII_EMAIL, "Ana.Silva@Example.com");
-	convs[1] = bare_conversion("id:1"); /* address without postal code */
+	convs[1] = test_conversion("purchase", "id:1", ORDER_US); /* address without postal code */
 	conv_set_pii(convs[1], PII_FIRST_NAME, "Ana");
 	conv_set_pii(convs[1], PII_LAST_NAME, "Silva");
 	conv_set_pii(convs[1], PII_COUNTRY, "US");
 	conv_set_pii(convs[1], PII_PHONE, "+1 415 555 0132");
-	convs[2] = bare_conversion("id:2"); /* values that are not hashes */
+	convs[2] = test_conversion("purchase", "id:2", ORDER_US); /* values that are not hashes */
 	convs[2]->ids[PII_SCHEME_GOOGLE][PII_EMAIL] = xstrdup("ana@example.com");
 	convs[2]->ids[PII_SCHEME_GOOGLE][PII_PHONE] =
 		xstrdup("9E1919AD78A34FD67A84BFBCF2FEA14074065517BEA32E92924771C3F92E5462");
 	conv_set_click(convs[2], CLICK_GCLID, "g2");
-	convs[3] = bare_conversion("id:3"); /* address only */
+	convs[3] = test_conversion("purchase", "id:3", ORDER_US); /* address only */
 	conv_set_pii(convs[3], PII_FIRST_NAME, "Mrs. Ana");
 	conv_set_pii(convs[3], PII_LAST_NAME, "Silva Jr.");
 	conv_set_pii(convs[3], PII_COUNTRY, "de");
 	conv_set_pii(convs[3], PII_POSTAL, "10115");
 	body = build_with(STD_SET, false, convs, 4, &req);
 
-	assert_string_equal(str_at(body, "encoding"), "HEX");
-	ids = at(event_at(body, 0), "userData.userIdentifiers");
+	assert_string_equal(test_json_str(body, "encoding"), "HEX");
+	ids = test_json_at(test_json_item(body, "events", 0), "userData.userIdentifiers");
 	assert_int_equal(cJSON_GetArraySize(ids), 1);
-	assert_string_equal(str_at(cJSON_GetArrayItem(ids, 0), "emailAddress"), EMAIL_H);
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(ids, 0), "emailAddress"), EMAIL_H);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(ids, 0)), 1);
-	ids = at(event_at(body, 1), "userData.userIdentifiers");
+	ids = test_json_at(test_json_item(body, "events", 1), "userData.userIdentifiers");
 	assert_int_equal(cJSON_GetArraySize(ids), 1);
-	assert_non_null(str_at(cJSON_GetArrayItem(ids, 0), "phoneNumber"));
-	assert_null(at(event_at(body, 2), "userData"));
+	assert_non_null(test_json_str(cJSON_GetArrayItem(ids, 0), "phoneNumber"));
+	assert_null(test_json_at(test_json_item(body, "events", 2), "userData"));
 	assert_null(strstr(req.body.data, "ana@example.com"));
 	assert_null(strstr(req.body.data, "9E1919"));
-	ids = at(event_at(body, 3), "userData.userIdentifiers");
+	ids = test_json_at(test_json_item(body, "events", 3), "userData.userIdentifiers");
 	assert_int_equal(cJSON_GetArraySize(ids), 1);
-	assert_string_equal(str_at(cJSON_GetArrayItem(ids, 0), "address.givenName"), FIRST_H);
-	assert_string_equal(str_at(cJSON_GetArrayItem(ids, 0), "address.familyName"), LAST_H);
-	assert_string_equal(str_at(cJSON_GetArrayItem(ids, 0), "address.regionCode"), "DE");
-	assert_string_equal(str_at(cJSON_GetArrayItem(ids, 0), "address.postalCode"), "10115");
-	assert_int_equal(cJSON_GetArraySize(at(cJSON_GetArrayItem(ids, 0), "address")), 4);
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(ids, 0), "address.givenName"),
+			    FIRST_H);
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(ids, 0), "address.familyName"),
+			    LAST_H);
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(ids, 0), "address.regionCode"), "DE");
+	assert_string_equal(test_json_str(cJSON_GetArrayItem(ids, 0), "address.postalCode"),
+			    "10115");
+	assert_int_equal(cJSON_GetArraySize(test_json_at(cJSON_GetArrayItem(ids, 0), "address")),
+			 4);
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
 	for (int i = 0; i < 4; i++)
@@ -398,7 +356,7 @@ static void test_build_consent(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conversion *c = bare_conversion("consent:1");
+		struct conversion *c = test_conversion("purchase", "consent:1", ORDER_US);
 		struct upload_req req;
 		char settings[256];
 		const char *ud, *ap;
@@ -412,17 +370,17 @@ static void test_build_consent(void **state)
 			 cases[i].setting ? ",\"consent\":\"" : "",
 			 cases[i].setting ? cases[i].setting : "", cases[i].setting ? "\"" : "");
 		body = build_one(c, settings, &req);
-		ud = str_at(event_at(body, 0), "consent.adUserData");
-		ap = str_at(event_at(body, 0), "consent.adPersonalization");
+		ud = test_json_str(test_json_item(body, "events", 0), "consent.adUserData");
+		ap = test_json_str(test_json_item(body, "events", 0), "consent.adPersonalization");
 		if ((ud == NULL) != (cases[i].want_ud == NULL) ||
 		    (ud && strcmp(ud, cases[i].want_ud) != 0) ||
 		    (ap == NULL) != (cases[i].want_ap == NULL) ||
 		    (ap && strcmp(ap, cases[i].want_ap) != 0))
 			fail_msg("case %zu: %s", i, req.body.data);
 		if (!cases[i].want_ud && !cases[i].want_ap)
-			assert_null(at(event_at(body, 0), "consent"));
+			assert_null(test_json_at(test_json_item(body, "events", 0), "consent"));
 		/* No request-level consent: per event only. */
-		assert_null(at(body, "consent"));
+		assert_null(test_json_at(body, "consent"));
 		done(body, &req, c);
 	}
 }
@@ -445,7 +403,7 @@ static void test_build_value_text(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conversion *c = bare_conversion("v:1");
+		struct conversion *c = test_conversion("purchase", "v:1", ORDER_US);
 		struct upload_req req;
 		cJSON *body;
 
@@ -456,7 +414,8 @@ static void test_build_value_text(void **state)
 		if (cases[i].text ? strstr(req.body.data, cases[i].text) == NULL
 				  : strstr(req.body.data, "conversionValue") != NULL)
 			fail_msg("value \"%s\": %s", cases[i].value, req.body.data);
-		assert_string_equal(str_at(event_at(body, 0), "currency"), "EUR");
+		assert_string_equal(test_json_str(test_json_item(body, "events", 0), "currency"),
+				    "EUR");
 		done(body, &req, c);
 	}
 }
@@ -494,7 +453,7 @@ static void test_build_errors(void **state)
 		{ STD_SET, TOKEN, "http://x", "v1", 0, ERR_INVALID, "batch" },
 		{ STD_SET, TOKEN, "http://x", "v1", 2001, ERR_INVALID, "batch" },
 	};
-	struct conversion *c = bare_conversion("e:1");
+	struct conversion *c = test_conversion("purchase", "e:1", ORDER_US);
 	struct conversion **convs = calloc(2001, sizeof(*convs));
 
 	(void)state;
@@ -521,7 +480,7 @@ static void test_build_errors(void **state)
 		assert_int_equal(req.n_headers, 0);
 		assert_int_equal(req.body.len, 0);
 		upload_req_cleanup(&req);
-		dest_cleanup(&d);
+		test_dest_cleanup(&d);
 	}
 	free(convs);
 	conv_free(c);
@@ -540,7 +499,7 @@ static void test_build_max_batch(void **state)
 	for (size_t i = 0; i < 2000; i++)
 		convs[i] = c;
 	body = build_with(STD_SET, false, convs, 2000, &req);
-	assert_int_equal(cJSON_GetArraySize(at(body, "events")), 2000);
+	assert_int_equal(cJSON_GetArraySize(test_json_at(body, "events")), 2000);
 	free(convs);
 	done(body, &req, c);
 }
@@ -555,7 +514,7 @@ static void test_accepts(void **state)
 
 	(void)state;
 	dest_init(&d, STD_SET);
-	c = bare_conversion("a:1");
+	c = test_conversion("purchase", "a:1", ORDER_US);
 	why[0] = '\0';
 	assert_false(OPS.accepts(&d, c, why, sizeof(why)));
 	assert_string_equal(why, "no click id or user identifier");
@@ -572,19 +531,19 @@ static void test_accepts(void **state)
 	assert_true(OPS.accepts(&d, c, why, sizeof(why)));
 	conv_free(c);
 
-	c = bare_conversion("a:2");
+	c = test_conversion("purchase", "a:2", ORDER_US);
 	conv_set_click(c, CLICK_WBRAID, "wb");
 	assert_true(OPS.accepts(&d, c, why, sizeof(why)));
 	conv_free(c);
-	c = bare_conversion("a:3");
+	c = test_conversion("purchase", "a:3", ORDER_US);
 	conv_set_pii(c, PII_EMAIL, "x@example.com");
 	assert_true(OPS.accepts(&d, c, why, sizeof(why)));
 	conv_free(c);
-	c = bare_conversion("a:4");
+	c = test_conversion("purchase", "a:4", ORDER_US);
 	conv_set_pii(c, PII_PHONE, "+44 20 7946 0958");
 	assert_true(OPS.accepts(&d, c, why, sizeof(why)));
 	conv_free(c);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 }
 
 static void test_validate(void **state)
@@ -663,7 +622,7 @@ struct rcase {
 
 static void run_result(const struct rcase *t, struct outcome *out)
 {
-	struct conversion *c = bare_conversion("r:1");
+	struct conversion *c = test_conversion("purchase", "r:1", ORDER_US);
 	struct conversion *convs[4] = { c, c, c, c };
 	char *text = t->fixture ? test_read_fixture(t->fixture, NULL) : NULL;
 	struct upload_resp resp;
@@ -684,7 +643,7 @@ static void run_result(const struct rcase *t, struct outcome *out)
 	if (((unsigned char *)&out[t->n])[0] != 0xA5)
 		fail_msg("%s: wrote past n", t->name);
 	free(text);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(c);
 }
 
@@ -921,7 +880,7 @@ static void test_status_request(void **state)
 	assert_int_equal(gdm_build_status_request(&d, TOKEN, "r1", &req, &e), ERR_CONFIG);
 	assert_null(req.url);
 	upload_req_cleanup(&req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 }
 
 static void parse_fixture(const char *name, struct gdm_status *st)

@@ -42,32 +42,10 @@ extern const struct dest_ops tiktok_dest_ops;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void add_item(struct conversion *c, const char *id, const char *name, const char *price,
-		     int64_t qty)
-{
-	c->items = realloc(c->items, (c->n_items + 1) * sizeof(*c->items));
-	assert_non_null(c->items);
-	c->items[c->n_items].id = id ? xstrdup(id) : NULL;
-	c->items[c->n_items].name = name ? xstrdup(name) : NULL;
-	c->items[c->n_items].price = price ? xstrdup(price) : NULL;
-	c->items[c->n_items].quantity = qty;
-	c->n_items++;
-}
-
-static struct conversion *bare_conversion(const char *event, const char *event_id)
-{
-	struct conversion *c = conv_new();
-
-	c->event = xstrdup(event);
-	c->event_id = xstrdup(event_id);
-	c->occurred_us = ORDER_US;
-	return c;
-}
-
 /* The Shopify fixture order as a canonical conversion. */
 static struct conversion *order_conversion(void)
 {
-	struct conversion *c = bare_conversion("purchase", "shopify:order:5551234567890");
+	struct conversion *c = test_conversion("purchase", "shopify:order:5551234567890", ORDER_US);
 
 	c->value = xstrdup("129.90");
 	c->currency = xstrdup("USD");
@@ -87,27 +65,14 @@ static struct conversion *order_conversion(void)
 	c->click[CLICK_TTCLID] = xstrdup("E.C.P.v3Qx9k2LmN");
 	c->click[CLICK_TTP] = xstrdup("2F7h37YkS1j57AYSKTI7IHhJPYH");
 	c->click[CLICK_FBP] = xstrdup("fb.1.1732662000000.1098765432");
-	add_item(c, "LIN-SHIRT-M", "Linen shirt", "49.95", 2);
-	add_item(c, "CAP-01", "Canvas cap", "20.00", 1);
+	test_conversion_add_item(c, "LIN-SHIRT-M", "Linen shirt", "49.95", 2);
+	test_conversion_add_item(c, "CAP-01", "Canvas cap", "20.00", 1);
 	return c;
 }
 
 static void dest_init(struct destination *d, const char *settings, const char *creds)
 {
-	memset(d, 0, sizeof(*d));
-	snprintf(d->kind, sizeof(d->kind), "tiktok");
-	d->base_url = xstrdup("http://127.0.0.1:1");
-	d->settings = cJSON_Parse(settings);
-	assert_non_null(d->settings);
-	d->creds = creds ? xstrdup(creds) : NULL;
-	d->ops = &tiktok_dest_ops;
-}
-
-static void dest_cleanup(struct destination *d)
-{
-	free(d->base_url);
-	cJSON_Delete(d->settings);
-	free(d->creds);
+	test_dest_init(d, &tiktok_dest_ops, "http://127.0.0.1:1", settings, creds);
 }
 
 /* Build n conversions; checks the URL and headers, returns the body parsed. */
@@ -123,7 +88,7 @@ static cJSON *build_ok(const char *settings, struct conversion **convs, size_t n
 	err_clear(&e);
 	if (tiktok_dest_ops.build(&d, NULL, convs, n, req, &e) != 0)
 		fail_msg("build: %s", e.msg);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	assert_string_equal(req->url, "http://127.0.0.1:1/open_api/v1.3/event/track/");
 	assert_string_equal(req->log_url, req->url);
 	assert_int_equal(req->method, UPLOAD_POST);
@@ -135,21 +100,6 @@ static cJSON *build_ok(const char *settings, struct conversion **convs, size_t n
 	body = cJSON_Parse(req->body.data);
 	assert_non_null(body);
 	return body;
-}
-
-static cJSON *event_at(cJSON *body, int i)
-{
-	cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(body, "data"), i);
-
-	assert_non_null(ev);
-	return ev;
-}
-
-static const char *str_at(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* ---- registration ---------------------------------------------------------- */
@@ -209,24 +159,27 @@ static void test_build_batch_of_three(void **state)
 
 	(void)state;
 	convs[0] = order_conversion();
-	convs[1] = bare_conversion("lead", "ghl:contact:1");
+	convs[1] = test_conversion("lead", "ghl:contact:1", ORDER_US);
 	convs[1]->ids[PII_SCHEME_TIKTOK][PII_EMAIL] = xstrdup(H_EMAIL);
 	convs[1]->occurred_us = INT64_C(1795000000) * 1000000 + 999999;
-	convs[2] = bare_conversion("begin_checkout", "api:42");
+	convs[2] = test_conversion("begin_checkout", "api:42", ORDER_US);
 	convs[2]->occurred_us = -1; /* before 1970: floor, not truncation */
 	body = build_ok("{\"pixel_id\":\"" PIXEL "\"}", convs, 3, &req);
 
 	assert_null(cJSON_GetObjectItemCaseSensitive(body, "test_event_code"));
-	assert_string_equal(str_at(body, "event_source"), "web");
-	assert_string_equal(str_at(body, "event_source_id"), PIXEL);
+	assert_string_equal(test_json_str(body, "event_source"), "web");
+	assert_string_equal(test_json_str(body, "event_source_id"), PIXEL);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(body, "data")), 3);
-	assert_string_equal(str_at(event_at(body, 0), "event"), "CompletePayment");
-	assert_string_equal(str_at(event_at(body, 1), "event"), "SubmitForm");
-	assert_string_equal(str_at(event_at(body, 2), "event"), "InitiateCheckout");
-	assert_string_equal(str_at(event_at(body, 1), "event_id"), "ghl:contact:1");
+	assert_string_equal(test_json_str(test_json_item(body, "data", 0), "event"),
+			    "CompletePayment");
+	assert_string_equal(test_json_str(test_json_item(body, "data", 1), "event"), "SubmitForm");
+	assert_string_equal(test_json_str(test_json_item(body, "data", 2), "event"),
+			    "InitiateCheckout");
+	assert_string_equal(test_json_str(test_json_item(body, "data", 1), "event_id"),
+			    "ghl:contact:1");
 	assert_non_null(strstr(req.body.data, "\"event_time\":1795000000,"));
 	assert_non_null(strstr(req.body.data, "\"event_time\":-1,"));
-	ev = event_at(body, 1);
+	ev = test_json_item(body, "data", 1);
 	assert_null(cJSON_GetObjectItemCaseSensitive(ev, "properties"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(ev, "page"));
 	user = cJSON_GetObjectItemCaseSensitive(ev, "user");
@@ -235,7 +188,7 @@ static void test_build_batch_of_three(void **state)
 		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(user, "email"), 0)->valuestring,
 		H_EMAIL);
 	/* An event without identifiers still has its (empty) user object. */
-	user = cJSON_GetObjectItemCaseSensitive(event_at(body, 2), "user");
+	user = cJSON_GetObjectItemCaseSensitive(test_json_item(body, "data", 2), "user");
 	assert_true(cJSON_IsObject(user));
 	assert_int_equal(cJSON_GetArraySize(user), 0);
 	cJSON_Delete(body);
@@ -248,7 +201,7 @@ static void test_build_batch_of_three(void **state)
  * only 64-hex hashes leave the process. */
 static void test_build_omits_absent(void **state)
 {
-	struct conversion *c = bare_conversion("purchase", "x:1");
+	struct conversion *c = test_conversion("purchase", "x:1", ORDER_US);
 	struct upload_req req;
 	cJSON *body, *props, *item;
 
@@ -259,21 +212,22 @@ static void test_build_omits_absent(void **state)
 	c->ids[PII_SCHEME_TIKTOK][PII_PHONE] = xstrdup("+14155550132");	   /* not hashed */
 	c->ids[PII_SCHEME_TIKTOK][PII_EXTERNAL_ID] =
 		xstrdup("9E1919AD78A34FD67A84BFBCF2FEA14074065517BEA32E92924771C3F92E5462");
-	add_item(c, NULL, "no id", "5.00", 2); /* no id: not listed */
-	add_item(c, "SKU", NULL, "abc", 0);    /* no name, bad price, no quantity */
+	test_conversion_add_item(c, NULL, "no id", "5.00", 2); /* no id: not listed */
+	test_conversion_add_item(c, "SKU", NULL, "abc", 0);    /* no name, bad price, no quantity */
 	body = build_ok(STD_SETTINGS, &c, 1, &req);
-	assert_int_equal(
-		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(event_at(body, 0), "user")), 0);
-	props = cJSON_GetObjectItemCaseSensitive(event_at(body, 0), "properties");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+				 test_json_item(body, "data", 0), "user")),
+			 0);
+	props = cJSON_GetObjectItemCaseSensitive(test_json_item(body, "data", 0), "properties");
 	assert_non_null(props);
 	assert_null(cJSON_GetObjectItemCaseSensitive(props, "value"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(props, "order_id"));
-	assert_string_equal(str_at(props, "currency"), "EUR");
-	assert_string_equal(str_at(props, "content_type"), "product");
+	assert_string_equal(test_json_str(props, "currency"), "EUR");
+	assert_string_equal(test_json_str(props, "content_type"), "product");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(props, "contents")),
 			 1);
 	item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(props, "contents"), 0);
-	assert_string_equal(str_at(item, "content_id"), "SKU");
+	assert_string_equal(test_json_str(item, "content_id"), "SKU");
 	assert_int_equal(cJSON_GetArraySize(item), 1);
 	assert_null(strstr(req.body.data, "ana@example.com"));
 	assert_null(strstr(req.body.data, "+1415"));
@@ -284,10 +238,11 @@ static void test_build_omits_absent(void **state)
 	conv_free(c);
 
 	/* Items without ids only: no contents, no content_type. */
-	c = bare_conversion("purchase", "x:2");
-	add_item(c, NULL, "gift", "1.00", 1);
+	c = test_conversion("purchase", "x:2", ORDER_US);
+	test_conversion_add_item(c, NULL, "gift", "1.00", 1);
 	body = build_ok(STD_SETTINGS, &c, 1, &req);
-	assert_null(cJSON_GetObjectItemCaseSensitive(event_at(body, 0), "properties"));
+	assert_null(
+		cJSON_GetObjectItemCaseSensitive(test_json_item(body, "data", 0), "properties"));
 	cJSON_Delete(body);
 	upload_req_cleanup(&req);
 	conv_free(c);
@@ -313,7 +268,7 @@ static void test_value_text_exact(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conversion *c = bare_conversion("purchase", "v:1");
+		struct conversion *c = test_conversion("purchase", "v:1", ORDER_US);
 		struct upload_req req;
 		cJSON *body;
 
@@ -354,14 +309,14 @@ static void test_event_name_mapping(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conversion *c = bare_conversion(cases[i].event, "n:1");
+		struct conversion *c = test_conversion(cases[i].event, "n:1", ORDER_US);
 		struct destination d;
 		char why[256] = "";
 		bool ok;
 
 		dest_init(&d, cases[i].settings, STD_CREDS);
 		ok = tiktok_dest_ops.accepts(&d, c, why, sizeof(why));
-		dest_cleanup(&d);
+		test_dest_cleanup(&d);
 		if (cases[i].tiktok == NULL) {
 			if (ok)
 				fail_msg("case %zu: %s accepted", i, cases[i].event);
@@ -374,7 +329,8 @@ static void test_event_name_mapping(void **state)
 			if (!ok)
 				fail_msg("case %zu: %s refused: %s", i, cases[i].event, why);
 			body = build_ok(cases[i].settings, &c, 1, &req);
-			assert_string_equal(str_at(event_at(body, 0), "event"), cases[i].tiktok);
+			assert_string_equal(test_json_str(test_json_item(body, "data", 0), "event"),
+					    cases[i].tiktok);
 			cJSON_Delete(body);
 			upload_req_cleanup(&req);
 		}
@@ -405,7 +361,7 @@ static void test_build_base_url_and_errors(void **state)
 		{ "{\"pixel_id\":\"P1\"}", STD_CREDS, "http://x", 0, ERR_INVALID },
 		{ "{\"pixel_id\":\"P1\"}", STD_CREDS, "http://x", 1001, ERR_INVALID },
 	};
-	struct conversion *c = bare_conversion("lead", "e:1");
+	struct conversion *c = test_conversion("lead", "e:1", ORDER_US);
 	struct conversion **convs = calloc(1001, sizeof(*convs));
 	struct destination d;
 	struct upload_req req;
@@ -430,7 +386,7 @@ static void test_build_base_url_and_errors(void **state)
 		assert_null(req.url);
 		assert_int_equal(req.n_headers, 0);
 		upload_req_cleanup(&req);
-		dest_cleanup(&d);
+		test_dest_cleanup(&d);
 	}
 	/* A full batch builds; trailing slashes of the base are dropped. */
 	dest_init(&d, "{\"pixel_id\":\"P1\"}", STD_CREDS);
@@ -440,7 +396,7 @@ static void test_build_base_url_and_errors(void **state)
 	assert_int_equal(tiktok_dest_ops.build(&d, NULL, convs, 1000, &req, &e), 0);
 	assert_string_equal(req.url, "https://business-api.tiktok.com/open_api/v1.3/event/track/");
 	upload_req_cleanup(&req);
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	free(convs);
 	conv_free(c);
 }
@@ -517,7 +473,7 @@ static void test_result_table(void **state)
 		  -1, "Bad body" },
 		{ "302", false, 302, "", -1, 1, OUTCOME_RETRY, "", -1, "HTTP 302" },
 	};
-	struct conversion *c = bare_conversion("lead", "r:1");
+	struct conversion *c = test_conversion("lead", "r:1", ORDER_US);
 	struct conversion *convs[3] = { c, c, c };
 	struct destination d;
 
@@ -552,7 +508,7 @@ static void test_result_table(void **state)
 		if (cases[i].n < 3)
 			assert_int_equal(((unsigned char *)&out[cases[i].n])[0], 0xA5);
 	}
-	dest_cleanup(&d);
+	test_dest_cleanup(&d);
 	conv_free(c);
 }
 
