@@ -1,9 +1,10 @@
 /*
  * admin_int.h - what the admin query files (admin_core.c, admin.c,
- * admin_deliveries.c) share and nothing else includes: bound-parameter
- * building (`struct params`), result checking and JSON conversion, and
- * transactions with their audit row.  Not a public interface: the
- * operations are in store/admin.h.
+ * admin_sources.c, admin_tenants.c, admin_pages.c, admin_deliveries.c, …)
+ * share and nothing else includes: bound-parameter building (`struct
+ * params`), result checking and JSON conversion, and transactions with
+ * their audit row.  Not a public interface: the operations are in
+ * store/admin.h and store/admin_pages.h.
  */
 #ifndef ADSENG_STORE_ADMIN_INT_H
 #define ADSENG_STORE_ADMIN_INT_H
