@@ -96,9 +96,10 @@ static int body_rate_limit(const struct admin_job *job, bool *has, int64_t *rate
 	return 0;
 }
 
-/* "settings": an object merged into the source's; the rate limit has its
- * own field, so its keys are refused here. */
-static int body_settings(const struct admin_job *job, char **text, struct err *e)
+/* "settings": an object for a source of kind (checked as the CLI's options
+ * are: 422 otherwise); the rate limit has its own field, so its keys are
+ * refused here. */
+static int body_settings(struct admin_job *job, const char *kind, char **text, struct err *e)
 {
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(job->body, "settings");
 
@@ -110,6 +111,8 @@ static int body_settings(const struct admin_job *job, char **text, struct err *e
 	if (cJSON_GetObjectItemCaseSensitive(s, "ratelimit_rate") ||
 	    cJSON_GetObjectItemCaseSensitive(s, "ratelimit_burst"))
 		return err_set(e, ERR_INVALID, "settings: set the rate limit with rate_limit");
+	if (catalog_source_settings_check(kind, s, e) != 0)
+		return aop_unprocessable(job, e, e->msg);
 	*text = cJSON_PrintUnformatted(s);
 	return *text ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
@@ -191,7 +194,7 @@ int aop_source_create(PGconn *conn, const struct config *cfg, struct admin_job *
 		rc = aop_body_str(job, "secret", false, 4096, &s.secret, e);
 	s.secret_len = s.secret ? strlen(s.secret) : 0;
 	if (rc == 0)
-		rc = body_settings(job, &settings, e);
+		rc = body_settings(job, s.kind, &settings, e);
 	if (rc == 0)
 		rc = body_rest_credentials(job, &rest, e);
 	s.settings_json = settings;
@@ -223,10 +226,19 @@ int aop_source_update(PGconn *conn, const struct config *cfg, struct admin_job *
 	static const char *const fields[] = { "name", "rate_limit", "settings", NULL };
 	const char *id = job->param[0], *name = NULL;
 	int64_t rate = 0, burst = 0;
-	char *settings = NULL;
+	char *settings = NULL, kind[32] = "";
 	bool has_rl = false;
-	int rc = aop_own(conn, job, admin_source_page, "source", id, e);
+	cJSON *row = NULL;
+	int rc = admin_is_uuid(id)
+			 ? aop_get_one(conn, job, admin_source_page, "source", id, &row, e)
+			 : err_set(e, ERR_NOTFOUND, "no source %s", id);
 
+	if (rc == 0)
+		snprintf(kind, sizeof(kind), "%s",
+			 cJSON_IsString(cJSON_GetObjectItemCaseSensitive(row, "kind"))
+				 ? cJSON_GetObjectItemCaseSensitive(row, "kind")->valuestring
+				 : "");
+	cJSON_Delete(row);
 	if (rc == 0)
 		rc = aop_body_only(job, fields, e);
 	if (rc == 0)
@@ -234,7 +246,7 @@ int aop_source_update(PGconn *conn, const struct config *cfg, struct admin_job *
 	if (rc == 0)
 		rc = body_rate_limit(job, &has_rl, &rate, &burst, e);
 	if (rc == 0)
-		rc = body_settings(job, &settings, e);
+		rc = body_settings(job, kind, &settings, e);
 	if (rc == 0 && name == NULL && settings == NULL && !has_rl)
 		rc = err_set(e, ERR_INVALID, "name: give name, rate_limit and/or settings");
 	/* Two audited steps, each its own transaction: a failure of the

@@ -26,6 +26,86 @@ bool catalog_name_ok(const char *s)
 	return true;
 }
 
+static bool click_field_ok(const char *f)
+{
+	static const char *const fields[] = { "gclid", "gbraid", "wbraid", "fbclid",	  "ttclid",
+					      "fbp",   "fbc",	 "ttp",	   "ga_client_id" };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(f, fields[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool url_ok(const cJSON *v)
+{
+	const char *u = cJSON_GetStringValue(v);
+	size_t n = u ? strlen(u) : 0;
+
+	return u && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0) &&
+	       catalog_name_ok(u) && strpbrk(u, " \t?#") == NULL && u[n - 1] != '/';
+}
+
+/* {"KEY": value} with names as the catalog's and values that pass ok
+ * (NULL: strings of at most 64 bytes). */
+static bool map_ok(const cJSON *m, bool (*ok)(const char *))
+{
+	const cJSON *it;
+
+	if (!cJSON_IsObject(m))
+		return false;
+	cJSON_ArrayForEach (it, m) {
+		if (!catalog_name_ok(it->string) || !cJSON_IsString(it) ||
+		    (ok ? !ok(it->valuestring) : strlen(it->valuestring) > 64))
+			return false;
+	}
+	return true;
+}
+
+static bool currency_ok(const cJSON *v)
+{
+	const char *c = cJSON_GetStringValue(v);
+
+	return c && strlen(c) == 3 && strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3;
+}
+
+int catalog_source_settings_check(const char *kind, const cJSON *settings, struct err *e)
+{
+	bool woo = strcmp(kind, "woocommerce") == 0, ghl = strcmp(kind, "ghl") == 0;
+	const cJSON *it;
+
+	cJSON_ArrayForEach (it, settings) {
+		const char *k = it->string;
+
+		if ((strcmp(k, "store_url") == 0 || strcmp(k, "click_meta_keys") == 0) && !woo)
+			return err_set(e, ERR_CONFIG, "settings.%s: for kind woocommerce", k);
+		if ((strcmp(k, "location_id") == 0 || strcmp(k, "currency") == 0 ||
+		     strcmp(k, "stage_map") == 0 || strcmp(k, "event_map") == 0) &&
+		    !ghl)
+			return err_set(e, ERR_CONFIG, "settings.%s: for kind ghl", k);
+		if (strcmp(k, "store_url") == 0 && !url_ok(it))
+			return err_set(e, ERR_CONFIG,
+				       "settings.store_url: an http(s) URL without "
+				       "query or trailing slash");
+		if (strcmp(k, "click_meta_keys") == 0 && !map_ok(it, click_field_ok))
+			return err_set(e, ERR_CONFIG,
+				       "settings.click_meta_keys: {\"KEY\": FIELD}, FIELD one of "
+				       "gclid, gbraid, wbraid, fbclid, ttclid, fbp, fbc, ttp, "
+				       "ga_client_id");
+		if (strcmp(k, "location_id") == 0 &&
+		    (!catalog_name_ok(cJSON_GetStringValue(it)) || strpbrk(it->valuestring, " \t")))
+			return err_set(e, ERR_CONFIG, "settings.location_id: a location id");
+		if (strcmp(k, "currency") == 0 && !currency_ok(it))
+			return err_set(e, ERR_CONFIG,
+				       "settings.currency: 3 upper-case letters (ISO 4217)");
+		if ((strcmp(k, "stage_map") == 0 || strcmp(k, "event_map") == 0) &&
+		    !map_ok(it, NULL))
+			return err_set(e, ERR_CONFIG, "settings.%s: {\"KEY\": \"event\"}", k);
+	}
+	return 0;
+}
+
 /* Seal plain for column of row id of table; *sealed malloc'd. */
 static int seal(const struct vault *v, const char *table, const char *id, const char *column,
 		const char *plain, size_t len, uint8_t **sealed, size_t *sealed_len, struct err *e)

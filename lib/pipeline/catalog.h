@@ -29,6 +29,18 @@ struct cJSON;
  * characters (they would garble listings and logs). */
 bool catalog_name_ok(const char *s);
 
+/*
+ * Check a source's settings object (from the admin API; the CLI builds
+ * them from checked options) the way `source add`'s options are checked:
+ * store_url (an http(s) URL without query or trailing slash) and
+ * click_meta_keys ({"KEY": click field}) for woocommerce only;
+ * location_id, currency (ISO 4217), stage_map and event_map ({"KEY":
+ * event}) for ghl only.  Other keys are left to their readers.  0, or
+ * ERR_CONFIG naming the key.
+ */
+int catalog_source_settings_check(const char *kind, const struct cJSON *settings,
+				  struct err *e) WUR;
+
 struct catalog_source {
 	int64_t tenant_id;
 	const char *kind, *name;

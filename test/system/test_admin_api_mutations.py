@@ -175,6 +175,22 @@ def test_sources_destinations_routes(make_stack, tmp_path):
     assert status == 200 and body["name"] == "shop3b"
     assert body["settings"]["ratelimit_rate"] == 5 and body["settings"]["ratelimit_burst"] == 20
     assert body["settings"]["note"] == "api"
+    # settings are checked as the CLI's options are
+    status, body, _ = call(a, "PATCH", "/v1/admin/sources/%s" % src, acme,
+                           {"settings": {"currency": "USD"}})
+    assert status == 422 and body["detail"].startswith("settings.currency"), body
+    status, body, _ = call(a, "POST", "/v1/admin/sources", acme,
+                           {"kind": "woocommerce", "name": "woo1", "secret": "w" * 20,
+                            "settings": {"store_url": "https://shop.example/?x=1"}})
+    assert status == 422 and body["detail"].startswith("settings.store_url"), body
+    status, body, _ = call(a, "POST", "/v1/admin/sources", acme,
+                           {"kind": "woocommerce", "name": "woo1", "secret": "w" * 20,
+                            "settings": {"store_url": "https://shop.example",
+                                         "click_meta_keys": {"_gclid": "gclid"}},
+                            "rest_credentials": {"consumer_key": "ck_1",
+                                                 "consumer_secret": "cs_1"}})
+    assert status == 201 and body["settings"]["store_url"] == "https://shop.example", body
+    assert "cs_1" not in json.dumps(body) and "w" * 20 not in json.dumps(body)
     status, body, _ = call(a, "PATCH", "/v1/admin/sources/%s" % src, acme, {"rate_limit": "x"})
     assert status == 400 and body["detail"].startswith("rate_limit")
     assert call(a, "POST", "/v1/admin/sources/%s/disable" % src, acme)[1]["enabled"] is False
