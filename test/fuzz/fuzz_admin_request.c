@@ -5,7 +5,8 @@
  * is matched against the real route table with every method; the query is
  * parsed as each route would parse it; a cursor that parses must encode
  * back to a cursor that parses to the same key; the body parses to an
- * object or is refused.
+ * object or is refused, and its "settings" go through the per-kind source
+ * settings check (pipeline/catalog.h).
  */
 #include <sodium.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "http/admin_int.h"
+#include "pipeline/catalog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +64,13 @@ static void run(const char *path, const char *query, const char *body, size_t bo
 	}
 	if (admin_body_parse(body, body_len, 4096, &b, &e) == 0 && b && !cJSON_IsObject(b))
 		abort();
+	/* a source's settings, as POST/PATCH /sources check them */
+	for (size_t i = 0; b && i < 3; i++) {
+		static const char *const kinds[] = { "woocommerce", "ghl", "shopify" };
+
+		(void)catalog_source_settings_check(
+			kinds[i], cJSON_GetObjectItemCaseSensitive(b, "settings"), &e);
+	}
 	cJSON_Delete(b);
 }
 
