@@ -204,7 +204,7 @@ static void job_fail(struct admin_job *job, const struct err *e)
 		else if (e->code == ERR_DB)
 			status = 503;
 	}
-	if (status == 503)
+	if (status == 503 && e->code == ERR_DB)
 		job_answer(job, 503, "unavailable", "database unavailable; retry later");
 	else
 		job_answer(job, status, status_error(status), e->msg);

@@ -470,6 +470,8 @@ static const struct admin_route routes[] = {
 	ONE(ADMIN_GET, "deliveries/{id}", false, aop_delivery_get),
 	ONE(ADMIN_POST, "replay", false, aop_replay),
 	ONE(ADMIN_GET, "stats", false, aop_stats),
+	ONE(ADMIN_POST, "billing/checkout", false, aop_billing_checkout),
+	ONE(ADMIN_POST, "billing/portal", false, aop_billing_portal),
 };
 
 const struct admin_route *admin_routes(size_t *n)

@@ -1,8 +1,9 @@
 /*
  * admin_ops.h - what the admin API's handler files share and nothing else
  * includes: the helpers of admin_ops.c (answers, body fields, scoping to
- * the token's tenant) and the handlers of admin_ops_catalog.c and
- * admin_ops_activity.c, which admin_ops.c's route table names.  Every
+ * the token's tenant) and the handlers of admin_ops_catalog.c,
+ * admin_ops_activity.c and admin_ops_billing.c, which admin_ops.c's route
+ * table names.  Every
  * function runs on the admin worker thread with its connection.
  */
 #ifndef ADSENG_HTTP_ADMIN_OPS_H
@@ -79,5 +80,9 @@ int aop_replay(PGconn *conn, const struct config *cfg, struct admin_job *job, cJ
 	       struct err *e);
 int aop_stats(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
 	      struct err *e);
+int aop_billing_checkout(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
+			 struct err *e);
+int aop_billing_portal(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
+		       struct err *e);
 
 #endif

@@ -43,6 +43,8 @@ GET /v1/admin/deliveries
 GET /v1/admin/deliveries/{id}
 POST /v1/admin/replay
 GET /v1/admin/stats
+POST /v1/admin/billing/checkout
+POST /v1/admin/billing/portal
 """
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import time
 
+import harness
 from harness import FakeServer, shopify_order, wait_until
 from test_stripe import PLANS, Stripe, stripe_stack, subscription
 
@@ -256,3 +257,67 @@ def test_release_leaves_paused_destination_holds(make_stack, meta):
     assert len(meta.accepted()) == 0
     stack.ctl("destination", "resume", stack.dest_id)
     wait_until(lambda: len(meta.accepted()) == 3, timeout=30, what="all three delivered")
+
+
+def test_billing_through_the_admin_api(make_stack, tmp_path):
+    """POST /v1/admin/billing/checkout|portal: the same operations as the
+    CLI.  An agency token buys for its own tenant (a "tenant" in the body
+    is refused, as is none from an admin token, which must name one); a
+    plan without a price is 422;
+    no Stripe customer yet is 409; Stripe refusing our key is 502."""
+    import urllib.error
+    import urllib.request
+
+    fake = FakeStripe()
+    try:
+        stack, acme = billing_stack(make_stack, fake)
+        secret = os.path.join(str(tmp_path), "jwt.secret")
+        with open(secret, "w") as f:
+            f.write("billing-api-test-secret-0123456789abcdef\n")
+        port = harness.free_port()
+        settings = dict(stack.settings)
+        settings[("server", "admin_listen")] = "127.0.0.1:%d" % port
+        settings[("security", "jwt_secret_file")] = secret
+        stack.settings = settings
+        stack.write_conf(settings)
+        stack.start()
+        agency = stack.ctl("token", "create", "--tenant", "acme", "--sub", "dash").stdout.strip()
+        admin = stack.ctl("token", "create", "--role", "admin", "--sub", "ops").stdout.strip()
+
+        def post(path, tok, body):
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/v1/admin/billing/%s" % (port, path),
+                data=json.dumps(body).encode(), method="POST",
+                headers={"Authorization": "Bearer " + tok,
+                         "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=20) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        status, body = post("checkout", agency, {"plan": "professional"})
+        assert status == 200 and body["url"].startswith("https://checkout.stripe.test/"), body
+        r = fake.requests()[-1]
+        assert r["auth_ok"] and r["form"]["client_reference_id"] == str(acme)
+        assert r["form"]["line_items[0][price]"] == "price_pro_m"
+        assert json.loads(stack.scalar(
+            "SELECT details::text FROM audit_log WHERE action = 'billing.checkout'"
+            " AND actor = 'dash'"))["plan"] == "professional"
+        status, body = post("checkout", agency, {"plan": "professional", "tenant": acme})
+        assert status == 400 and body["error"] == "bad_request", body
+        status, body = post("checkout", agency, {"plan": "platinum"})
+        assert status == 422, body
+        status, body = post("portal", agency, {})
+        assert status == 409 and "no Stripe customer" in body["detail"], body
+        stack.sql("UPDATE tenants SET stripe_customer_id = 'cus_Q2' WHERE name = 'acme'")
+        status, body = post("portal", admin, {"tenant": acme})
+        assert status == 200 and body["url"].startswith("https://billing.stripe.test/"), body
+        assert fake.requests()[-1]["form"]["customer"] == "cus_Q2"
+        status, body = post("portal", admin, {})
+        assert status == 400 and body["detail"].startswith("tenant:"), body
+        fake.config(key="sk_test_other")  # Stripe answers 401 to our key
+        status, body = post("portal", agency, {})
+        assert status == 502 and body["error"] == "bad_gateway", body
+    finally:
+        fake.stop()
