@@ -51,6 +51,18 @@ static void key_text(const cJSON *row, const char *field, char *buf, size_t len)
 		snprintf(buf, len, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
+int aop_list(PGconn *conn, const struct admin_job *job, aop_page_fn fn, cJSON **out, struct err *e)
+{
+	struct admin_page pg;
+	cJSON *rows = NULL;
+	bool more = false;
+	int rc;
+
+	aop_page_of(job, &pg);
+	rc = fn(conn, &pg, &rows, &more, e);
+	return rc == 0 ? aop_page_answer(job, rows, more, out, e) : rc;
+}
+
 /* {"items": rows, "next_cursor": …} with the last row's key when more
  * follow; takes rows. */
 int aop_page_answer(const struct admin_job *job, cJSON *rows, bool more, cJSON **out, struct err *e)
@@ -220,15 +232,8 @@ int aop_body_tenant(PGconn *conn, struct admin_job *job, int64_t *tenant, struct
 static int tenants_list(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
 			struct err *e)
 {
-	struct admin_page pg;
-	cJSON *rows = NULL;
-	bool more = false;
-	int rc;
-
 	(void)cfg;
-	aop_page_of(job, &pg);
-	rc = admin_tenant_page(conn, &pg, &rows, &more, e);
-	return rc == 0 ? aop_page_answer(job, rows, more, out, e) : rc;
+	return aop_list(conn, job, admin_tenant_page, out, e);
 }
 
 static int tenant_get(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
@@ -320,15 +325,8 @@ static int tenant_disable(PGconn *conn, const struct config *cfg, struct admin_j
 static int routes_list(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
 		       struct err *e)
 {
-	struct admin_page pg;
-	cJSON *rows = NULL;
-	bool more = false;
-	int rc;
-
 	(void)cfg;
-	aop_page_of(job, &pg);
-	rc = admin_route_page(conn, &pg, &rows, &more, e);
-	return rc == 0 ? aop_page_answer(job, rows, more, out, e) : rc;
+	return aop_list(conn, job, admin_route_page, out, e);
 }
 
 /* "events": absent or null (every event) or an array of 1..64 names. */

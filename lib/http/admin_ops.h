@@ -22,6 +22,8 @@ int aop_unprocessable(struct admin_job *job, struct err *e, const char *msg);
 /* {"items": rows, "next_cursor": the last row's key or null}; takes rows. */
 int aop_page_answer(const struct admin_job *job, cJSON *rows, bool more, cJSON **out,
 		    struct err *e);
+/* One page of fn's rows, scoped to the token's tenant, as the answer. */
+int aop_list(PGconn *conn, const struct admin_job *job, aop_page_fn fn, cJSON **out, struct err *e);
 /* The page job's query asks for, scoped to the token's tenant. */
 void aop_page_of(const struct admin_job *job, struct admin_page *pg);
 /* Body fields: a string of 1..max bytes (absent: *out NULL, 400 when

@@ -287,15 +287,8 @@ int aop_source_enable(PGconn *conn, const struct config *cfg, struct admin_job *
 int aop_destinations_list(PGconn *conn, const struct config *cfg, struct admin_job *job,
 			  cJSON **out, struct err *e)
 {
-	struct admin_page pg;
-	cJSON *rows = NULL;
-	bool more = false;
-	int rc;
-
 	(void)cfg;
-	aop_page_of(job, &pg);
-	rc = admin_destination_page(conn, &pg, &rows, &more, e);
-	return rc == 0 ? aop_page_answer(job, rows, more, out, e) : rc;
+	return aop_list(conn, job, admin_destination_page, out, e);
 }
 
 int aop_destination_get(PGconn *conn, const struct config *cfg, struct admin_job *job, cJSON **out,
